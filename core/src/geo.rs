@@ -1,0 +1,1262 @@
+//! Coordinates with their datum, the on-site rule for visits and the plausibility checks on fixes.
+//!
+//! This module owns every piece of geometry fieldsync does: the three datums a coordinate can
+//! arrive in (WGS-84 from GPS and EXIF, GCJ-02 from Amap/Tencent, BD-09 from Baidu), conversion
+//! between them, distance, the "distance − accuracy ≤ radius" on-site rule and the checks that flag
+//! a fix or a photo as implausible. It has no I/O and no clock: the phone and the relay call the
+//! same functions with the same inputs and get the same answer.
+//!
+//! Points and fixes are validated when built (and when deserialized), so every function here can
+//! assume finite, in-range coordinates.
+
+use std::f64::consts::PI;
+use std::fmt;
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+/// Semi-major axis of the Krasovsky 1940 ellipsoid, which the published GCJ-02 formula uses.
+const KRASOVSKY_A: f64 = 6_378_245.0;
+/// First eccentricity squared of the Krasovsky 1940 ellipsoid.
+#[allow(
+    clippy::excessive_precision,
+    reason = "written digit for digit as published, so it can be checked against the reference"
+)]
+const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943_23;
+/// Baidu's rotation constant for BD-09.
+const X_PI: f64 = PI * 3000.0 / 180.0;
+/// Mean Earth radius (IUGG R1) used by the haversine distance.
+const EARTH_MEAN_RADIUS_M: f64 = 6_371_008.8;
+
+/// Why a coordinate or a fix was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GeoError {
+    /// Latitude or longitude is NaN or infinite.
+    #[error(
+        "{axis} is {value}, not a number of degrees; the location provider returned no usable fix, \
+         ask for a new one"
+    )]
+    NotFinite {
+        /// "latitude" or "longitude".
+        axis: &'static str,
+        /// The value as received, for the message.
+        value: f64,
+    },
+    /// Latitude outside −90…90.
+    #[error("latitude {lat} is outside −90…90 degrees; check that latitude and longitude are not swapped")]
+    LatitudeOutOfRange {
+        /// The latitude as received.
+        lat: f64,
+    },
+    /// Longitude outside −180…180.
+    #[error(
+        "longitude {lon} is outside −180…180 degrees; check that latitude and longitude are not \
+         swapped"
+    )]
+    LongitudeOutOfRange {
+        /// The longitude as received.
+        lon: f64,
+    },
+    /// Accuracy radius negative, NaN or infinite.
+    #[error(
+        "fix accuracy {accuracy_m} m is not a finite, non-negative radius; pass the provider's \
+         horizontal accuracy in metres"
+    )]
+    InvalidAccuracy {
+        /// The accuracy as received.
+        accuracy_m: f64,
+    },
+}
+
+/// The geodetic datum (coordinate system) a latitude/longitude pair is expressed in.
+///
+/// The same building has three different coordinates in the three datums, a few hundred metres
+/// apart in mainland China, so comparing points of different datums without converting is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Reconcile, Hydrate)]
+#[serde(rename_all = "snake_case")]
+pub enum Datum {
+    /// WGS-84: GPS receivers, EXIF, Google outside China, OpenStreetMap.
+    Wgs84,
+    /// GCJ-02 ("Mars coordinates"): Amap (高德), Tencent Maps, Apple Maps in China.
+    Gcj02,
+    /// BD-09: Baidu Maps.
+    Bd09,
+}
+
+/// Where a fix came from, which says how far it can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Reconcile, Hydrate)]
+#[serde(rename_all = "snake_case")]
+pub enum FixSource {
+    /// Satellite positioning on the device.
+    Gps,
+    /// Wi-Fi / cell-tower positioning.
+    Network,
+    /// Read from a photo's EXIF block (written by the camera, editable by anyone).
+    Exif,
+    /// Typed or picked on a map by a person.
+    Manual,
+}
+
+/// A validated latitude/longitude in a known datum.
+///
+/// Fields are private so that every `GeoPoint` in the program is finite and in range; build one
+/// with [`GeoPoint::new`] (deserialization runs the same checks).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GeoPointRepr", into = "GeoPointRepr")]
+pub struct GeoPoint {
+    lat: f64,
+    lon: f64,
+    datum: Datum,
+}
+
+/// Unvalidated wire form of [`GeoPoint`].
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct GeoPointRepr {
+    lat: f64,
+    lon: f64,
+    datum: Datum,
+}
+
+impl TryFrom<GeoPointRepr> for GeoPoint {
+    type Error = GeoError;
+
+    fn try_from(repr: GeoPointRepr) -> Result<Self, Self::Error> {
+        GeoPoint::new(repr.lat, repr.lon, repr.datum)
+    }
+}
+
+impl From<GeoPoint> for GeoPointRepr {
+    fn from(point: GeoPoint) -> Self {
+        GeoPointRepr { lat: point.lat, lon: point.lon, datum: point.datum }
+    }
+}
+
+impl GeoPoint {
+    /// Builds a point, refusing NaN, infinite and out-of-range degrees.
+    pub fn new(lat: f64, lon: f64, datum: Datum) -> Result<Self, GeoError> {
+        if !lat.is_finite() {
+            return Err(GeoError::NotFinite { axis: "latitude", value: lat });
+        }
+        if !lon.is_finite() {
+            return Err(GeoError::NotFinite { axis: "longitude", value: lon });
+        }
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(GeoError::LatitudeOutOfRange { lat });
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(GeoError::LongitudeOutOfRange { lon });
+        }
+        Ok(GeoPoint { lat, lon, datum })
+    }
+
+    /// Builds a WGS-84 point (GPS, EXIF).
+    pub fn wgs84(lat: f64, lon: f64) -> Result<Self, GeoError> {
+        Self::new(lat, lon, Datum::Wgs84)
+    }
+
+    /// Builds a GCJ-02 point (Amap, Tencent).
+    pub fn gcj02(lat: f64, lon: f64) -> Result<Self, GeoError> {
+        Self::new(lat, lon, Datum::Gcj02)
+    }
+
+    /// Builds a BD-09 point (Baidu).
+    pub fn bd09(lat: f64, lon: f64) -> Result<Self, GeoError> {
+        Self::new(lat, lon, Datum::Bd09)
+    }
+
+    /// Latitude in degrees, −90…90.
+    pub fn lat(&self) -> f64 {
+        self.lat
+    }
+
+    /// Longitude in degrees, −180…180.
+    pub fn lon(&self) -> f64 {
+        self.lon
+    }
+
+    /// The datum the degrees are expressed in.
+    pub fn datum(&self) -> Datum {
+        self.datum
+    }
+
+    /// Wraps the output of a conversion formula back into range. The formulas shift by well under
+    /// a degree, so this only matters at the poles and the antimeridian, where the shift could
+    /// otherwise leave the valid range.
+    fn converted(lat: f64, lon: f64, datum: Datum) -> Self {
+        let lat = lat.clamp(-90.0, 90.0);
+        let lon = if lon > 180.0 {
+            lon - 360.0
+        } else if lon < -180.0 {
+            lon + 360.0
+        } else {
+            lon
+        };
+        GeoPoint { lat, lon, datum }
+    }
+
+    /// The same place expressed in `target`.
+    ///
+    /// Outside mainland China (see [`in_mainland_china`]) GCJ-02 equals WGS-84; BD-09 is Baidu's
+    /// formula applied to GCJ-02 everywhere, as the published conversion does.
+    pub fn to_datum(&self, target: Datum) -> GeoPoint {
+        if self.datum == target {
+            return *self;
+        }
+        let gcj = match self.datum {
+            Datum::Gcj02 => *self,
+            Datum::Wgs84 => wgs84_to_gcj02(*self),
+            Datum::Bd09 => bd09_to_gcj02(*self),
+        };
+        match target {
+            Datum::Gcj02 => gcj,
+            Datum::Wgs84 => gcj02_to_wgs84(gcj),
+            Datum::Bd09 => gcj02_to_bd09(gcj),
+        }
+    }
+
+    /// The same place in WGS-84.
+    pub fn to_wgs84(&self) -> GeoPoint {
+        self.to_datum(Datum::Wgs84)
+    }
+
+    /// The same place in GCJ-02.
+    pub fn to_gcj02(&self) -> GeoPoint {
+        self.to_datum(Datum::Gcj02)
+    }
+
+    /// The same place in BD-09.
+    pub fn to_bd09(&self) -> GeoPoint {
+        self.to_datum(Datum::Bd09)
+    }
+
+    /// Great-circle distance in metres, after converting both points to WGS-84.
+    ///
+    /// Haversine on a sphere of the mean Earth radius: off by at most ~0.5 % against the
+    /// ellipsoid, i.e. 0.5 m on a 100 m geofence, far below phone GPS accuracy; Vincenty would add
+    /// an iteration that can fail to converge for no gain here.
+    pub fn distance_m(&self, other: &GeoPoint) -> f64 {
+        haversine_m(self.to_wgs84(), other.to_wgs84())
+    }
+}
+
+impl fmt::Display for GeoPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let datum = match self.datum {
+            Datum::Wgs84 => "WGS-84",
+            Datum::Gcj02 => "GCJ-02",
+            Datum::Bd09 => "BD-09",
+        };
+        write!(f, "{:.6}, {:.6} ({datum})", self.lat, self.lon)
+    }
+}
+
+/// One position reading: where, how precise, from what, when, and whether the OS marked it mocked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GeoFixRepr", into = "GeoFixRepr")]
+pub struct GeoFix {
+    point: GeoPoint,
+    accuracy_m: f64,
+    source: FixSource,
+    at_ms: i64,
+    mock: bool,
+}
+
+/// Unvalidated wire form of [`GeoFix`].
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct GeoFixRepr {
+    point: GeoPoint,
+    accuracy_m: f64,
+    source: FixSource,
+    at_ms: i64,
+    mock: bool,
+}
+
+impl TryFrom<GeoFixRepr> for GeoFix {
+    type Error = GeoError;
+
+    fn try_from(repr: GeoFixRepr) -> Result<Self, Self::Error> {
+        GeoFix::new(repr.point, repr.accuracy_m, repr.source, repr.at_ms, repr.mock)
+    }
+}
+
+impl From<GeoFix> for GeoFixRepr {
+    fn from(fix: GeoFix) -> Self {
+        GeoFixRepr {
+            point: fix.point,
+            accuracy_m: fix.accuracy_m,
+            source: fix.source,
+            at_ms: fix.at_ms,
+            mock: fix.mock,
+        }
+    }
+}
+
+impl GeoFix {
+    /// Builds a fix; `accuracy_m` is the provider's horizontal accuracy radius and must be finite
+    /// and ≥ 0. `at_ms` is the device wall clock in unix milliseconds.
+    pub fn new(
+        point: GeoPoint,
+        accuracy_m: f64,
+        source: FixSource,
+        at_ms: i64,
+        mock: bool,
+    ) -> Result<Self, GeoError> {
+        if !accuracy_m.is_finite() || accuracy_m < 0.0 {
+            return Err(GeoError::InvalidAccuracy { accuracy_m });
+        }
+        Ok(GeoFix { point, accuracy_m, source, at_ms, mock })
+    }
+
+    /// Where the fix puts the device.
+    pub fn point(&self) -> GeoPoint {
+        self.point
+    }
+
+    /// Horizontal accuracy radius in metres (≥ 0).
+    pub fn accuracy_m(&self) -> f64 {
+        self.accuracy_m
+    }
+
+    /// Where the fix came from.
+    pub fn source(&self) -> FixSource {
+        self.source
+    }
+
+    /// Device wall-clock time of the fix, unix milliseconds.
+    pub fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+
+    /// Whether the OS reported the fix as coming from a mock-location provider.
+    pub fn mock(&self) -> bool {
+        self.mock
+    }
+}
+
+/// South-west / north-east corners of a latitude/longitude box, in degrees.
+struct LatLonBox {
+    south: f64,
+    west: f64,
+    north: f64,
+    east: f64,
+}
+
+const fn lat_lon_box(south: f64, west: f64, north: f64, east: f64) -> LatLonBox {
+    LatLonBox { south, west, north, east }
+}
+
+impl LatLonBox {
+    fn contains(&self, lat: f64, lon: f64) -> bool {
+        (self.south..=self.north).contains(&lat) && (self.west..=self.east).contains(&lon)
+    }
+}
+
+/// Boxes covering mainland China (with Hainan). These are the rectangles widely used with the
+/// GCJ-02 formula since 2012; much tighter than the single 72–137 °E box most ports use, which
+/// shifts Korea, Vietnam and Taiwan.
+const MAINLAND_BOXES: [LatLonBox; 6] = [
+    lat_lon_box(42.8899, 79.4462, 49.2204, 96.33),
+    lat_lon_box(39.3742, 109.6872, 54.1415, 135.0002),
+    lat_lon_box(29.5297, 73.1246, 42.8899, 124.143255),
+    lat_lon_box(26.7186, 82.9684, 29.5297, 97.0352),
+    lat_lon_box(20.414096, 97.0253, 29.5297, 124.367395),
+    lat_lon_box(17.871542, 107.975793, 20.414096, 111.744104),
+];
+
+/// Boxes cut out of [`MAINLAND_BOXES`]: Taiwan, northern Vietnam/Laos (two), Russia (three),
+/// then Hong Kong (two) and Macau (two). The Hong Kong and Macau boxes stop short of the
+/// Shenzhen and Zhuhai borders so no mainland city is wrongly left unshifted; the price is that the
+/// strip of the New Territories north of 22.50 °N and the northern tip of Hengqin are classified
+/// wrongly, which affects few customers.
+const EXCLUDED_BOXES: [LatLonBox; 10] = [
+    lat_lon_box(21.785006, 119.921265, 25.398623, 122.497559),
+    lat_lon_box(20.0988, 101.8652, 22.284, 106.665),
+    lat_lon_box(20.4878, 106.4525, 21.5422, 108.051),
+    lat_lon_box(50.3257, 109.0323, 55.8175, 119.127),
+    lat_lon_box(49.5574, 127.4568, 55.8175, 137.0227),
+    lat_lon_box(42.5692, 131.2662, 44.8922, 137.0227),
+    lat_lon_box(22.154752, 113.834609, 22.444842, 114.407653),
+    lat_lon_box(22.444842, 113.955365, 22.502398, 114.407653),
+    lat_lon_box(22.158318, 113.538441, 22.213538, 113.598688),
+    lat_lon_box(22.109501, 113.553527, 22.158318, 113.598688),
+];
+
+/// Whether GCJ-02 applies at this latitude/longitude: mainland China, not Taiwan, Hong Kong or
+/// Macau. A coarse union of boxes (see the constants), accurate to tens of kilometres at land
+/// borders; outside it GCJ-02 equals WGS-84.
+pub fn in_mainland_china(lat: f64, lon: f64) -> bool {
+    MAINLAND_BOXES.iter().any(|b| b.contains(lat, lon))
+        && !EXCLUDED_BOXES.iter().any(|b| b.contains(lat, lon))
+}
+
+/// The published GCJ-02 offset (degrees latitude, degrees longitude) for a WGS-84 position.
+fn gcj02_offset(lat: f64, lon: f64) -> (f64, f64) {
+    let x = lon - 105.0;
+    let y = lat - 35.0;
+    let mut dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * x.abs().sqrt();
+    dlat += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
+    dlat += (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0;
+    dlat += (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
+    let mut dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * x.abs().sqrt();
+    dlon += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
+    dlon += (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0;
+    dlon += (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
+
+    let rad_lat = lat / 180.0 * PI;
+    let sin_lat = rad_lat.sin();
+    let magic = 1.0 - KRASOVSKY_EE * sin_lat * sin_lat;
+    let sqrt_magic = magic.sqrt();
+    let dlat = (dlat * 180.0) / ((KRASOVSKY_A * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * PI);
+    let dlon = (dlon * 180.0) / (KRASOVSKY_A / sqrt_magic * rad_lat.cos() * PI);
+    (dlat, dlon)
+}
+
+/// Forward GCJ-02 on raw degrees; identity outside mainland China.
+fn gcj02_forward(lat: f64, lon: f64) -> (f64, f64) {
+    if !in_mainland_china(lat, lon) {
+        return (lat, lon);
+    }
+    let (dlat, dlon) = gcj02_offset(lat, lon);
+    (lat + dlat, lon + dlon)
+}
+
+fn wgs84_to_gcj02(point: GeoPoint) -> GeoPoint {
+    let (lat, lon) = gcj02_forward(point.lat, point.lon);
+    GeoPoint::converted(lat, lon, Datum::Gcj02)
+}
+
+/// Inverts the GCJ-02 offset by fixed-point iteration: the offset changes by a few parts in ten
+/// thousand per metre moved, so each step shrinks the error by about that factor and a handful of
+/// steps reach sub-millimetre in mainland China.
+///
+/// Within about a kilometre of the region's edge a GCJ-02 position can have two WGS-84
+/// pre-images: a shifted one inside and an unshifted one outside (e.g. Shenzhen points just north
+/// of the Hong Kong box). The iteration starts from the shifted estimate, so it prefers the
+/// mainland one, and falls back to the unshifted point when no mainland pre-image exists.
+fn gcj02_to_wgs84(point: GeoPoint) -> GeoPoint {
+    const MAX_STEPS: usize = 30;
+    const TOLERANCE_DEG: f64 = 1e-10;
+    let (target_lat, target_lon) = (point.lat, point.lon);
+    let (dlat, dlon) = gcj02_offset(target_lat, target_lon);
+    let (mut lat, mut lon) = (target_lat - dlat, target_lon - dlon);
+    for _ in 0..MAX_STEPS {
+        let (fwd_lat, fwd_lon) = gcj02_forward(lat, lon);
+        let (err_lat, err_lon) = (fwd_lat - target_lat, fwd_lon - target_lon);
+        lat -= err_lat;
+        lon -= err_lon;
+        if err_lat.abs() < TOLERANCE_DEG && err_lon.abs() < TOLERANCE_DEG {
+            break;
+        }
+    }
+    GeoPoint::converted(lat, lon, Datum::Wgs84)
+}
+
+/// Baidu's published GCJ-02 → BD-09 formula.
+fn bd09_forward(lat: f64, lon: f64) -> (f64, f64) {
+    let (x, y) = (lon, lat);
+    let z = (x * x + y * y).sqrt() + 0.00002 * (y * X_PI).sin();
+    let theta = y.atan2(x) + 0.000003 * (x * X_PI).cos();
+    (z * theta.sin() + 0.006, z * theta.cos() + 0.0065)
+}
+
+fn gcj02_to_bd09(point: GeoPoint) -> GeoPoint {
+    let (lat, lon) = bd09_forward(point.lat, point.lon);
+    GeoPoint::converted(lat, lon, Datum::Bd09)
+}
+
+/// Baidu's published BD-09 → GCJ-02 approximation, then a few fixed-point steps against the
+/// forward formula, because the approximation alone is off by up to a metre or so.
+fn bd09_to_gcj02(point: GeoPoint) -> GeoPoint {
+    const REFINE_STEPS: usize = 5;
+    let x = point.lon - 0.0065;
+    let y = point.lat - 0.006;
+    let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
+    let theta = y.atan2(x) - 0.000003 * (x * X_PI).cos();
+    let (mut lat, mut lon) = (z * theta.sin(), z * theta.cos());
+    for _ in 0..REFINE_STEPS {
+        let (fwd_lat, fwd_lon) = bd09_forward(lat, lon);
+        lat -= fwd_lat - point.lat;
+        lon -= fwd_lon - point.lon;
+    }
+    GeoPoint::converted(lat, lon, Datum::Gcj02)
+}
+
+fn haversine_m(a: GeoPoint, b: GeoPoint) -> f64 {
+    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = lat2 - lat1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    // Rounding can push h a hair above 1 for antipodal points; asin would then return NaN.
+    2.0 * EARTH_MEAN_RADIUS_M * h.clamp(0.0, 1.0).sqrt().asin()
+}
+
+/// Result of the on-site rule for one fix against one site.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OnSite {
+    /// Distance between the fix and the site, metres (both converted to WGS-84).
+    pub distance_m: f64,
+    /// Distance minus the fix's accuracy radius, floored at 0: how far the site is from the
+    /// nearest point the device may really have been.
+    pub effective_m: f64,
+    /// Whether `effective_m ≤ radius_m`.
+    pub within: bool,
+}
+
+/// Applies the on-site rule: the visit is on site when distance − accuracy ≤ radius.
+///
+/// Giving the fix the benefit of its accuracy radius means a poor but honest indoor fix is not
+/// called off-site; [`plausibility_flags`] is what catches absurd accuracy values. A NaN or
+/// negative `radius_m` is never satisfied.
+pub fn on_site(fix: &GeoFix, site: &GeoPoint, radius_m: f64) -> OnSite {
+    let distance_m = fix.point.distance_m(site);
+    let effective_m = (distance_m - fix.accuracy_m).max(0.0);
+    OnSite { distance_m, effective_m, within: effective_m <= radius_m }
+}
+
+/// How a team treats a capture that fails the on-site rule (from `TeamRules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeofenceMode {
+    /// Off-site captures are saved and marked for the supervisor.
+    Soft,
+    /// Off-site captures are refused on the phone.
+    Hard,
+}
+
+/// What the app does with a capture after the on-site rule ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeofenceOutcome {
+    /// On site: save as an effective visit.
+    Accept,
+    /// Off site under [`GeofenceMode::Soft`]: save, but mark as not on site.
+    AcceptFlagged,
+    /// Off site under [`GeofenceMode::Hard`]: do not save; tell the rep how far off they are.
+    Reject,
+}
+
+impl GeofenceMode {
+    /// Decides what happens to a capture given its on-site result.
+    pub fn outcome(self, result: &OnSite) -> GeofenceOutcome {
+        match (result.within, self) {
+            (true, _) => GeofenceOutcome::Accept,
+            (false, GeofenceMode::Soft) => GeofenceOutcome::AcceptFlagged,
+            (false, GeofenceMode::Hard) => GeofenceOutcome::Reject,
+        }
+    }
+}
+
+/// Thresholds for [`plausibility_flags`]. Teams may tune them; the defaults are documented on
+/// each field and returned by `Default`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PlausibilityRules {
+    /// Accuracy radius above which a fix says nothing about the site. Default 5,000 m: beyond
+    /// that even cell-tower positioning has failed, and any 5 km circle covers many customers.
+    pub max_accuracy_m: f64,
+    /// Fastest believable travel between two fixes. Default 200 km/h: above expressway speed;
+    /// a high-speed train between visits is the only honest way past it, and the gap between
+    /// fixes is then long enough that accuracy slack rarely triggers it.
+    pub max_speed_kmh: f64,
+    /// How far a photo's EXIF position may lie from the device fix, beyond the fix's accuracy.
+    /// Default 200 m; pass the team's geofence radius here so the photo obeys the same rule as
+    /// the visit.
+    pub max_exif_distance_m: f64,
+    /// How far EXIF capture time may differ from the app's capture time. Default 600 s
+    /// (10 min): allows for camera clocks set by hand, rejects last week's photo.
+    pub max_exif_time_skew_s: i64,
+    /// How far the device clock may run behind the last relay-confirmed time before it is
+    /// called backwards. Default 120 s: ordinary phone clock skew is seconds.
+    pub clock_backwards_tolerance_s: i64,
+    /// How far the device wall clock may disagree with relay time + monotonic elapsed time.
+    /// Default 300 s: NTP corrections are far smaller; a hand-set clock is usually off by
+    /// hours or days.
+    pub max_clock_drift_s: i64,
+}
+
+impl Default for PlausibilityRules {
+    fn default() -> Self {
+        PlausibilityRules {
+            max_accuracy_m: 5_000.0,
+            max_speed_kmh: 200.0,
+            max_exif_distance_m: 200.0,
+            max_exif_time_skew_s: 600,
+            clock_backwards_tolerance_s: 120,
+            max_clock_drift_s: 300,
+        }
+    }
+}
+
+/// What a photo's EXIF says, next to when the app captured it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ExifEvidence {
+    /// EXIF GPS position (WGS-84 by definition), if the photo has one.
+    pub point: Option<GeoPoint>,
+    /// EXIF DateTimeOriginal as unix ms, if present. EXIF stores local time without a zone
+    /// unless OffsetTimeOriginal is set; the photo reader must resolve the zone before this.
+    pub taken_at_ms: Option<i64>,
+    /// Device wall-clock time when the app captured or imported the photo, unix ms.
+    pub captured_at_ms: i64,
+}
+
+/// The device clock against the relay's, for spotting a hand-set clock.
+///
+/// The relay stamps each successful sync with its own time; the shell remembers that time and
+/// the device's monotonic (since-boot) clock at that moment. Monotonic time cannot be changed in
+/// settings, so relay time + monotonic elapsed is what the wall clock should read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockEvidence {
+    /// Relay wall-clock time at the last confirmed sync, unix ms.
+    pub last_relay_time_ms: i64,
+    /// Device wall clock now (at the capture being checked), unix ms.
+    pub device_time_ms: i64,
+    /// Monotonic milliseconds elapsed since that sync (Android `elapsedRealtime`, iOS
+    /// `CLOCK_MONOTONIC_RAW` differences). `None` after a reboot, when the monotonic clock
+    /// restarted and the difference means nothing.
+    pub elapsed_since_relay_ms: Option<i64>,
+}
+
+/// Everything [`plausibility_flags`] looks at for one capture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlausibilityInput<'a> {
+    /// The device fix attached to the capture.
+    pub fix: &'a GeoFix,
+    /// Other fixes from the same device around the capture, in any order (may include `fix`).
+    pub track: &'a [GeoFix],
+    /// The photo's EXIF, when the capture has a photo.
+    pub exif: Option<ExifEvidence>,
+    /// The device clock against the relay's, when the device has synced at least once.
+    pub clock: Option<ClockEvidence>,
+    /// Thresholds.
+    pub rules: PlausibilityRules,
+}
+
+/// One reason to doubt a capture. Flags are evidence for a supervisor, not verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "flag", rename_all = "snake_case")]
+pub enum PlausibilityFlag {
+    /// The OS marked the fix (or a fix in the track) as coming from a mock-location app.
+    MockLocation,
+    /// Accuracy exactly 0 m: no real receiver reports that; mock apps often do.
+    AccuracyZero,
+    /// Accuracy radius above [`PlausibilityRules::max_accuracy_m`].
+    AccuracyAbsurd {
+        /// The reported accuracy, metres.
+        accuracy_m: f64,
+    },
+    /// Travel between two consecutive fixes faster than [`PlausibilityRules::max_speed_kmh`]
+    /// (the fastest pair is reported).
+    ImpliedSpeed {
+        /// Implied speed, km/h, after allowing for both fixes' accuracy.
+        kmh: f64,
+    },
+    /// The photo's EXIF position is farther from the device fix than allowed.
+    ExifFarFromFix {
+        /// Distance between the EXIF position and the fix, metres.
+        distance_m: f64,
+    },
+    /// The photo's EXIF time differs from the capture time by more than allowed.
+    ExifTimeFar {
+        /// EXIF time minus capture time, seconds (negative: photo older than the capture).
+        seconds: i64,
+    },
+    /// The device clock reads earlier than the last time the relay confirmed.
+    ClockWentBackwards {
+        /// How far behind the relay time the device clock is, seconds.
+        seconds: i64,
+    },
+    /// The device wall clock disagrees with relay time + monotonic elapsed time.
+    ClockJumped {
+        /// Wall clock minus expected time, seconds (positive: clock set forward).
+        seconds: i64,
+    },
+}
+
+impl fmt::Display for PlausibilityFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlausibilityFlag::MockLocation => {
+                write!(f, "the phone reported a mock (simulated) location")
+            }
+            PlausibilityFlag::AccuracyZero => {
+                write!(f, "the fix claims 0 m accuracy, which real receivers never report")
+            }
+            PlausibilityFlag::AccuracyAbsurd { accuracy_m } => {
+                write!(f, "the fix is only accurate to {accuracy_m:.0} m")
+            }
+            PlausibilityFlag::ImpliedSpeed { kmh } => {
+                write!(f, "consecutive fixes imply travel at {kmh:.0} km/h")
+            }
+            PlausibilityFlag::ExifFarFromFix { distance_m } => {
+                write!(f, "the photo was taken {distance_m:.0} m from where the phone was")
+            }
+            PlausibilityFlag::ExifTimeFar { seconds } => {
+                write!(f, "the photo's own timestamp is {} min off the capture time", seconds / 60)
+            }
+            PlausibilityFlag::ClockWentBackwards { seconds } => {
+                write!(f, "the phone clock is {seconds} s behind the last server-confirmed time")
+            }
+            PlausibilityFlag::ClockJumped { seconds } => {
+                write!(f, "the phone clock was moved by {seconds} s since the last sync")
+            }
+        }
+    }
+}
+
+/// Milliseconds to whole seconds without overflow, whatever the inputs.
+fn diff_seconds(later_ms: i64, earlier_ms: i64) -> i64 {
+    later_ms.saturating_sub(earlier_ms) / 1000
+}
+
+/// Runs every plausibility check on one capture and returns the flags raised, in a fixed order
+/// (mock, accuracy, speed, EXIF position, EXIF time, clock). An empty list means nothing looked
+/// wrong.
+pub fn plausibility_flags(input: &PlausibilityInput<'_>) -> Vec<PlausibilityFlag> {
+    let rules = &input.rules;
+    let mut flags = Vec::new();
+    let fix = input.fix;
+
+    if fix.mock || input.track.iter().any(|f| f.mock) {
+        flags.push(PlausibilityFlag::MockLocation);
+    }
+    if fix.accuracy_m == 0.0 {
+        flags.push(PlausibilityFlag::AccuracyZero);
+    } else if fix.accuracy_m > rules.max_accuracy_m {
+        flags.push(PlausibilityFlag::AccuracyAbsurd { accuracy_m: fix.accuracy_m });
+    }
+    if let Some(kmh) = fastest_implied_speed_kmh(fix, input.track)
+        && kmh > rules.max_speed_kmh
+    {
+        flags.push(PlausibilityFlag::ImpliedSpeed { kmh });
+    }
+    if let Some(exif) = &input.exif {
+        if let Some(photo_at) = &exif.point {
+            let check = on_site(fix, photo_at, rules.max_exif_distance_m);
+            if check.effective_m > rules.max_exif_distance_m {
+                flags.push(PlausibilityFlag::ExifFarFromFix { distance_m: check.distance_m });
+            }
+        }
+        if let Some(taken_at_ms) = exif.taken_at_ms {
+            let seconds = diff_seconds(taken_at_ms, exif.captured_at_ms);
+            if seconds.unsigned_abs() > rules.max_exif_time_skew_s.unsigned_abs() {
+                flags.push(PlausibilityFlag::ExifTimeFar { seconds });
+            }
+        }
+    }
+    if let Some(clock) = &input.clock {
+        let behind = diff_seconds(clock.last_relay_time_ms, clock.device_time_ms);
+        if behind > rules.clock_backwards_tolerance_s {
+            flags.push(PlausibilityFlag::ClockWentBackwards { seconds: behind });
+        }
+        if let Some(elapsed) = clock.elapsed_since_relay_ms.filter(|e| *e >= 0) {
+            let expected_ms = clock.last_relay_time_ms.saturating_add(elapsed);
+            let drift = diff_seconds(clock.device_time_ms, expected_ms);
+            if drift.unsigned_abs() > rules.max_clock_drift_s.unsigned_abs() {
+                flags.push(PlausibilityFlag::ClockJumped { seconds: drift });
+            }
+        }
+    }
+    flags
+}
+
+/// Highest speed between time-consecutive fixes of `fix` + `track`, in km/h, or `None` with
+/// fewer than two fixes.
+///
+/// Each leg's distance is reduced by both fixes' accuracy radii, so two honest network fixes
+/// jumping between cell towers do not look like a car chase; legs under one second are counted as
+/// one second so simultaneous fixes give a finite figure.
+fn fastest_implied_speed_kmh(fix: &GeoFix, track: &[GeoFix]) -> Option<f64> {
+    let mut fixes: Vec<&GeoFix> = Vec::with_capacity(track.len() + 1);
+    fixes.push(fix);
+    fixes.extend(track.iter().filter(|f| *f != fix));
+    fixes.sort_by_key(|f| f.at_ms);
+    fixes
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [a, b] => {
+                let metres = (a.point.distance_m(&b.point) - a.accuracy_m - b.accuracy_m).max(0.0);
+                let seconds = (b.at_ms.saturating_sub(a.at_ms) as f64 / 1000.0).max(1.0);
+                Some(metres / seconds * 3.6)
+            }
+            _ => None,
+        })
+        .reduce(f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wgs(lat: f64, lon: f64) -> GeoPoint {
+        GeoPoint::wgs84(lat, lon).unwrap()
+    }
+
+    fn fix_at(point: GeoPoint, accuracy_m: f64, at_ms: i64) -> GeoFix {
+        GeoFix::new(point, accuracy_m, FixSource::Gps, at_ms, false).unwrap()
+    }
+
+    fn input<'a>(fix: &'a GeoFix, track: &'a [GeoFix]) -> PlausibilityInput<'a> {
+        PlausibilityInput { fix, track, exif: None, clock: None, rules: PlausibilityRules::default() }
+    }
+
+    /// Tiananmen's WGS-84 (39.908692, 116.397477) is widely quoted as GCJ-02 ≈ (39.910093,
+    /// 116.403722). The formula itself, evaluated independently in Python double precision, gives
+    /// (39.91009549393981, 116.40372056710368): the quoted figure is rounded, 0.3 m away.
+    #[test]
+    fn tiananmen_wgs84_converts_to_the_formula_value_and_near_the_quoted_one() {
+        let tiananmen = wgs(39.908692, 116.397477);
+        let gcj = tiananmen.to_gcj02();
+        assert_eq!(gcj.datum(), Datum::Gcj02);
+        assert!((gcj.lat() - 39.91009549393981).abs() < 1e-11, "{gcj}");
+        assert!((gcj.lon() - 116.40372056710368).abs() < 1e-11, "{gcj}");
+        let quoted = wgs(39.910093, 116.403722);
+        assert!(haversine_m(gcj.with_datum_unchecked(), quoted) < 0.5);
+        // The shift itself is about 560 m at Beijing.
+        let raw_offset = haversine_m(tiananmen, gcj.with_datum_unchecked());
+        assert!((500.0..600.0).contains(&raw_offset), "{raw_offset}");
+        assert!(tiananmen.distance_m(&gcj) < 0.001);
+    }
+
+    #[test]
+    fn points_outside_mainland_china_are_unchanged_by_gcj02() {
+        for (lat, lon) in [
+            (48.858370, 2.294481),    // Paris
+            (25.033964, 121.564468),  // Taipei
+            (22.279909, 114.173729),  // Hong Kong, Central
+            (22.198745, 113.543873),  // Macau
+            (37.566535, 126.977969),  // Seoul
+            (21.028511, 105.804817),  // Hanoi
+            (43.115536, 131.885485),  // Vladivostok
+            (-33.856784, 151.215297), // Sydney
+        ] {
+            let p = wgs(lat, lon);
+            assert_eq!(p.to_gcj02().lat(), lat, "{p}");
+            assert_eq!(p.to_gcj02().lon(), lon, "{p}");
+            assert_eq!(p.to_gcj02().to_wgs84().lat(), lat, "{p}");
+        }
+    }
+
+    #[test]
+    fn mainland_cities_near_excluded_areas_are_shifted() {
+        for (lat, lon) in [
+            (22.543096, 114.057865), // Shenzhen, Futian
+            (22.481, 113.912),       // Shenzhen, Shekou
+            (22.270978, 113.576677), // Zhuhai, Xiangzhou
+            (24.479834, 118.089425), // Xiamen
+            (45.803775, 126.534967), // Harbin
+            (43.825592, 87.616848),  // Urumqi
+            (20.044001, 110.198293), // Haikou
+        ] {
+            assert!(in_mainland_china(lat, lon), "{lat}, {lon}");
+            let p = wgs(lat, lon);
+            assert!(haversine_m(p, p.to_gcj02().with_datum_unchecked()) > 100.0);
+        }
+    }
+
+    impl GeoPoint {
+        /// The same degrees relabelled as WGS-84, to measure the raw offset between datums.
+        fn with_datum_unchecked(self) -> GeoPoint {
+            GeoPoint { datum: Datum::Wgs84, ..self }
+        }
+    }
+
+    #[test]
+    fn gcj02_inverse_round_trips_a_grid_across_china_within_a_metre() {
+        let mut max_err = 0.0_f64;
+        let mut count = 0;
+        let mut lat = 18.0;
+        while lat <= 53.5 {
+            let mut lon = 74.0;
+            while lon <= 134.5 {
+                if in_mainland_china(lat, lon) {
+                    let w = wgs(lat, lon);
+                    let back = w.to_gcj02().to_wgs84();
+                    max_err = max_err.max(haversine_m(w, back));
+                    count += 1;
+                }
+                lon += 0.25;
+            }
+            lat += 0.25;
+        }
+        println!("GCJ-02 round trip: {count} points, max error {max_err:.3e} m");
+        assert!(count > 10_000);
+        assert!(max_err < 1.0, "max error {max_err} m");
+    }
+
+    #[test]
+    fn shenzhen_points_next_to_the_hong_kong_box_round_trip() {
+        // WGS-84 points just north of the Hong Kong box whose GCJ-02 image falls inside it.
+        let mut max_err = 0.0_f64;
+        let mut lat = 22.503;
+        while lat < 22.53 {
+            let mut lon = 113.96;
+            while lon < 114.40 {
+                let w = wgs(lat, lon);
+                if in_mainland_china(lat, lon) {
+                    max_err = max_err.max(haversine_m(w, w.to_gcj02().to_wgs84()));
+                }
+                lon += 0.005;
+            }
+            lat += 0.001;
+        }
+        assert!(max_err < 1.0, "max error {max_err} m");
+    }
+
+    #[test]
+    fn bd09_round_trips_through_gcj02_within_a_centimetre() {
+        let mut max_err = 0.0_f64;
+        let mut lat = 18.0;
+        while lat <= 53.5 {
+            let mut lon = 74.0;
+            while lon <= 134.5 {
+                let w = wgs(lat, lon);
+                let back = w.to_bd09().to_wgs84();
+                max_err = max_err.max(haversine_m(w, back));
+                lon += 1.0;
+            }
+            lat += 1.0;
+        }
+        assert!(max_err < 0.01, "max error {max_err} m");
+    }
+
+    /// Baidu's forward formula evaluated independently in Python gives BD-09
+    /// (39.91643482818266, 116.41009355979178) for Tiananmen's GCJ-02 position.
+    #[test]
+    fn bd09_matches_the_published_forward_formula_at_tiananmen() {
+        let bd = wgs(39.908692, 116.397477).to_bd09();
+        assert_eq!(bd.datum(), Datum::Bd09);
+        assert!((bd.lat() - 39.91643482818266).abs() < 1e-11, "{bd}");
+        assert!((bd.lon() - 116.41009355979178).abs() < 1e-11, "{bd}");
+    }
+
+    #[test]
+    fn conversions_near_poles_and_antimeridian_stay_in_range() {
+        for (lat, lon) in [(90.0, 180.0), (-90.0, -180.0), (89.9999, 179.9999)] {
+            for datum in [Datum::Wgs84, Datum::Gcj02, Datum::Bd09] {
+                let p = GeoPoint::new(lat, lon, datum).unwrap();
+                for target in [Datum::Wgs84, Datum::Gcj02, Datum::Bd09] {
+                    let q = p.to_datum(target);
+                    assert!(GeoPoint::new(q.lat(), q.lon(), target).is_ok(), "{q}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_coordinates_are_refused_with_a_reason() {
+        assert!(matches!(GeoPoint::wgs84(f64::NAN, 0.0), Err(GeoError::NotFinite { axis: "latitude", .. })));
+        assert!(matches!(
+            GeoPoint::wgs84(0.0, f64::INFINITY),
+            Err(GeoError::NotFinite { axis: "longitude", .. })
+        ));
+        assert_eq!(GeoPoint::wgs84(116.4, 39.9), Err(GeoError::LatitudeOutOfRange { lat: 116.4 }));
+        assert_eq!(GeoPoint::wgs84(39.9, -180.5), Err(GeoError::LongitudeOutOfRange { lon: -180.5 }));
+        let message = GeoPoint::wgs84(116.4, 39.9).unwrap_err().to_string();
+        assert!(message.contains("swapped"), "{message}");
+        for accuracy_m in [-1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                GeoFix::new(wgs(0.0, 0.0), accuracy_m, FixSource::Gps, 0, false),
+                Err(GeoError::InvalidAccuracy { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn deserializing_an_out_of_range_point_fails() {
+        let bad = GeoPointRepr { lat: 91.0, lon: 0.0, datum: Datum::Wgs84 };
+        assert!(GeoPoint::try_from(bad).is_err());
+    }
+
+    #[test]
+    fn haversine_distance_matches_the_sphere_and_the_ellipsoid_closely() {
+        // One degree along a meridian on the mean sphere is R·π/180 = 111,195.08 m.
+        let d = wgs(30.0, 120.0).distance_m(&wgs(31.0, 120.0));
+        assert!((d - 111_195.08).abs() < 0.01, "{d}");
+        // On the WGS-84 ellipsoid, 44.5–45.5 °N spans 111,132 m: within 0.1 %.
+        let d = wgs(44.5, 10.0).distance_m(&wgs(45.5, 10.0));
+        assert!((d - 111_132.0).abs() / 111_132.0 < 0.001, "{d}");
+        assert_eq!(wgs(31.2, 121.5).distance_m(&wgs(31.2, 121.5)), 0.0);
+        let antipodal = wgs(0.0, 0.0).distance_m(&wgs(0.0, 180.0));
+        assert!((antipodal - PI * EARTH_MEAN_RADIUS_M).abs() < 1.0);
+    }
+
+    #[test]
+    fn on_site_converts_datums_before_comparing() {
+        // The customer's pin was picked on Amap (GCJ-02); the phone reports GPS (WGS-84).
+        let site = wgs(31.298886, 120.585316).to_gcj02();
+        let fix = fix_at(wgs(31.298886, 120.585316), 10.0, 0);
+        let result = on_site(&fix, &site, 50.0);
+        assert!(result.distance_m < 0.01, "{result:?}");
+        assert!(result.within);
+        // Comparing raw degrees would have put the rep hundreds of metres away.
+        let raw = haversine_m(fix.point(), site.with_datum_unchecked());
+        assert!(raw > 300.0, "{raw}");
+    }
+
+    #[test]
+    fn on_site_gives_the_fix_the_benefit_of_its_accuracy() {
+        let site = wgs(31.0, 120.0);
+        let p = wgs(31.0 + 250.0 / 111_195.0, 120.0); // ≈ 250 m north
+        let honest_indoor = on_site(&fix_at(p, 60.0, 0), &site, 200.0);
+        assert!((honest_indoor.distance_m - 250.0).abs() < 1.0);
+        assert!((honest_indoor.effective_m - 190.0).abs() < 1.0);
+        assert!(honest_indoor.within);
+        let precise = on_site(&fix_at(p, 5.0, 0), &site, 200.0);
+        assert!(!precise.within);
+        let inside = on_site(&fix_at(site, 500.0, 0), &site, 100.0);
+        assert_eq!(inside.effective_m, 0.0);
+        assert!(!on_site(&fix_at(site, 5.0, 0), &site, f64::NAN).within);
+    }
+
+    #[test]
+    fn geofence_mode_decides_what_happens_off_site() {
+        let off = OnSite { distance_m: 900.0, effective_m: 880.0, within: false };
+        let on = OnSite { within: true, ..off };
+        assert_eq!(GeofenceMode::Soft.outcome(&off), GeofenceOutcome::AcceptFlagged);
+        assert_eq!(GeofenceMode::Hard.outcome(&off), GeofenceOutcome::Reject);
+        assert_eq!(GeofenceMode::Hard.outcome(&on), GeofenceOutcome::Accept);
+    }
+
+    #[test]
+    fn honest_capture_raises_no_flags() {
+        let fix = fix_at(wgs(31.3, 120.6), 12.0, 1_700_000_000_000);
+        let earlier = fix_at(wgs(31.31, 120.6), 15.0, 1_700_000_000_000 - 30 * 60_000);
+        let track = [earlier, fix];
+        let mut check = input(&fix, &track);
+        check.exif = Some(ExifEvidence {
+            point: Some(wgs(31.3003, 120.6)),
+            taken_at_ms: Some(1_700_000_000_000 - 20_000),
+            captured_at_ms: 1_700_000_000_000,
+        });
+        check.clock = Some(ClockEvidence {
+            last_relay_time_ms: 1_700_000_000_000 - 3_600_000,
+            device_time_ms: 1_700_000_000_000,
+            elapsed_since_relay_ms: Some(3_600_000 + 4_000),
+        });
+        assert_eq!(plausibility_flags(&check), vec![]);
+    }
+
+    #[test]
+    fn mock_location_is_flagged_from_the_fix_or_the_track() {
+        let mocked = GeoFix::new(wgs(31.3, 120.6), 5.0, FixSource::Gps, 0, true).unwrap();
+        let honest = fix_at(wgs(31.3, 120.6), 5.0, 0);
+        assert_eq!(plausibility_flags(&input(&mocked, &[])), vec![PlausibilityFlag::MockLocation]);
+        assert_eq!(plausibility_flags(&input(&honest, &[mocked])), vec![PlausibilityFlag::MockLocation]);
+    }
+
+    #[test]
+    fn zero_and_absurd_accuracy_are_flagged() {
+        let zero = fix_at(wgs(31.3, 120.6), 0.0, 0);
+        assert_eq!(plausibility_flags(&input(&zero, &[])), vec![PlausibilityFlag::AccuracyZero]);
+        let vague = GeoFix::new(wgs(31.3, 120.6), 12_000.0, FixSource::Network, 0, false).unwrap();
+        assert_eq!(
+            plausibility_flags(&input(&vague, &[])),
+            vec![PlausibilityFlag::AccuracyAbsurd { accuracy_m: 12_000.0 }]
+        );
+    }
+
+    #[test]
+    fn implied_speed_between_unsorted_fixes_is_flagged() {
+        // Suzhou then Shanghai (≈ 85 km) ten minutes later: ≈ 500 km/h.
+        let suzhou = fix_at(wgs(31.2990, 120.5853), 10.0, 600_000);
+        let shanghai = fix_at(wgs(31.2304, 121.4737), 10.0, 1_200_000);
+        let earlier = fix_at(wgs(31.2990, 120.5853), 10.0, 0);
+        let track = [shanghai, earlier];
+        let flags = plausibility_flags(&input(&suzhou, &track));
+        match flags.as_slice() {
+            [PlausibilityFlag::ImpliedSpeed { kmh }] => {
+                assert!((450.0..560.0).contains(kmh), "{kmh}")
+            }
+            other => panic!("expected one speed flag, got {other:?}"),
+        }
+        // The same trip in 40 minutes is a fast car on the expressway: fine.
+        let slow = fix_at(wgs(31.2304, 121.4737), 10.0, 600_000 + 2_400_000);
+        assert_eq!(plausibility_flags(&input(&suzhou, &[slow])), vec![]);
+    }
+
+    #[test]
+    fn accuracy_slack_keeps_cell_tower_jumps_from_looking_like_speed() {
+        let a = GeoFix::new(wgs(31.30, 120.60), 1_500.0, FixSource::Network, 0, false).unwrap();
+        let b = GeoFix::new(wgs(31.32, 120.60), 1_500.0, FixSource::Network, 5_000, false).unwrap();
+        assert_eq!(plausibility_flags(&input(&a, &[b])), vec![]);
+    }
+
+    #[test]
+    fn simultaneous_fixes_far_apart_give_a_finite_speed() {
+        let a = fix_at(wgs(31.30, 120.60), 5.0, 1_000);
+        let b = fix_at(wgs(39.90, 116.40), 5.0, 1_000);
+        match plausibility_flags(&input(&a, &[b])).as_slice() {
+            [PlausibilityFlag::ImpliedSpeed { kmh }] => assert!(kmh.is_finite()),
+            other => panic!("expected one speed flag, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exif_position_far_from_the_fix_is_flagged() {
+        let fix = fix_at(wgs(31.3, 120.6), 20.0, 0);
+        let mut check = input(&fix, &[]);
+        check.exif = Some(ExifEvidence {
+            point: Some(wgs(31.31, 120.6)), // ≈ 1.1 km north
+            taken_at_ms: None,
+            captured_at_ms: 0,
+        });
+        match plausibility_flags(&check).as_slice() {
+            [PlausibilityFlag::ExifFarFromFix { distance_m }] => {
+                assert!((1_050.0..1_150.0).contains(distance_m), "{distance_m}")
+            }
+            other => panic!("expected one EXIF distance flag, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exif_time_far_from_capture_is_flagged_with_its_sign() {
+        let fix = fix_at(wgs(31.3, 120.6), 20.0, 0);
+        let mut check = input(&fix, &[]);
+        let captured_at_ms = 1_700_000_000_000;
+        check.exif = Some(ExifEvidence {
+            point: None,
+            taken_at_ms: Some(captured_at_ms - 3 * 86_400_000),
+            captured_at_ms,
+        });
+        assert_eq!(plausibility_flags(&check), vec![PlausibilityFlag::ExifTimeFar { seconds: -3 * 86_400 }]);
+        check.exif = Some(ExifEvidence {
+            point: None,
+            taken_at_ms: Some(captured_at_ms + 9 * 60_000),
+            captured_at_ms,
+        });
+        assert_eq!(plausibility_flags(&check), vec![]);
+    }
+
+    #[test]
+    fn device_clock_behind_the_relay_is_flagged() {
+        let fix = fix_at(wgs(31.3, 120.6), 20.0, 0);
+        let mut check = input(&fix, &[]);
+        check.clock = Some(ClockEvidence {
+            last_relay_time_ms: 1_700_000_000_000,
+            device_time_ms: 1_700_000_000_000 - 2 * 3_600_000,
+            elapsed_since_relay_ms: None,
+        });
+        assert_eq!(plausibility_flags(&check), vec![PlausibilityFlag::ClockWentBackwards { seconds: 7_200 }]);
+        // A few seconds of skew is normal.
+        check.clock = Some(ClockEvidence {
+            last_relay_time_ms: 1_700_000_000_000,
+            device_time_ms: 1_700_000_000_000 - 5_000,
+            elapsed_since_relay_ms: None,
+        });
+        assert_eq!(plausibility_flags(&check), vec![]);
+    }
+
+    #[test]
+    fn clock_set_forward_since_the_last_sync_is_flagged() {
+        let fix = fix_at(wgs(31.3, 120.6), 20.0, 0);
+        let mut check = input(&fix, &[]);
+        // One hour really elapsed (monotonic), but the wall clock moved a day and an hour.
+        check.clock = Some(ClockEvidence {
+            last_relay_time_ms: 1_700_000_000_000,
+            device_time_ms: 1_700_000_000_000 + 25 * 3_600_000,
+            elapsed_since_relay_ms: Some(3_600_000),
+        });
+        assert_eq!(plausibility_flags(&check), vec![PlausibilityFlag::ClockJumped { seconds: 86_400 }]);
+        // After a reboot the monotonic clock restarted: no jump can be judged.
+        check.clock = Some(ClockEvidence { elapsed_since_relay_ms: None, ..check.clock.unwrap() });
+        assert_eq!(plausibility_flags(&check), vec![]);
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        let a = fix_at(wgs(31.3, 120.6), 5.0, i64::MIN);
+        let b = fix_at(wgs(31.3, 120.6), 5.0, i64::MAX);
+        let mut check = input(&a, std::slice::from_ref(&b));
+        check.exif =
+            Some(ExifEvidence { point: None, taken_at_ms: Some(i64::MIN), captured_at_ms: i64::MAX });
+        check.clock = Some(ClockEvidence {
+            last_relay_time_ms: i64::MAX,
+            device_time_ms: i64::MIN,
+            elapsed_since_relay_ms: Some(i64::MAX),
+        });
+        let flags = plausibility_flags(&check);
+        assert!(flags.contains(&PlausibilityFlag::ExifTimeFar { seconds: i64::MIN / 1000 }));
+    }
+
+    #[test]
+    fn flag_messages_name_the_measured_value() {
+        let flag = PlausibilityFlag::ImpliedSpeed { kmh: 512.0 };
+        assert!(flag.to_string().contains("512 km/h"));
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_float_pair_builds_a_valid_point_or_a_clear_error(
+                lat in proptest::num::f64::ANY,
+                lon in proptest::num::f64::ANY,
+            ) {
+                if let Ok(p) = GeoPoint::wgs84(lat, lon) {
+                    for target in [Datum::Wgs84, Datum::Gcj02, Datum::Bd09] {
+                        let q = p.to_datum(target);
+                        prop_assert!(GeoPoint::new(q.lat(), q.lon(), target).is_ok());
+                        prop_assert!(p.distance_m(&q).is_finite());
+                    }
+                }
+            }
+
+            #[test]
+            fn gcj02_round_trip_is_sub_metre_anywhere_in_china(
+                lat in 18.0_f64..53.0,
+                lon in 74.0_f64..134.0,
+            ) {
+                // Outside points within ~1 km of the region edge share their GCJ-02 image
+                // with a mainland point (see `gcj02_to_wgs84`); the inverse cannot tell them apart.
+                let inside = in_mainland_china(lat, lon);
+                prop_assume!([(-0.01, 0.0), (0.01, 0.0), (0.0, -0.01), (0.0, 0.01)]
+                    .iter()
+                    .all(|(a, b)| in_mainland_china(lat + a, lon + b) == inside));
+                let w = GeoPoint::wgs84(lat, lon).unwrap();
+                prop_assert!(w.distance_m(&w.to_gcj02()) < 1.0);
+            }
+
+            #[test]
+            fn plausibility_never_panics(
+                lat in -90.0_f64..=90.0,
+                lon in -180.0_f64..=180.0,
+                acc in 0.0_f64..1e9,
+                times in proptest::collection::vec(any::<i64>(), 0..6),
+                relay in any::<i64>(),
+                device in any::<i64>(),
+                elapsed in proptest::option::of(any::<i64>()),
+            ) {
+                let fix = GeoFix::new(
+                    GeoPoint::gcj02(lat, lon).unwrap(), acc, FixSource::Network, device, false,
+                ).unwrap();
+                let track: Vec<GeoFix> = times
+                    .iter()
+                    .map(|t| GeoFix::new(
+                        GeoPoint::wgs84(lat / 2.0, lon / 2.0).unwrap(), 1.0, FixSource::Gps, *t, false,
+                    ).unwrap())
+                    .collect();
+                let check = PlausibilityInput {
+                    fix: &fix,
+                    track: &track,
+                    exif: Some(ExifEvidence {
+                        point: Some(GeoPoint::bd09(-lat, -lon).unwrap()),
+                        taken_at_ms: Some(relay),
+                        captured_at_ms: device,
+                    }),
+                    clock: Some(ClockEvidence {
+                        last_relay_time_ms: relay,
+                        device_time_ms: device,
+                        elapsed_since_relay_ms: elapsed,
+                    }),
+                    rules: PlausibilityRules::default(),
+                };
+                for flag in plausibility_flags(&check) {
+                    if let PlausibilityFlag::ImpliedSpeed { kmh } = flag {
+                        prop_assert!(kmh.is_finite());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! fieldsync-core: the offline engine of fieldsync.
+//!
+//! Everything a rep records — customers, lead cards, opportunities, visits, service slips — is a
+//! typed record ([`model`]) kept as an Automerge document in an SQLite [`store`], so it works
+//! with no network, merges with other reps' edits, and is never lost once a call returned `Ok`.
+//! The pure rules (geo, and later lead cards, dedup, funnel, evidence) are shared with the relay so the
+//! same rule gives the same answer on phone and server.
+//!
+//! No FFI types, no UI and no server code live here (DESIGN §2).
+
+pub mod clock;
+pub mod device;
+pub mod geo;
+pub mod ids;
+pub mod model;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
+pub use device::DeviceIdentity;
+pub use ids::{DeviceId, DocId};
+pub use store::{Store, StoreError, StoreOptions};

@@ -1,0 +1,114 @@
+//! A service slip the customer signs on the rep's phone.
+
+use autosurgeon::{Hydrate, Reconcile};
+
+use super::{Draft, Provenance, Record, RecordKind, ValidationError, limit_list, limit_text};
+use crate::clock::UnixMillis;
+use crate::ids::DocId;
+
+/// One line of a slip.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct SlipItem {
+    /// What was delivered or serviced.
+    pub description: String,
+    /// How many, in `unit`.
+    pub quantity: f64,
+    /// Unit (台, 件, hours, …).
+    pub unit: String,
+}
+
+/// A service slip. The signing fields are set once by the evidence code; after that the slip is
+/// immutable (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct ServiceSlip {
+    /// Document id.
+    pub id: DocId,
+    /// The visit the slip belongs to.
+    pub visit_id: DocId,
+    /// Lines.
+    pub items: Vec<SlipItem>,
+    /// Free notes.
+    pub notes: String,
+    /// The customer's signer, as they write their name.
+    pub signer_name: Option<String>,
+    /// SHA-256 (hex) of the rendered signature PNG blob.
+    pub signature_png_sha256: Option<String>,
+    /// SHA-256 (hex) of the slip's canonical content.
+    pub content_sha256: Option<String>,
+    /// Ed25519 signature (hex) of the content hash by the device key.
+    pub device_signature: Option<String>,
+    /// When it was signed; `Some` means the slip is sealed.
+    pub signed_at: Option<UnixMillis>,
+    /// Who created it and when.
+    pub provenance: Provenance,
+}
+
+impl ServiceSlip {
+    /// A signed slip can no longer be edited.
+    pub fn is_signed(&self) -> bool {
+        self.signed_at.is_some()
+    }
+}
+
+/// The fields of a new, unsigned slip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewServiceSlip {
+    /// The visit (required).
+    pub visit_id: DocId,
+    /// Lines.
+    pub items: Vec<SlipItem>,
+    /// Notes.
+    pub notes: String,
+}
+
+impl Draft for NewServiceSlip {
+    type Record = ServiceSlip;
+
+    fn into_record(self, id: DocId, provenance: Provenance) -> ServiceSlip {
+        ServiceSlip {
+            id,
+            visit_id: self.visit_id,
+            items: self.items,
+            notes: self.notes,
+            signer_name: None,
+            signature_png_sha256: None,
+            content_sha256: None,
+            device_signature: None,
+            signed_at: None,
+            provenance,
+        }
+    }
+}
+
+impl Record for ServiceSlip {
+    const KIND: RecordKind = RecordKind::ServiceSlip;
+
+    fn id(&self) -> DocId {
+        self.id
+    }
+
+    fn provenance(&self) -> Provenance {
+        self.provenance
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        let kind = Self::KIND;
+        limit_list(kind, "items", &self.items, 200)?;
+        limit_text(kind, "notes", &self.notes, 10_000)?;
+        for item in &self.items {
+            limit_text(kind, "items.description", &item.description, 500)?;
+            if !item.quantity.is_finite() || item.quantity < 0.0 {
+                return Err(ValidationError::new(
+                    kind,
+                    "items.quantity",
+                    format!("{} is not a non-negative quantity", item.quantity),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_sealed(&self) -> bool {
+        self.is_signed()
+    }
+}

@@ -1,0 +1,554 @@
+//! Store behaviour, on real SQLite files in temporary directories.
+
+use std::sync::Arc;
+
+use automerge::{Automerge, ReadDoc};
+use tempfile::TempDir;
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::model::*;
+
+const DAY_MS: i64 = 86_400_000;
+/// 2026-11-26 09:00 Beijing time.
+const NOW: i64 = 1_795_654_800_000;
+
+struct Fixture {
+    _dir: TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<ManualClock>,
+    store: Store,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.fieldsync");
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Store::open_with(&path, StoreOptions { clock: clock.clone() }).unwrap();
+    Fixture { _dir: dir, path, clock, store }
+}
+
+fn customer(name: &str, phone: &str) -> NewCustomer {
+    NewCustomer { company_name: name.into(), phones: vec![phone.into()], ..Default::default() }
+}
+
+fn at(lat: f64, lon: f64, datum: Datum) -> Location {
+    Location { lat, lon, datum, source: FixSource::Gps, accuracy_m: Some(10.0), at: None, mock: false }
+}
+
+#[test]
+fn every_record_kind_round_trips_through_the_store() {
+    let f = fixture();
+    let c = f.store.create(customer("苏州精工机械有限公司", "0512-6888 8888")).unwrap();
+    assert_eq!(f.store.get::<Customer>(c.id).unwrap(), c);
+    assert_eq!(c.provenance.created_by, f.store.device_id());
+
+    let card = f
+        .store
+        .create(NewLeadCard {
+            raw_payload: "MECARD:N:张三;TEL:13812345678;;".into(),
+            format: "mecard".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(f.store.get::<LeadCard>(card.id).unwrap(), card);
+
+    let opp = f
+        .store
+        .create(NewOpportunity {
+            customer_id: c.id,
+            owner: "rep-li".into(),
+            title: "CNC 改造".into(),
+            stage: Stage::FirstContact,
+            amount: Some(Money { minor_units: 12_000_000, currency: "CNY".into() }),
+            expected_close_at: None,
+            next_action_due_at: Some(NOW + 3 * DAY_MS),
+        })
+        .unwrap();
+    assert_eq!(f.store.get::<Opportunity>(opp.id).unwrap(), opp);
+
+    let visit = f
+        .store
+        .create(NewVisit {
+            customer_id: c.id,
+            opportunity_id: Some(opp.id),
+            planned_at: NOW,
+            notes: "首次拜访".into(),
+        })
+        .unwrap();
+    assert_eq!(f.store.get::<Visit>(visit.id).unwrap(), visit);
+
+    let slip = f
+        .store
+        .create(NewServiceSlip {
+            visit_id: visit.id,
+            items: vec![SlipItem { description: "主轴保养".into(), quantity: 1.0, unit: "次".into() }],
+            notes: String::new(),
+        })
+        .unwrap();
+    assert_eq!(f.store.get::<ServiceSlip>(slip.id).unwrap(), slip);
+
+    let rules = f.store.create(NewTeamRules::default()).unwrap();
+    assert_eq!(f.store.get::<TeamRules>(rules.id).unwrap(), rules);
+
+    assert_eq!(f.store.document_count().unwrap(), 6);
+    assert_eq!(f.store.outbox_len().unwrap(), 6, "one change per created record");
+}
+
+#[test]
+fn documents_carry_kind_schema_and_the_device_as_actor() {
+    let f = fixture();
+    let c = f.store.create(customer("宁波海天塑机", "13812345678")).unwrap();
+    let (_, _, bytes) = f.store.outbox_changes(10).unwrap().pop().unwrap();
+    let mut doc = Automerge::new();
+    doc.load_incremental(&bytes).unwrap();
+    let kind = doc.get(automerge::ROOT, "kind").unwrap().unwrap().0.to_string();
+    assert!(kind.contains("customer"), "{kind}");
+    assert!(doc.get(automerge::ROOT, "schema").unwrap().is_some());
+    let change = doc.get_changes(&[]).pop().unwrap();
+    assert_eq!(change.actor_id().to_bytes(), f.store.device_id().as_bytes());
+    assert_eq!(autosurgeon::hydrate::<_, Customer>(&doc).unwrap(), c);
+}
+
+#[test]
+fn update_writes_only_the_changed_fields_so_concurrent_edits_merge() {
+    let f = fixture();
+    let original = f.store.create(customer("常州恒立液压", "13900001111")).unwrap();
+    let (_, _, create_bytes) = f.store.outbox_changes(1).unwrap().pop().unwrap();
+
+    // Two reps hold the same document and edit different fields offline.
+    let mut rep_a = Automerge::new().with_actor(automerge::ActorId::from(&[0xaa; 16][..]));
+    rep_a.load_incremental(&create_bytes).unwrap();
+    let mut rep_b = rep_a.fork().with_actor(automerge::ActorId::from(&[0xbb; 16][..]));
+
+    let mut edit_a = original.clone();
+    edit_a.address = Some("常州市武进区".into());
+    let mut tx = rep_a.transaction();
+    autosurgeon::reconcile(&mut tx, &edit_a).unwrap();
+    tx.commit();
+
+    let mut edit_b = original.clone();
+    edit_b.phones.push("0519-8888 0000".into());
+    let mut tx = rep_b.transaction();
+    autosurgeon::reconcile(&mut tx, &edit_b).unwrap();
+    tx.commit();
+
+    rep_a.merge(&mut rep_b).unwrap();
+    let merged: Customer = autosurgeon::hydrate(&rep_a).unwrap();
+    assert_eq!(merged.address.as_deref(), Some("常州市武进区"));
+    assert_eq!(merged.phones, vec!["13900001111".to_string(), "0519-8888 0000".to_string()]);
+
+    // And through the store: an update produces one small change.
+    let mut edited = original.clone();
+    edited.tags.push("液压".into());
+    let stored = f.store.update(&edited).unwrap();
+    assert_eq!(stored.tags, vec!["液压".to_string()]);
+    let outbox = f.store.outbox(10).unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox[1].size_bytes < 200, "a one-tag edit is {} bytes", outbox[1].size_bytes);
+}
+
+#[test]
+fn an_update_that_changes_nothing_makes_no_change() {
+    let f = fixture();
+    let c = f.store.create(customer("无锡威孚", "13700000000")).unwrap();
+    f.store.update(&c).unwrap();
+    assert_eq!(f.store.outbox_len().unwrap(), 1);
+}
+
+#[test]
+fn documents_are_compacted_and_still_read_back_after_many_edits() {
+    let f = fixture();
+    let mut c = f.store.create(customer("东莞长盈精密", "13600000000")).unwrap();
+    for i in 0..(documents::COMPACT_AFTER_CHANGES * 2 + 5) {
+        f.clock.advance(1000);
+        c.tags = vec![format!("edit-{i}")];
+        c = f.store.update(&c).unwrap();
+    }
+    let pending: i64 = f
+        .store
+        .db
+        .read(|conn| Ok(conn.query_row("SELECT pending_changes FROM documents", [], |r| r.get(0))?))
+        .unwrap();
+    assert!(pending < documents::COMPACT_AFTER_CHANGES, "pending {pending}");
+    assert_eq!(f.store.get::<Customer>(c.id).unwrap(), c);
+    assert_eq!(f.store.outbox_len().unwrap() as i64, documents::COMPACT_AFTER_CHANGES * 2 + 6);
+}
+
+#[test]
+fn moving_a_deal_between_stages_records_history_including_backward_moves() {
+    let f = fixture();
+    let c = f.store.create(customer("佛山美的", "13500000000")).unwrap();
+    let opp = f
+        .store
+        .create(NewOpportunity {
+            customer_id: c.id,
+            owner: "rep-wang".into(),
+            title: "注塑机".into(),
+            stage: Stage::FirstContact,
+            amount: None,
+            expected_close_at: None,
+            next_action_due_at: None,
+        })
+        .unwrap();
+    f.clock.advance(DAY_MS);
+    let moved = f.store.move_stage(opp.id, Stage::NeedsConfirmed, None).unwrap();
+    f.clock.advance(DAY_MS);
+    let back = f.store.move_stage(opp.id, Stage::FirstContact, Some("客户换了负责人".into())).unwrap();
+    assert_eq!(moved.stage, Stage::NeedsConfirmed);
+    assert_eq!(back.stage, Stage::FirstContact);
+    assert_eq!(back.stage_entered_at, NOW + 2 * DAY_MS);
+    let path: Vec<_> = back.stage_history.iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(
+        path,
+        vec![
+            (None, Stage::FirstContact),
+            (Some(Stage::FirstContact), Stage::NeedsConfirmed),
+            (Some(Stage::NeedsConfirmed), Stage::FirstContact)
+        ]
+    );
+    assert_eq!(f.store.opportunities_in_stage(Stage::FirstContact, 10).unwrap().len(), 1);
+    assert!(f.store.opportunities_in_stage(Stage::NeedsConfirmed, 10).unwrap().is_empty());
+}
+
+fn populate_for_queries(f: &Fixture) -> (Customer, Customer, Customer) {
+    let near = f
+        .store
+        .create(NewCustomer {
+            location: Some(at(31.2990, 120.5853, Datum::Wgs84)),
+            ..customer("苏州精工机械", "+86 138-1234-5678")
+        })
+        .unwrap();
+    // The same street corner given in GCJ-02, as Amap reports it: about 500 m off in raw degrees.
+    let gcj = crate::geo::GeoPoint::wgs84(31.3000, 120.5860).unwrap().to_gcj02();
+    let near_gcj = f
+        .store
+        .create(NewCustomer {
+            location: Some(at(gcj.lat(), gcj.lon(), Datum::Gcj02)),
+            ..customer("苏州精密模具", "0512-6888 1234")
+        })
+        .unwrap();
+    let far = f
+        .store
+        .create(NewCustomer {
+            location: Some(at(29.8683, 121.5440, Datum::Wgs84)),
+            ..customer("宁波精工", "13812349999")
+        })
+        .unwrap();
+    (near, near_gcj, far)
+}
+
+#[test]
+fn customers_are_found_by_name_prefix_phone_prefix_and_distance() {
+    let f = fixture();
+    let (near, near_gcj, far) = populate_for_queries(&f);
+
+    let by_name: Vec<_> =
+        f.store.customers_by_name_prefix("苏州精", 10).unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(by_name.len(), 2);
+    assert!(by_name.contains(&near.id) && by_name.contains(&near_gcj.id));
+    assert!(f.store.customers_by_name_prefix("", 10).unwrap().is_empty());
+
+    let by_phone: Vec<_> =
+        f.store.customers_by_phone_prefix("１３８1234", 10).unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(by_phone.len(), 2, "full-width digits and +86 are folded");
+    assert!(by_phone.contains(&near.id) && by_phone.contains(&far.id));
+    assert_eq!(f.store.customers_by_phone_prefix("0512", 10).unwrap()[0].id, near_gcj.id);
+
+    let found = f.store.customers_near(&at(31.2995, 120.5855, Datum::Wgs84), 1_000.0, 10).unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![near.id, near_gcj.id],
+        "nearest first, datums converted"
+    );
+    assert!(
+        found[1].distance_m.unwrap() < 200.0,
+        "GCJ-02 converted before comparing: {:?}",
+        found[1].distance_m
+    );
+    assert!(f.store.customers_near(&at(31.2995, 120.5855, Datum::Wgs84), 50.0, 10).unwrap().len() < 2);
+
+    let bad = Location { lat: f64::NAN, ..at(0.0, 0.0, Datum::Wgs84) };
+    assert!(matches!(f.store.customers_near(&bad, 100.0, 10), Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn todays_visits_and_due_deals_come_from_the_projections() {
+    let f = fixture();
+    let c = f.store.create(customer("杭州老板电器", "13300000000")).unwrap();
+    let today = f
+        .store
+        .create(NewVisit {
+            customer_id: c.id,
+            opportunity_id: None,
+            planned_at: NOW + 3_600_000,
+            notes: String::new(),
+        })
+        .unwrap();
+    f.store
+        .create(NewVisit {
+            customer_id: c.id,
+            opportunity_id: None,
+            planned_at: NOW + DAY_MS,
+            notes: String::new(),
+        })
+        .unwrap();
+    f.store
+        .create(NewVisit {
+            customer_id: c.id,
+            opportunity_id: None,
+            planned_at: NOW - DAY_MS,
+            notes: String::new(),
+        })
+        .unwrap();
+    let visits = f.store.todays_visits(8 * 60).unwrap();
+    assert_eq!(visits.iter().map(|v| v.id).collect::<Vec<_>>(), vec![today.id]);
+
+    let draft = |title: &str, due| NewOpportunity {
+        customer_id: c.id,
+        owner: "rep".into(),
+        title: title.into(),
+        stage: Stage::ProposalSubmitted,
+        amount: None,
+        expected_close_at: None,
+        next_action_due_at: due,
+    };
+    let overdue = f.store.create(draft("overdue", Some(NOW - DAY_MS))).unwrap();
+    f.store.create(draft("later", Some(NOW + DAY_MS))).unwrap();
+    f.store.create(draft("no date", None)).unwrap();
+    let won = f.store.create(draft("won", Some(NOW - 2 * DAY_MS))).unwrap();
+    f.store.move_stage(won.id, Stage::Won, None).unwrap();
+    let due: Vec<_> = f.store.opportunities_due_before(NOW, 10).unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(due, vec![overdue.id], "closed deals are never due");
+}
+
+#[test]
+fn projections_rebuilt_from_documents_answer_queries_identically() {
+    let f = fixture();
+    populate_for_queries(&f);
+    let before = (
+        f.store.customers_by_name_prefix("苏州", 10).unwrap(),
+        f.store.customers_by_phone_prefix("138", 10).unwrap(),
+        f.store.customers_near(&at(31.2995, 120.5855, Datum::Wgs84), 5_000.0, 10).unwrap(),
+    );
+    f.store
+        .db
+        .write(|tx| {
+            Ok(tx.execute_batch(
+                "DELETE FROM customer_index; DELETE FROM customer_phone_index; DELETE FROM customer_geo;",
+            )?)
+        })
+        .unwrap();
+    assert!(f.store.customers_by_name_prefix("苏州", 10).unwrap().is_empty());
+    assert_eq!(f.store.rebuild_projections().unwrap(), 3);
+    let after = (
+        f.store.customers_by_name_prefix("苏州", 10).unwrap(),
+        f.store.customers_by_phone_prefix("138", 10).unwrap(),
+        f.store.customers_near(&at(31.2995, 120.5855, Datum::Wgs84), 5_000.0, 10).unwrap(),
+    );
+    assert_eq!(before, after);
+}
+
+#[test]
+fn acknowledged_changes_leave_the_outbox_and_replayed_acks_are_harmless() {
+    let f = fixture();
+    f.store.create(customer("A", "1")).unwrap();
+    f.store.create(customer("B", "2")).unwrap();
+    let pending = f.store.outbox_changes(10).unwrap();
+    assert_eq!(f.store.acknowledge(&[pending[0].0]).unwrap(), 1);
+    assert_eq!(f.store.acknowledge(&[pending[0].0]).unwrap(), 0);
+    let left = f.store.outbox(10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].change_hash, pending[1].0.to_string());
+}
+
+#[test]
+fn invalid_records_are_refused_and_nothing_is_written() {
+    let f = fixture();
+    let err = f.store.create(customer("   ", "1")).unwrap_err();
+    assert!(err.to_string().contains("company_name: must not be empty"), "{err}");
+    let long = "厂".repeat(201);
+    assert!(matches!(f.store.create(customer(&long, "1")), Err(StoreError::Invalid(_))));
+    let mut nan = customer("X", "1");
+    nan.location = Some(at(f64::NAN, 1.0, Datum::Wgs84));
+    assert!(f.store.create(nan).unwrap_err().to_string().contains("latitude NaN"));
+    // A batch with one bad record stores none.
+    assert!(f.store.create_batch(vec![customer("ok", "1"), customer("", "2")]).is_err());
+    assert_eq!(f.store.document_count().unwrap(), 0);
+    assert_eq!(f.store.outbox_len().unwrap(), 0);
+
+    let c = f.store.create(customer("ok", "1")).unwrap();
+    let mut forged = c.clone();
+    forged.provenance.created_at = 0;
+    assert!(matches!(f.store.update(&forged), Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn reading_an_id_as_the_wrong_kind_or_a_missing_id_is_a_typed_error() {
+    let f = fixture();
+    let c = f.store.create(customer("A", "1")).unwrap();
+    assert!(matches!(
+        f.store.get::<Visit>(c.id),
+        Err(StoreError::WrongKind { expected: RecordKind::Visit, actual: RecordKind::Customer, .. })
+    ));
+    let missing = DocId::generate();
+    assert!(matches!(f.store.get::<Customer>(missing), Err(StoreError::NotFound { .. })));
+    assert_eq!(f.store.find::<Customer>(missing).unwrap(), None);
+    assert!(matches!(f.store.move_stage(missing, Stage::Won, None), Err(StoreError::NotFound { .. })));
+}
+
+#[test]
+fn a_signed_slip_can_no_longer_be_changed() {
+    let f = fixture();
+    let slip = f
+        .store
+        .create(NewServiceSlip { visit_id: DocId::generate(), items: vec![], notes: String::new() })
+        .unwrap();
+    let mut signed = slip.clone();
+    signed.signer_name = Some("王经理".into());
+    signed.signed_at = Some(NOW);
+    f.store.update(&signed).unwrap();
+    let mut tampered = signed.clone();
+    tampered.notes = "加一台".into();
+    assert!(matches!(f.store.update(&tampered), Err(StoreError::Sealed { .. })));
+    assert_eq!(f.store.get::<ServiceSlip>(slip.id).unwrap(), signed);
+}
+
+#[test]
+fn a_corrupt_document_row_fails_alone_and_the_rest_of_the_store_works() {
+    let f = fixture();
+    let good = f.store.create(customer("good", "1")).unwrap();
+    let bad = f.store.create(customer("bad", "2")).unwrap();
+    f.store
+        .db
+        .write(|tx| {
+            Ok(tx.execute(
+                "UPDATE documents SET snapshot = x'00ff00ff' WHERE doc_id = ?1",
+                [bad.id.to_string()],
+            )?)
+        })
+        .unwrap();
+    let err = f.store.get::<Customer>(bad.id).unwrap_err();
+    assert!(matches!(err, StoreError::CorruptDocument { id, .. } if id == bad.id), "{err}");
+    assert!(matches!(f.store.update(&bad), Err(StoreError::CorruptDocument { .. })));
+    assert_eq!(f.store.get::<Customer>(good.id).unwrap(), good);
+    assert!(f.store.rebuild_projections().is_err(), "a rebuild reports the corrupt document");
+    assert_eq!(f.store.get::<Customer>(good.id).unwrap(), good, "a failed rebuild rolled back");
+    assert_eq!(f.store.customers_by_name_prefix("good", 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() {
+    let f = fixture();
+    let err = Store::open(&f.path).unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyOpen { .. }), "{err}");
+    f.store.create(customer("still works", "1")).unwrap();
+    f.store.close().unwrap();
+    assert!(matches!(f.store.create(customer("x", "1")), Err(StoreError::Closed)));
+    assert!(matches!(f.store.customers_by_name_prefix("s", 1), Err(StoreError::Closed)));
+    f.store.close().unwrap();
+    let reopened = Store::open(&f.path).unwrap();
+    assert_eq!(reopened.device_id(), f.store.device_id(), "identity survives reopening");
+    assert_eq!(reopened.document_count().unwrap(), 1);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let content = b"this is a rep's shopping list, not a database\n".repeat(100);
+    std::fs::write(&path, &content).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+}
+
+#[test]
+fn another_applications_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wechat.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE messages (body TEXT); INSERT INTO messages VALUES ('你好');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::NotAFieldsyncStore { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_store_from_a_newer_schema_is_refused_and_left_untouched() {
+    let f = fixture();
+    f.store.create(customer("A", "1")).unwrap();
+    f.store.close().unwrap();
+    {
+        let conn = rusqlite::Connection::open(&f.path).unwrap();
+        conn.pragma_update(None, "user_version", schema::SCHEMA_VERSION + 1).unwrap();
+    }
+    let before = std::fs::read(&f.path).unwrap();
+    let err = Store::open(&f.path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found, .. } if found == schema::SCHEMA_VERSION + 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("update the app"));
+    assert_eq!(std::fs::read(&f.path).unwrap(), before);
+}
+
+const V1_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/store_v1.fieldsync");
+
+/// Writes the committed version-1 fixture. Run once by hand when the fixture must be remade:
+/// `cargo test -p fieldsync-core write_v1_fixture -- --ignored`.
+#[test]
+#[ignore]
+fn write_v1_fixture() {
+    let _ = std::fs::remove_file(V1_FIXTURE);
+    let store = Store::open_at_version(
+        std::path::Path::new(V1_FIXTURE),
+        StoreOptions { clock: Arc::new(ManualClock::new(NOW)) },
+        1,
+    )
+    .unwrap();
+    let c = store
+        .create(NewCustomer {
+            location: Some(at(31.2990, 120.5853, Datum::Wgs84)),
+            ..customer("苏州精工机械有限公司", "0512-6888 8888")
+        })
+        .unwrap();
+    store
+        .create(NewVisit {
+            customer_id: c.id,
+            opportunity_id: None,
+            planned_at: NOW,
+            notes: "v1 visit".into(),
+        })
+        .unwrap();
+    store.close().unwrap();
+    let _ = std::fs::remove_file(db::lock_path(std::path::Path::new(V1_FIXTURE)));
+}
+
+#[test]
+fn an_old_version_1_store_upgrades_to_the_current_schema_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.fieldsync");
+    std::fs::copy(V1_FIXTURE, &path).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(schema::version(&conn).unwrap(), 1, "the fixture is a version-1 store");
+    }
+    let upgraded = Store::open(&path).unwrap();
+    assert_eq!(upgraded.schema_version().unwrap(), schema::SCHEMA_VERSION);
+    let found = upgraded.customers_by_name_prefix("苏州精工", 10).unwrap();
+    assert_eq!(found.len(), 1);
+    let mut c: Customer = upgraded.get(found[0].id).unwrap();
+    assert_eq!(c.phones, vec!["0512-6888 8888".to_string()]);
+    assert_eq!(upgraded.outbox_len().unwrap(), 2);
+    c.tags.push("upgraded".into());
+    upgraded.update(&c).unwrap();
+
+    let fresh = fixture();
+    let schema_of = |store: &Store| store.db.read(schema::describe).unwrap();
+    assert_eq!(schema_of(&upgraded), schema_of(&fresh.store));
+}

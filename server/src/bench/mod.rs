@@ -1,0 +1,9 @@
+//! `fieldsync bench …`: the project's benchmarks. Each scenario prints one JSON object per line
+//! with `bench` (the scenario) and its figures, the unit in each key (`ms`, `rss_mb`, …).
+
+pub mod store;
+
+/// Prints one benchmark result line.
+pub fn emit(value: serde_json::Value) {
+    println!("{value}");
+}

@@ -1,0 +1,49 @@
+//! The `fieldsync` binary, run as a real process.
+
+use fieldsync_e2e::run_fieldsync;
+
+#[test]
+fn demo_records_offline_work_and_shows_it_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_fieldsync(&["demo", "--dir", dir.path().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("customer reads back identical"), "{stdout}");
+    assert!(stdout.contains("outbox: 6 changes"), "{stdout}");
+}
+
+#[test]
+fn bench_store_prints_one_json_object_per_scenario_with_units_in_the_keys() {
+    let out = run_fieldsync(&["bench", "store", "--documents", "500", "--samples", "20", "--opens", "2"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let open = lines.iter().find(|l| l["bench"] == "store-open").expect("store-open line");
+    assert_eq!(open["documents"], 500);
+    assert!(open["open_ms_p50"].as_f64().unwrap() > 0.0);
+    assert!(open["rss_mb_after_open"].as_f64().unwrap() > 0.0);
+    let create = lines.iter().find(|l| l["bench"] == "store-create-visit").expect("store-create-visit line");
+    assert!(create["p99_ms"].as_f64().unwrap() >= create["p50_ms"].as_f64().unwrap());
+    assert!(create["reference_p50_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn opening_a_file_that_is_not_a_store_exits_non_zero_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.fieldsync");
+    std::fs::write(&bogus, b"not sqlite at all, just text that is long enough").unwrap();
+    let out = run_fieldsync(&["bench", "store-open", bogus.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a fieldsync store"), "{stderr}");
+    assert_eq!(std::fs::read(&bogus).unwrap(), b"not sqlite at all, just text that is long enough");
+}
+
+#[test]
+fn unknown_commands_are_refused_with_usage() {
+    let out = run_fieldsync(&["frobnicate"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
+}
