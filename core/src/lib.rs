@@ -3,12 +3,13 @@
 //! Everything a rep records — customers, lead cards, opportunities, visits, service slips — is a
 //! typed record ([`model`]) kept as an Automerge document in an SQLite [`store`], so it works
 //! with no network, merges with other reps' edits, and is never lost once a call returned `Ok`.
-//! The pure rules (geo, lead-card parsing, and later dedup, funnel, evidence) are shared with the relay so the
+//! The pure rules (geo, lead-card parsing, duplicate scoring, and later funnel and evidence) are shared with the relay so the
 //! same rule gives the same answer on phone and server.
 //!
 //! No FFI types, no UI and no server code live here (DESIGN §2).
 
 pub mod clock;
+pub mod dedup;
 pub mod device;
 pub mod geo;
 pub mod ids;
