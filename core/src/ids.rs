@@ -60,17 +60,22 @@ impl FromStr for DocId {
     }
 }
 
+// Ids are stored in documents as 16-byte byte scalars, not text: a new record carries two or
+// three of them, and as text they would be most of the bytes a phone sends for it.
 impl Reconcile for DocId {
     type Key<'a> = autosurgeon::reconcile::NoKey;
 
     fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
-        reconciler.str(self.to_string())
+        reconciler.bytes(self.as_bytes())
     }
 }
 
 impl Hydrate for DocId {
-    fn hydrate_string(s: &'_ str) -> Result<Self, HydrateError> {
-        s.parse().map_err(|e: IdError| HydrateError::unexpected("a document id", e.to_string()))
+    fn hydrate_bytes(bytes: &[u8]) -> Result<Self, HydrateError> {
+        let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
+            HydrateError::unexpected("a 16-byte document id", format!("{} bytes", bytes.len()))
+        })?;
+        Ok(DocId(uuid::Uuid::from_bytes(bytes)))
     }
 }
 
@@ -132,13 +137,16 @@ impl Reconcile for DeviceId {
     type Key<'a> = autosurgeon::reconcile::NoKey;
 
     fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
-        reconciler.str(self.to_string())
+        reconciler.bytes(self.0)
     }
 }
 
 impl Hydrate for DeviceId {
-    fn hydrate_string(s: &'_ str) -> Result<Self, HydrateError> {
-        s.parse().map_err(|e: IdError| HydrateError::unexpected("a device id", e.to_string()))
+    fn hydrate_bytes(bytes: &[u8]) -> Result<Self, HydrateError> {
+        let bytes: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| HydrateError::unexpected("a 16-byte device id", format!("{} bytes", bytes.len())))?;
+        Ok(DeviceId(bytes))
     }
 }
 
