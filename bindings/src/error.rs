@@ -54,7 +54,8 @@ impl From<StoreError> for FfiError {
             | StoreError::Io { .. }
             | StoreError::Migration { .. }
             | StoreError::Sqlite(_)
-            | StoreError::Document { .. } => FfiError::Storage { message },
+            | StoreError::Document { .. }
+            | StoreError::Protocol(_) => FfiError::Storage { message },
         }
     }
 }

@@ -33,6 +33,11 @@ impl DocId {
     pub fn as_bytes(&self) -> &[u8; 16] {
         self.0.as_bytes()
     }
+
+    /// Wraps 16 id bytes, as read from a document or the wire.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        DocId(uuid::Uuid::from_bytes(bytes))
+    }
 }
 
 impl fmt::Display for DocId {
@@ -75,7 +80,7 @@ impl Hydrate for DocId {
         let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
             HydrateError::unexpected("a 16-byte document id", format!("{} bytes", bytes.len()))
         })?;
-        Ok(DocId(uuid::Uuid::from_bytes(bytes)))
+        Ok(DocId::from_bytes(bytes))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod leadcard;
 pub mod model;
 pub mod store;
+pub mod sync;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
 pub use device::DeviceIdentity;

@@ -1,6 +1,15 @@
-//! fieldsync-server: the sync relay (from the sync issue on) and the `fieldsync` command-line
-//! tool's subcommands, kept in a library so tests drive them in-process.
+//! fieldsync-server: the sync relay (`fieldsync serve`) and the `fieldsync` command-line tool's
+//! subcommands, kept in a library so tests drive them in-process.
 
+pub mod admin;
+pub mod app;
+pub mod auth;
 pub mod bench;
+pub mod blobs;
+pub mod config;
 pub mod demo;
+pub mod error;
+pub mod metrics;
 pub mod process;
+pub mod relay;
+pub mod storage;

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fieldsync_server::admin::{self, AdminCommand};
+use fieldsync_server::app::{self, AppState};
+use fieldsync_server::config::{ConfigOverrides, RelayConfig};
 use fieldsync_server::{bench, demo};
 
 #[derive(Debug, Parser)]
@@ -15,6 +18,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the sync relay (embedded SQLite + blob folder under the data directory).
+    Serve {
+        #[command(flatten)]
+        config: ConfigOverrides,
+    },
+    /// Manage tenants, teams, users, enrollment codes and devices.
+    Admin {
+        /// Data directory of the relay.
+        #[arg(long, env = "FIELDSYNC_DATA_DIR", default_value = "fieldsync-data")]
+        data_dir: PathBuf,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Record a rep's offline morning in a real store and print what happened.
     Demo {
         /// Where the demo store goes.
@@ -53,6 +69,8 @@ enum BenchScenario {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::Admin { data_dir, command } => admin::run(&data_dir, command).map(|out| println!("{out}")),
         Command::Demo { dir } => demo::run(&dir).map(|report| print!("{report}")),
         Command::Bench { scenario: BenchScenario::Store { documents, samples, opens, dir } } => {
             bench::store::run(&bench::store::StoreBench { documents, samples, opens, dir })
@@ -65,5 +83,33 @@ fn main() -> ExitCode {
             eprintln!("fieldsync: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn serve(overrides: &ConfigOverrides) -> anyhow::Result<()> {
+    let config = RelayConfig::load(overrides)?;
+    init_tracing(&config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let state = AppState::open(config.clone())?;
+        tracing::info!(data_dir = %config.data_dir.display(), "relay storage open");
+        app::serve(state, |address| {
+            // Tests and scripts read this line to learn the port (with --listen 127.0.0.1:0).
+            println!("fieldsync relay listening on http://{address}");
+            tracing::info!(%address, "listening");
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

@@ -6,6 +6,7 @@
 //! and `schema`, written by the store, so a reader can tell what it holds and from which version.
 
 mod customer;
+mod document;
 mod lead_card;
 mod location;
 mod opportunity;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use autosurgeon::{Hydrate, Reconcile};
 
 pub use customer::{Contact, Customer, NewCustomer};
+pub use document::{DocumentFacts, check_document, declared_kind};
 pub use lead_card::{LeadCard, NewLeadCard};
 pub use location::{Datum, FixSource, Location};
 pub use opportunity::{Money, NewOpportunity, Opportunity, Stage, StageChange};

@@ -51,6 +51,28 @@ pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<StoredDoc>> {
     Ok(Some(StoredDoc { kind, doc, pending_changes, sealed }))
 }
 
+/// The kind a document declares in its `kind` field.
+pub(crate) fn kind_of(doc: &Automerge, id: DocId) -> Result<RecordKind> {
+    match doc.get(ROOT, "kind").map_err(|e| corrupt(id, e))? {
+        Some((automerge::Value::Scalar(s), _)) => match s.as_str() {
+            Some(name) => name.parse().map_err(|e| corrupt(id, e)),
+            None => Err(corrupt(id, "its kind field is not text")),
+        },
+        _ => Err(corrupt(id, "it has no kind field")),
+    }
+}
+
+/// Replaces a document's snapshot with its current state and drops the appended changes.
+pub(crate) fn replace_snapshot(conn: &Connection, id: DocId, doc: &Automerge, now: UnixMillis) -> Result<()> {
+    conn.prepare_cached("DELETE FROM document_changes WHERE doc_id = ?1")?.execute([id.to_string()])?;
+    conn.prepare_cached(
+        "UPDATE documents SET snapshot = ?2, pending_changes = 0, pending_bytes = 0, updated_at = ?3
+         WHERE doc_id = ?1",
+    )?
+    .execute(params![id.to_string(), doc.save(), now])?;
+    Ok(())
+}
+
 /// The document's own `kind` field must agree with the row; a mismatch means tampering or a bug.
 fn check_kind_field(doc: &Automerge, id: DocId, kind: RecordKind) -> Result<()> {
     match doc.get(ROOT, "kind").map_err(|e| corrupt(id, e))? {

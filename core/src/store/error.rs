@@ -106,6 +106,9 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The relay's response does not fit the request or the documents; nothing was applied.
+    #[error("sync response refused: {0}")]
+    Protocol(String),
     /// An error from SQLite that none of the above explains.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

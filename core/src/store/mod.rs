@@ -10,6 +10,7 @@
 mod db;
 mod documents;
 mod error;
+mod exchange;
 mod projection;
 mod query;
 mod schema;
@@ -22,6 +23,7 @@ use automerge::{Automerge, ChangeHash, ROOT, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use error::{Result, StoreError};
+pub use exchange::{AppliedSync, PreparedSync, PushLimits, RejectedChange, SyncStatus};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 

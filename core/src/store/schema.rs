@@ -14,6 +14,7 @@ pub(crate) const APPLICATION_ID: i32 = 0x4653_594E;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_sync_state_and_blob_queue.sql"),
+    include_str!("migrations/0003_rejected_changes.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,318 @@
+//! The HTTP side of sync: carries the store's requests to a relay and its responses back, with
+//! retries and progress. All decisions stay in the store ([`Store::prepare_sync`],
+//! [`Store::apply_sync`]); this file only moves bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use super::wire::{CONTENT_TYPE, SyncResponse, WireError};
+use crate::store::{PushLimits, Store, StoreError};
+
+/// Why a sync or an enrollment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The relay could not be reached (after retries).
+    #[error("cannot reach the relay: {0}")]
+    Network(String),
+    /// The relay answered with an error.
+    #[error("the relay refused: {message} ({code}, HTTP {status})")]
+    Relay {
+        /// HTTP status.
+        status: u16,
+        /// Machine-readable code, e.g. `invalid_token`.
+        code: String,
+        /// The relay's words.
+        message: String,
+    },
+    /// The device has no relay credentials yet.
+    #[error("this device is not enrolled with a relay; enroll it with a code from an admin")]
+    NotEnrolled,
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The relay's answer is not a valid sync message.
+    #[error("the relay's answer is malformed: {0}")]
+    Wire(#[from] WireError),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Network(_) => true,
+            SyncError::Relay { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+}
+
+/// How hard to retry a failed request.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubles each time.
+    pub initial_backoff: Duration,
+    /// Longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(300),
+            max_backoff: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Where a sync stands, for the UI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Exchanges so far.
+    pub requests: u32,
+    /// Local changes acknowledged so far.
+    pub acknowledged: u32,
+    /// Documents received and applied so far.
+    pub documents_received: u32,
+    /// Request body bytes sent.
+    pub bytes_up: u64,
+    /// Response body bytes received.
+    pub bytes_down: u64,
+    /// Changes still waiting to be pushed.
+    pub outbox_remaining: u64,
+}
+
+/// What a finished sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Final progress figures.
+    pub progress: SyncProgress,
+    /// Changes refused for good (see [`Store::rejected_changes`]).
+    pub rejected: u32,
+    /// Changes the relay could not take yet; they stay in the outbox.
+    pub deferred: u32,
+}
+
+/// The relay's answer to an enrollment.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Enrollment {
+    /// Device id (hex).
+    pub device_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Team.
+    pub team_id: String,
+    /// User.
+    pub user_id: String,
+    /// Role: rep, supervisor or admin.
+    pub role: String,
+}
+
+#[derive(Deserialize)]
+struct EnrollAnswer {
+    token: String,
+    #[serde(flatten)]
+    enrollment: Enrollment,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// A client for one relay.
+#[derive(Debug, Clone)]
+pub struct RelayClient {
+    http: reqwest::Client,
+    base: String,
+    retry: RetryPolicy,
+    limits: PushLimits,
+}
+
+impl RelayClient {
+    /// A client for the relay at `base_url` (`http://…` or `https://…`).
+    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+        let base = base_url.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(SyncError::Network(format!("\"{base_url}\" is not an http:// or https:// URL")));
+        }
+        let tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| SyncError::Network(format!("TLS setup failed: {e}")))?
+                .with_root_certificates(rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                })
+                .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SyncError::Network(format!("HTTP client setup failed: {e}")))?;
+        Ok(RelayClient { http, base, retry: RetryPolicy::default(), limits: PushLimits::default() })
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Replaces the per-request limits.
+    pub fn with_limits(mut self, limits: PushLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The relay's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Enrolls the store's device with a one-time code, proving it holds its key, and keeps
+    /// the relay URL and token in the store.
+    pub async fn enroll(
+        &self,
+        store: &Store,
+        code: &str,
+        device_name: &str,
+    ) -> Result<Enrollment, SyncError> {
+        let identity = store.identity();
+        let public_key = identity.public_key();
+        let mut message = b"fieldsync-enroll-v1\n".to_vec();
+        message.extend_from_slice(code.trim().as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(&public_key);
+        let body = serde_json_body(code.trim(), &public_key, &identity.sign(&message), device_name);
+        let response = self
+            .http
+            .post(format!("{}/v1/enroll", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+        if !status.is_success() {
+            return Err(relay_error(status, &bytes));
+        }
+        let answer: EnrollAnswer = serde_json::from_slice(&bytes).map_err(|e| SyncError::Relay {
+            status: status.as_u16(),
+            code: "malformed".into(),
+            message: e.to_string(),
+        })?;
+        store.set_relay(&self.base, &answer.token)?;
+        Ok(answer.enrollment)
+    }
+
+    /// Pushes the outbox and pulls what others did, round after round, until the relay has
+    /// nothing more. Each round is applied atomically, so an interrupted sync resumes where it
+    /// stopped.
+    pub async fn sync(
+        &self,
+        store: &Store,
+        mut progress: impl FnMut(&SyncProgress),
+    ) -> Result<SyncReport, SyncError> {
+        let (_, token) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
+        let mut report = SyncReport::default();
+        // A hard stop so a misbehaving relay cannot keep a phone busy forever.
+        for _ in 0..100_000 {
+            let prepared = store.prepare_sync(self.limits)?;
+            let body = prepared.request.encode();
+            let pushed = prepared.request.changes.len();
+            report.progress.bytes_up += body.len() as u64;
+            let answer = self.post_sync(&token, body).await?;
+            report.progress.bytes_down += answer.len() as u64;
+            report.progress.requests += 1;
+            let response = SyncResponse::decode(&answer)?;
+            let applied = store.apply_sync(&prepared, &response)?;
+            report.progress.acknowledged += applied.acknowledged;
+            report.progress.documents_received += applied.documents_changed;
+            report.rejected += applied.rejected;
+            report.deferred = applied.deferred;
+            report.progress.outbox_remaining = store.outbox_len()?;
+            progress(&report.progress);
+            let pushed_everything = pushed == 0 || report.progress.outbox_remaining == 0;
+            let made_progress = applied.acknowledged + applied.rejected > 0;
+            if !applied.more && (pushed_everything || !made_progress) {
+                return Ok(report);
+            }
+        }
+        Err(SyncError::Network(
+            "the relay kept answering that more is waiting; stopped after 100000 rounds".into(),
+        ))
+    }
+
+    async fn post_sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let response = self
+                    .http
+                    .post(format!("{}/v1/sync", self.base))
+                    .bearer_auth(token)
+                    .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| SyncError::Network(e.to_string()))?;
+                let status = response.status();
+                let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+                if status.is_success() { Ok(bytes.to_vec()) } else { Err(relay_error(status, &bytes)) }
+            }
+            .await;
+            match result {
+                Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                    tokio::time::sleep(jittered(backoff)).await;
+                    backoff = (backoff * 2).min(self.retry.max_backoff);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn serde_json_body(code: &str, public_key: &[u8; 32], signature: &[u8; 64], device_name: &str) -> String {
+    serde_json::json!({
+        "code": code,
+        "public_key": hex::encode(public_key),
+        "signature": hex::encode(signature),
+        "device_name": device_name,
+    })
+    .to_string()
+}
+
+fn relay_error(status: StatusCode, body: &[u8]) -> SyncError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => SyncError::Relay { status: status.as_u16(), code: b.error.code, message: b.error.message },
+        Err(_) => SyncError::Relay {
+            status: status.as_u16(),
+            code: "http".into(),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+/// Waits between half and all of `base`, so phones that lost the network together do not all
+/// come back in the same millisecond.
+fn jittered(base: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    base / 2 + base * u32::from(byte[0]) / 512
+}

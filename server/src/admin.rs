@@ -1,0 +1,123 @@
+//! `fieldsync admin …`: bootstrap tenants, teams and users, hand out one-time enrollment codes,
+//! revoke devices. Works on the relay's storage directly (SQLite allows it while the relay runs).
+//! Every command prints one JSON object, so scripts and tests can read it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::auth::{new_enrollment_code, secret_hash};
+use crate::relay::now_ms;
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{RelayStorage, Role};
+
+/// How long an enrollment code stays valid.
+pub const CODE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// `admin` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create a tenant (a customer company of fieldsync).
+    CreateTenant {
+        /// Its name.
+        name: String,
+    },
+    /// Create a team in a tenant.
+    CreateTeam {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// Team name.
+        name: String,
+    },
+    /// Create a user and print a one-time enrollment code for their phone.
+    CreateUser {
+        /// Team id.
+        #[arg(long)]
+        team: String,
+        /// rep, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The person's name.
+        name: String,
+    },
+    /// Print a new one-time enrollment code for an existing user (a new phone).
+    EnrollmentCode {
+        /// User id.
+        user: String,
+    },
+    /// Revoke a device: its token stops working at once.
+    RevokeDevice {
+        /// Device id (32 hex characters).
+        device: String,
+    },
+    /// Create a tenant, a team and users in one go (for a first install or a demo).
+    Bootstrap {
+        /// Tenant name.
+        #[arg(long, default_value = "Demo Manufacturing")]
+        tenant: String,
+        /// Team name.
+        #[arg(long, default_value = "East China sales")]
+        team: String,
+        /// Reps to create.
+        #[arg(long, default_value_t = 3)]
+        reps: u32,
+        /// Supervisors to create.
+        #[arg(long, default_value_t = 1)]
+        supervisors: u32,
+        /// Admins to create.
+        #[arg(long, default_value_t = 0)]
+        admins: u32,
+    },
+}
+
+/// Runs one admin command against the data directory and returns its JSON output.
+pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
+    let storage = SqliteStorage::open(data_dir).with_context(|| format!("opening {}", data_dir.display()))?;
+    let now = now_ms();
+    Ok(match command {
+        AdminCommand::CreateTenant { name } => json!({ "tenant_id": storage.create_tenant(&name, now)? }),
+        AdminCommand::CreateTeam { tenant, name } => {
+            json!({ "team_id": storage.create_team(&tenant, &name, now)? })
+        }
+        AdminCommand::CreateUser { team, role, name } => create_user(&storage, &team, &role, &name, now)?,
+        AdminCommand::EnrollmentCode { user } => {
+            let code = new_code(&storage, &user, now)?;
+            json!({ "user_id": user, "code": code, "expires_at": now + CODE_TTL_MS })
+        }
+        AdminCommand::RevokeDevice { device } => {
+            let mut id = [0u8; 16];
+            hex::decode_to_slice(device.trim(), &mut id).context("a device id is 32 hex characters")?;
+            storage.revoke_device(id, now)?;
+            json!({ "revoked": device })
+        }
+        AdminCommand::Bootstrap { tenant, team, reps, supervisors, admins } => {
+            let tenant_id = storage.create_tenant(&tenant, now)?;
+            let team_id = storage.create_team(&tenant_id, &team, now)?;
+            let mut users = Vec::new();
+            for (role, count) in [("rep", reps), ("supervisor", supervisors), ("admin", admins)] {
+                for n in 1..=count {
+                    users.push(create_user(&storage, &team_id, role, &format!("{role} {n}"), now)?);
+                }
+            }
+            json!({ "tenant_id": tenant_id, "team_id": team_id, "users": users })
+        }
+    })
+}
+
+fn create_user(storage: &SqliteStorage, team: &str, role: &str, name: &str, now: i64) -> Result<Value> {
+    let role =
+        Role::parse(role).with_context(|| format!("role \"{role}\" is not rep, supervisor or admin"))?;
+    let user_id = storage.create_user(team, name, role, now)?;
+    let code = new_code(storage, &user_id, now)?;
+    Ok(
+        json!({ "user_id": user_id, "name": name, "role": role.as_str(), "code": code, "expires_at": now + CODE_TTL_MS }),
+    )
+}
+
+fn new_code(storage: &SqliteStorage, user: &str, now: i64) -> Result<String> {
+    let code = new_enrollment_code().context("no randomness for an enrollment code")?;
+    storage.add_enrollment_code(user, secret_hash(&code), now + CODE_TTL_MS)?;
+    Ok(code)
+}

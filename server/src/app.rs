@@ -1,0 +1,199 @@
+//! The relay's HTTP surface: `app(state)` builds the router, so tests drive it in-process with
+//! no socket; `serve` binds it, with graceful shutdown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldsync_core::sync::wire::{CONTENT_TYPE, SyncRequest};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, Device};
+use crate::blobs::{self, BlobStore};
+use crate::config::RelayConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::relay::{Relay, RelayLimits, now_ms};
+use crate::storage::RelayStorage;
+use crate::storage::sqlite::SqliteStorage;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The sync engine (and through it, storage).
+    pub relay: Relay,
+    /// Blob files.
+    pub blobs: Arc<BlobStore>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Limits.
+    pub config: Arc<RelayConfig>,
+    last_touch: Arc<Mutex<HashMap<[u8; 16], i64>>>,
+}
+
+impl AppState {
+    /// State over an existing storage backend.
+    pub fn new(storage: Arc<dyn RelayStorage>, config: RelayConfig) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let limits = RelayLimits {
+            document_cache: config.document_cache,
+            max_response_bytes: config.max_response_bytes,
+            ..RelayLimits::default()
+        };
+        let relay = Relay::start(storage, limits, metrics.clone());
+        AppState {
+            relay,
+            blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
+            metrics,
+            config: Arc::new(config),
+            last_touch: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// State over the embedded SQLite storage in `config.data_dir`.
+    pub fn open(config: RelayConfig) -> Result<Self, crate::storage::StorageError> {
+        let storage = SqliteStorage::open(&config.data_dir)?;
+        Ok(Self::new(Arc::new(storage), config))
+    }
+}
+
+/// The relay's router.
+pub fn app(state: AppState) -> Router {
+    let sync_limit = state.config.max_sync_body_bytes;
+    let chunk_limit = state.config.max_blob_chunk_bytes;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let sync_routes = Router::new()
+        .route("/v1/sync", post(sync))
+        .route("/v1/enroll", post(auth::enroll))
+        .layer(DefaultBodyLimit::max(sync_limit));
+    let blob_routes = Router::new()
+        .route("/v1/blobs/{sha256}", get(blobs::get).head(blobs::head).put(blobs::put))
+        .layer(RequestBodyLimitLayer::new(chunk_limit));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(sync_routes)
+        .merge(blob_routes)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.record_http(response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let storage = state.relay.storage().clone();
+    let documents =
+        tokio::task::spawn_blocking(move || storage.document_count()).await.map_err(ApiError::internal)??;
+    Ok(Json(json!({ "status": "ok", "documents": documents })))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let storage = state.relay.storage().clone();
+    let documents = tokio::task::spawn_blocking(move || storage.document_count().ok()).await.ok().flatten();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(documents)).into_response()
+}
+
+/// `POST /v1/sync`.
+async fn sync(
+    State(state): State<AppState>,
+    Device(scope): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(CONTENT_TYPE.as_bytes()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_content_type",
+            format!("sync bodies are {CONTENT_TYPE}"),
+        ));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the sync body is larger than {} bytes; push fewer changes per request",
+                    state.config.max_sync_body_bytes
+                ),
+            )
+        } else {
+            ApiError::bad_request("malformed_body", e.body_text())
+        }
+    })?;
+    let request =
+        SyncRequest::decode(&body).map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+    let now = now_ms();
+    let response = state.relay.sync(&scope, request, now.max(0) as u64).await?;
+    touch(&state, scope.device_id, now);
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], response.encode()).into_response())
+}
+
+/// Records the device's last sync, at most once a minute per device (alerts say how long ago a
+/// rep last synced; they do not need it to the second, and a write per no-op sync would cost).
+fn touch(state: &AppState, device: [u8; 16], now: i64) {
+    {
+        let mut last = state.last_touch.lock().unwrap_or_else(|p| p.into_inner());
+        if last.get(&device).is_some_and(|&t| now - t < 60_000) {
+            return;
+        }
+        last.insert(device, now);
+    }
+    let storage = state.relay.storage().clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = storage.touch_device(device, now) {
+            tracing::warn!(error = %e, "could not record the device's sync time");
+        }
+    });
+}
+
+/// Binds `config.listen` and serves until Ctrl-C or SIGTERM; in-flight requests finish first.
+/// Calls `on_bound` with the actual address (useful with port 0).
+pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
+    let address = listener.local_addr()?;
+    on_bound(address);
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,174 @@
+//! Relay configuration: defaults, then a TOML file, then environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the relay can be told.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database and blobs live.
+    pub data_dir: PathBuf,
+    /// Largest sync request body, bytes.
+    pub max_sync_body_bytes: usize,
+    /// Largest blob, bytes.
+    pub max_blob_bytes: u64,
+    /// Largest blob chunk in one PUT, bytes.
+    pub max_blob_chunk_bytes: usize,
+    /// Largest sync response the relay builds, bytes.
+    pub max_response_bytes: usize,
+    /// Per-request timeout, seconds.
+    pub request_timeout_secs: u64,
+    /// Documents kept merged in memory.
+    pub document_cache: usize,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("fieldsync-data"),
+            max_sync_body_bytes: 16 * 1024 * 1024,
+            max_blob_bytes: 50 * 1024 * 1024,
+            max_blob_chunk_bytes: 16 * 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 60,
+            document_cache: 4096,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Overrides from the environment or the command line (flags win over the environment,
+/// which clap resolves); `None` keeps the file's or the default value.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigOverrides {
+    /// TOML configuration file.
+    #[arg(long, env = "FIELDSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:7878 (port 0 picks a free port).
+    #[arg(long, env = "FIELDSYNC_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (database and blobs).
+    #[arg(long, env = "FIELDSYNC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest sync request body in bytes.
+    #[arg(long, env = "FIELDSYNC_MAX_SYNC_BODY_BYTES")]
+    pub max_sync_body_bytes: Option<usize>,
+    /// Largest blob in bytes.
+    #[arg(long, env = "FIELDSYNC_MAX_BLOB_BYTES")]
+    pub max_blob_bytes: Option<u64>,
+    /// Documents kept merged in memory.
+    #[arg(long, env = "FIELDSYNC_DOCUMENT_CACHE")]
+    pub document_cache: Option<usize>,
+    /// Log format: text or json.
+    #[arg(long, env = "FIELDSYNC_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("configuration file {path} is invalid: {message}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RelayConfig {
+    /// Loads the configuration: defaults, the file named in `overrides` (if any), then the
+    /// overrides themselves.
+    pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let mut config = match &overrides.config {
+            Some(path) => Self::from_file(path)?,
+            None => RelayConfig::default(),
+        };
+        if let Some(v) = overrides.listen {
+            config.listen = v;
+        }
+        if let Some(v) = &overrides.data_dir {
+            config.data_dir = v.clone();
+        }
+        if let Some(v) = overrides.max_sync_body_bytes {
+            config.max_sync_body_bytes = v;
+        }
+        if let Some(v) = overrides.max_blob_bytes {
+            config.max_blob_bytes = v;
+        }
+        if let Some(v) = overrides.document_cache {
+            config.document_cache = v;
+        }
+        if let Some(v) = &overrides.log_format {
+            config.log_format = v.clone();
+        }
+        if !matches!(config.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                path: overrides.config.clone().unwrap_or_default(),
+                message: format!("log_format is \"{}\"; use text or json", config.log_format),
+            });
+        }
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_and_flags_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/fieldsync\"\ndocument_cache = 10\n",
+        )
+        .unwrap();
+        let overrides =
+            ConfigOverrides { config: Some(path.clone()), document_cache: Some(20), ..Default::default() };
+        let config = RelayConfig::load(&overrides).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/fieldsync"));
+        assert_eq!(config.document_cache, 20);
+        assert_eq!(config.max_blob_bytes, RelayConfig::default().max_blob_bytes);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "listen_on = 1\n").unwrap();
+        let err =
+            RelayConfig::load(&ConfigOverrides { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("listen_on"), "{err}");
+        let err =
+            RelayConfig::load(&ConfigOverrides { log_format: Some("xml".into()), ..Default::default() })
+                .unwrap_err();
+        assert!(err.to_string().contains("text or json"), "{err}");
+    }
+}

@@ -1,0 +1,124 @@
+//! Prometheus metrics, rendered by hand in the text exposition format (a handful of counters and
+//! one histogram do not justify a metrics framework).
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Request latency buckets, seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// The relay's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    sync_requests: AtomicU64,
+    changes_accepted: AtomicU64,
+    changes_rejected: AtomicU64,
+    documents_sent: AtomicU64,
+    cached_documents: AtomicU64,
+    blob_bytes_received: AtomicU64,
+    http: Mutex<Vec<(u16, u64)>>,
+    latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
+}
+
+impl Metrics {
+    /// Counts one sync exchange.
+    pub fn record_sync(&self, accepted: u64, rejected: u64, documents_sent: u64) {
+        self.sync_requests.fetch_add(1, Ordering::Relaxed);
+        self.changes_accepted.fetch_add(accepted, Ordering::Relaxed);
+        self.changes_rejected.fetch_add(rejected, Ordering::Relaxed);
+        self.documents_sent.fetch_add(documents_sent, Ordering::Relaxed);
+    }
+
+    /// The writer's cache size.
+    pub fn set_cached_documents(&self, n: u64) {
+        self.cached_documents.store(n, Ordering::Relaxed);
+    }
+
+    /// Counts blob bytes stored.
+    pub fn record_blob_bytes(&self, n: u64) {
+        self.blob_bytes_received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one HTTP response and its latency.
+    pub fn record_http(&self, status: u16, seconds: f64) {
+        {
+            let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            match http.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, n)) => *n += 1,
+                None => http.push((status, 1)),
+            }
+        }
+        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        for (bucket, bound) in latency.0.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        latency.1 += 1;
+        latency.2 += seconds;
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render(&self, documents_stored: Option<u64>) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        counter(
+            "fieldsync_sync_requests_total",
+            "Sync exchanges answered.",
+            self.sync_requests.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_changes_accepted_total",
+            "Pushed changes stored or already known.",
+            self.changes_accepted.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_changes_rejected_total",
+            "Pushed changes refused.",
+            self.changes_rejected.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_documents_sent_total",
+            "Snapshots and changes sent to devices.",
+            self.documents_sent.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_blob_bytes_received_total",
+            "Blob bytes stored.",
+            self.blob_bytes_received.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fieldsync_cached_documents Documents merged in memory.\n# TYPE fieldsync_cached_documents gauge\nfieldsync_cached_documents {}",
+            self.cached_documents.load(Ordering::Relaxed)
+        );
+        if let Some(n) = documents_stored {
+            let _ = writeln!(
+                out,
+                "# HELP fieldsync_documents Documents stored.\n# TYPE fieldsync_documents gauge\nfieldsync_documents {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP fieldsync_http_responses_total HTTP responses by status.\n# TYPE fieldsync_http_responses_total counter"
+        );
+        for (status, n) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "fieldsync_http_responses_total{{status=\"{status}\"}} {n}");
+        }
+        let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP fieldsync_http_request_seconds Request latency.\n# TYPE fieldsync_http_request_seconds histogram"
+        );
+        for (bucket, bound) in latency.0.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "fieldsync_http_request_seconds_bucket{{le=\"{bound}\"}} {bucket}");
+        }
+        let _ = writeln!(out, "fieldsync_http_request_seconds_bucket{{le=\"+Inf\"}} {}", latency.1);
+        let _ = writeln!(out, "fieldsync_http_request_seconds_sum {}", latency.2);
+        let _ = writeln!(out, "fieldsync_http_request_seconds_count {}", latency.1);
+        out
+    }
+}

@@ -1,0 +1,609 @@
+//! The relay's sync engine, with no HTTP in it: validate and merge pushed changes, append them to
+//! the team's change log, and answer with what the device has not seen (DESIGN §5–6).
+//!
+//! All pushes go through one writer thread that owns the document cache. It takes whatever
+//! requests are queued, checks and merges their changes, and commits them in one storage
+//! transaction (group commit): one fsync serves many devices, and no two merges of one document
+//! ever race. Pulls read the log from reader connections and never wait for the writer.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use automerge::{Automerge, Change, ReadDoc};
+use fieldsync_core::DocId;
+use fieldsync_core::model::{RecordKind, check_document};
+use fieldsync_core::sync::wire::{
+    DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::storage::{DeviceScope, DocumentUpdate, LogEntry, RelayStorage, Role, StorageError};
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct RelayLimits {
+    /// Documents kept merged in memory (never all of them: DESIGN §6).
+    pub document_cache: usize,
+    /// Largest response body the relay builds, whatever the device asks for.
+    pub max_response_bytes: usize,
+    /// Largest single change accepted.
+    pub max_change_bytes: usize,
+    /// Requests merged into one storage transaction at most.
+    pub max_batch_requests: usize,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        RelayLimits {
+            document_cache: 4096,
+            max_response_bytes: 8 * 1024 * 1024,
+            max_change_bytes: 1024 * 1024,
+            max_batch_requests: 128,
+        }
+    }
+}
+
+/// Why a sync request failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The cursor is not one this relay issued.
+    #[error("the sync cursor is malformed: {0}")]
+    BadCursor(String),
+    /// Storage failed; nothing from the request was stored.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The relay is shutting down.
+    #[error("the relay is shutting down")]
+    Unavailable,
+}
+
+/// Where a device stands: receiving snapshots (new device) or following the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Sending compacted documents in id order; the log is followed from `base_seq` afterwards.
+    Snapshots {
+        /// Log position when the snapshot phase began.
+        base_seq: u64,
+        /// Last document sent.
+        after: Option<DocId>,
+    },
+    /// Following the log after `seq`.
+    Log {
+        /// Last log position the device has.
+        seq: u64,
+    },
+}
+
+const CURSOR_VERSION: u8 = 1;
+
+impl Cursor {
+    /// Encodes the cursor (opaque to devices).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![CURSOR_VERSION];
+        let (phase, seq, after) = match *self {
+            Cursor::Snapshots { base_seq, after } => (0u8, base_seq, after),
+            Cursor::Log { seq } => (1u8, seq, None),
+        };
+        out.push(phase);
+        let mut v = seq;
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        if let Some(after) = after {
+            out.extend_from_slice(after.as_bytes());
+        }
+        out
+    }
+
+    /// Decodes a cursor; `None` for an empty one (a device that never synced).
+    pub fn decode(bytes: &[u8]) -> Result<Option<Cursor>, RelayError> {
+        let bad = |why: &str| RelayError::BadCursor(why.to_owned());
+        let Some((&version, rest)) = bytes.split_first() else {
+            return Ok(None);
+        };
+        if version != CURSOR_VERSION {
+            return Err(bad("unknown cursor version"));
+        }
+        let (&phase, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+        let mut seq: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let (&b, tail) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+            rest = tail;
+            if shift > 63 {
+                return Err(bad("position overflows"));
+            }
+            seq |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        match (phase, rest.len()) {
+            (0, 0) => Ok(Some(Cursor::Snapshots { base_seq: seq, after: None })),
+            (0, 16) => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(rest);
+                Ok(Some(Cursor::Snapshots { base_seq: seq, after: Some(DocId::from_bytes(id)) }))
+            }
+            (1, 0) => Ok(Some(Cursor::Log { seq })),
+            _ => Err(bad("unknown phase or trailing bytes")),
+        }
+    }
+}
+
+struct PushJob {
+    scope: DeviceScope,
+    changes: Vec<PushedChange>,
+    reply: oneshot::Sender<Result<PushOutcome, RelayError>>,
+}
+
+#[derive(Debug, Default)]
+struct PushOutcome {
+    accepted: u32,
+    rejected: Vec<Rejection>,
+}
+
+/// The sync engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    storage: Arc<dyn RelayStorage>,
+    writer: mpsc::Sender<PushJob>,
+    limits: RelayLimits,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PushJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushJob").field("changes", &self.changes.len()).finish()
+    }
+}
+
+impl Relay {
+    /// Starts the engine and its writer thread. The thread ends when every `Relay` clone is
+    /// dropped, after finishing the batch in hand.
+    pub fn start(storage: Arc<dyn RelayStorage>, limits: RelayLimits, metrics: Arc<Metrics>) -> Relay {
+        let (writer, jobs) = mpsc::channel(1024);
+        let thread_storage = storage.clone();
+        let thread_limits = limits.clone();
+        let thread_metrics = metrics.clone();
+        std::thread::Builder::new()
+            .name("relay-writer".into())
+            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics).run(jobs))
+            .expect("the OS refused to start the relay's writer thread");
+        Relay { storage, writer, limits, metrics }
+    }
+
+    /// The storage behind the engine.
+    pub fn storage(&self) -> &Arc<dyn RelayStorage> {
+        &self.storage
+    }
+
+    /// One sync exchange for an authenticated device.
+    pub async fn sync(
+        &self,
+        scope: &DeviceScope,
+        request: SyncRequest,
+        now_ms: u64,
+    ) -> Result<SyncResponse, RelayError> {
+        let cursor = Cursor::decode(&request.cursor)?;
+        let pushed = request.changes.len();
+        let outcome = if request.changes.is_empty() {
+            PushOutcome::default()
+        } else {
+            let (reply, answer) = oneshot::channel();
+            self.writer
+                .send(PushJob { scope: scope.clone(), changes: request.changes, reply })
+                .await
+                .map_err(|_| RelayError::Unavailable)?;
+            answer.await.map_err(|_| RelayError::Unavailable)??
+        };
+        debug_assert_eq!(outcome.accepted as usize + outcome.rejected.len(), pushed);
+
+        let budget = (request.max_response_bytes as usize).clamp(64 * 1024, self.limits.max_response_bytes);
+        let storage = self.storage.clone();
+        let scope_for_pull = scope.clone();
+        let (snapshots, changes, cursor, more) =
+            tokio::task::spawn_blocking(move || pull(storage.as_ref(), &scope_for_pull, cursor, budget))
+                .await
+                .map_err(|_| RelayError::Unavailable)??;
+        self.metrics.record_sync(
+            outcome.accepted as u64,
+            outcome.rejected.len() as u64,
+            (snapshots.len() + changes.len()) as u64,
+        );
+        Ok(SyncResponse {
+            server_time_ms: now_ms,
+            accepted: outcome.accepted,
+            rejected: outcome.rejected,
+            snapshots,
+            changes,
+            cursor: cursor.encode(),
+            more,
+        })
+    }
+}
+
+type Pulled = (Vec<DocumentBytes>, Vec<DocumentBytes>, Cursor, bool);
+
+fn pull(
+    storage: &dyn RelayStorage,
+    scope: &DeviceScope,
+    cursor: Option<Cursor>,
+    budget: usize,
+) -> Result<Pulled, RelayError> {
+    let head = storage.head_seq(&scope.team_id)?;
+    let cursor = match cursor {
+        None => Cursor::Snapshots { base_seq: head, after: None },
+        // A position past the head means the relay's data was replaced (restored from a
+        // backup): start the device over from snapshots rather than silently skip changes.
+        Some(Cursor::Log { seq }) if seq > head => Cursor::Snapshots { base_seq: head, after: None },
+        Some(c) => c,
+    };
+    let mut snapshots = Vec::new();
+    let (log_from, mut budget) = match cursor {
+        Cursor::Snapshots { base_seq, after } => {
+            let page = storage.snapshots_after(&scope.team_id, after, budget)?;
+            let used: usize = page.documents.iter().map(|(_, b)| b.len()).sum();
+            let last = page.documents.last().map(|(id, _)| *id).or(after);
+            snapshots =
+                page.documents.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect();
+            if page.more {
+                return Ok((snapshots, Vec::new(), Cursor::Snapshots { base_seq, after: last }, true));
+            }
+            (base_seq, budget.saturating_sub(used).max(1))
+        }
+        Cursor::Log { seq } => (seq, budget),
+    };
+    let page = storage.changes_after(&scope.team_id, log_from, scope.device_id, budget)?;
+    budget = budget.saturating_sub(page.changes.iter().map(|(_, b)| b.len()).sum());
+    let _ = budget;
+    let changes = page.changes.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect();
+    Ok((snapshots, changes, Cursor::Log { seq: page.through_seq }, page.more))
+}
+
+/// A merged document in memory.
+struct CachedDoc {
+    doc: Automerge,
+    tenant_id: String,
+    team_id: String,
+    kind: RecordKind,
+    sealed: bool,
+}
+
+/// Least-recently-used cache of merged documents, bounded by count.
+struct DocCache {
+    capacity: usize,
+    clock: u64,
+    entries: HashMap<DocId, (CachedDoc, u64)>,
+    by_age: BTreeMap<u64, DocId>,
+}
+
+impl DocCache {
+    fn new(capacity: usize) -> Self {
+        DocCache { capacity: capacity.max(1), clock: 0, entries: HashMap::new(), by_age: BTreeMap::new() }
+    }
+
+    fn get(&mut self, id: &DocId) -> Option<&CachedDoc> {
+        self.clock += 1;
+        let clock = self.clock;
+        let (doc, stamp) = self.entries.get_mut(id)?;
+        self.by_age.remove(stamp);
+        *stamp = clock;
+        self.by_age.insert(clock, *id);
+        Some(doc)
+    }
+
+    fn put(&mut self, id: DocId, doc: CachedDoc) {
+        self.clock += 1;
+        if let Some((_, old)) = self.entries.insert(id, (doc, self.clock)) {
+            self.by_age.remove(&old);
+        }
+        self.by_age.insert(self.clock, id);
+        while self.entries.len() > self.capacity {
+            let Some((_, oldest)) = self.by_age.pop_first() else { break };
+            self.entries.remove(&oldest);
+        }
+    }
+
+    fn remove(&mut self, id: &DocId) {
+        if let Some((_, stamp)) = self.entries.remove(id) {
+            self.by_age.remove(&stamp);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+struct Writer {
+    storage: Arc<dyn RelayStorage>,
+    limits: RelayLimits,
+    metrics: Arc<Metrics>,
+    cache: DocCache,
+}
+
+/// What one batch will commit.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<LogEntry>,
+    hashes: HashSet<[u8; 32]>,
+    touched: Vec<DocId>,
+}
+
+impl Writer {
+    fn new(storage: Arc<dyn RelayStorage>, limits: RelayLimits, metrics: Arc<Metrics>) -> Self {
+        let cache = DocCache::new(limits.document_cache);
+        Writer { storage, limits, metrics, cache }
+    }
+
+    fn run(mut self, mut jobs: mpsc::Receiver<PushJob>) {
+        while let Some(first) = jobs.blocking_recv() {
+            let mut batch_jobs = vec![first];
+            while batch_jobs.len() < self.limits.max_batch_requests {
+                match jobs.try_recv() {
+                    Ok(job) => batch_jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch_jobs);
+        }
+    }
+
+    fn process(&mut self, jobs: Vec<PushJob>) {
+        let mut batch = Batch::default();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut failure = None;
+        for job in &jobs {
+            match self.check_job(job, &mut batch) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let result = match failure {
+            Some(e) => Err(e),
+            None => self.commit(&batch),
+        };
+        match result {
+            Ok(()) => {
+                self.metrics.set_cached_documents(self.cache.len() as u64);
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // Nothing was stored: forget the merged states so they reload from storage.
+                for id in &batch.touched {
+                    self.cache.remove(id);
+                }
+                tracing::error!(error = %e, "sync batch failed; nothing stored");
+                for job in jobs {
+                    let _ = job.reply.send(Err(RelayError::Storage(StorageError::Backend(e.to_string()))));
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StorageError> {
+        if batch.entries.is_empty() {
+            return Ok(());
+        }
+        let mut updates = Vec::with_capacity(batch.touched.len());
+        for id in &batch.touched {
+            if let Some(cached) = self.cache.get(id) {
+                updates.push(DocumentUpdate {
+                    doc_id: *id,
+                    tenant_id: cached.tenant_id.clone(),
+                    team_id: cached.team_id.clone(),
+                    kind: cached.kind.as_str().to_owned(),
+                    snapshot: cached.doc.save(),
+                    sealed: cached.sealed,
+                });
+            }
+        }
+        self.storage.commit_batch(&batch.entries, &updates, now_ms())?;
+        Ok(())
+    }
+
+    fn check_job(&mut self, job: &PushJob, batch: &mut Batch) -> Result<PushOutcome, StorageError> {
+        let mut outcome = PushOutcome::default();
+        let parsed: Vec<Result<Change, String>> = job
+            .changes
+            .iter()
+            .map(|c| {
+                if c.bytes.len() > self.limits.max_change_bytes {
+                    Err(format!("{} bytes; the limit is {}", c.bytes.len(), self.limits.max_change_bytes))
+                } else {
+                    Change::from_bytes(c.bytes.clone()).map_err(|e| e.to_string())
+                }
+            })
+            .collect();
+        let hashes: Vec<[u8; 32]> =
+            parsed.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.hash().0).collect();
+        let known: HashSet<[u8; 32]> = self.storage.known_changes(&hashes)?.into_iter().collect();
+        for (index, (pushed, change)) in job.changes.iter().zip(parsed).enumerate() {
+            let reject = |code, message: String| Rejection { index: index as u32, code, message };
+            let change = match change {
+                Ok(change) => change,
+                Err(message) if pushed.bytes.len() > self.limits.max_change_bytes => {
+                    outcome.rejected.push(reject(RejectCode::TooLarge, message));
+                    continue;
+                }
+                Err(message) => {
+                    outcome.rejected.push(reject(RejectCode::MalformedChange, message));
+                    continue;
+                }
+            };
+            match self.check_change(job, pushed.doc_id, change, &known, batch) {
+                Ok(()) => outcome.accepted += 1,
+                Err(Verdict::Reject(code, message)) => outcome.rejected.push(reject(code, message)),
+                Err(Verdict::Storage(e)) => return Err(e),
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn check_change(
+        &mut self,
+        job: &PushJob,
+        doc_id: DocId,
+        change: Change,
+        known: &HashSet<[u8; 32]>,
+        batch: &mut Batch,
+    ) -> Result<(), Verdict> {
+        let scope = &job.scope;
+        if change.actor_id().to_bytes() != scope.device_id {
+            return Err(Verdict::Reject(
+                RejectCode::ForeignActor,
+                format!("the change was made by actor {}, not by this device", change.actor_id()),
+            ));
+        }
+        let hash = change.hash().0;
+        let existing = self.document_meta(doc_id)?;
+        if let Some(doc) = &existing
+            && (doc.team_id != scope.team_id || doc.tenant_id != scope.tenant_id)
+        {
+            return Err(Verdict::Reject(
+                RejectCode::OutOfScope,
+                format!("document {doc_id} is not in this device's team"),
+            ));
+        }
+        if known.contains(&hash) || batch.hashes.contains(&hash) {
+            return Ok(()); // idempotent: already stored
+        }
+        if let Some(doc) = &existing
+            && doc.sealed
+        {
+            return Err(Verdict::Reject(
+                RejectCode::Sealed,
+                format!("{} {doc_id} is signed and cannot change", doc.kind),
+            ));
+        }
+        let mut candidate = match existing {
+            Some(_) => self.cache.get(&doc_id).map(|d| d.doc.clone()).unwrap_or_default(),
+            None => Automerge::new(),
+        };
+        let missing: Vec<_> =
+            change.deps().iter().filter(|dep| candidate.get_change_by_hash(dep).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(Verdict::Reject(
+                RejectCode::MissingDependencies,
+                format!("{} earlier changes of document {doc_id} have not arrived yet", missing.len()),
+            ));
+        }
+        let bytes = change.raw_bytes().to_vec();
+        candidate
+            .apply_changes([change])
+            .map_err(|e| Verdict::Reject(RejectCode::MalformedChange, e.to_string()))?;
+        let facts = check_document(&candidate)
+            .map_err(|e| Verdict::Reject(RejectCode::InvalidDocument, format!("document {doc_id}: {e}")))?;
+        if let Some(doc) = &existing
+            && doc.kind != facts.kind
+        {
+            return Err(Verdict::Reject(
+                RejectCode::InvalidDocument,
+                format!("document {doc_id} cannot change kind from {} to {}", doc.kind, facts.kind),
+            ));
+        }
+        if facts.kind == RecordKind::TeamRules && scope.role != Role::Admin {
+            return Err(Verdict::Reject(RejectCode::OutOfScope, "only admins edit team rules".into()));
+        }
+        self.cache.put(
+            doc_id,
+            CachedDoc {
+                doc: candidate,
+                tenant_id: scope.tenant_id.clone(),
+                team_id: scope.team_id.clone(),
+                kind: facts.kind,
+                sealed: facts.sealed,
+            },
+        );
+        batch.entries.push(LogEntry {
+            team_id: scope.team_id.clone(),
+            doc_id,
+            hash,
+            actor: scope.device_id,
+            bytes,
+        });
+        batch.hashes.insert(hash);
+        if !batch.touched.contains(&doc_id) {
+            batch.touched.push(doc_id);
+        }
+        Ok(())
+    }
+
+    /// Who owns a document and what it is, loading it into the cache if needed.
+    fn document_meta(&mut self, id: DocId) -> Result<Option<DocMeta>, Verdict> {
+        if let Some(doc) = self.cache.get(&id) {
+            return Ok(Some(DocMeta::of(doc)));
+        }
+        let Some(stored) = self.storage.load_document(id).map_err(Verdict::Storage)? else {
+            return Ok(None);
+        };
+        let doc = Automerge::load(&stored.snapshot).map_err(|e| {
+            Verdict::Storage(StorageError::Backend(format!("stored document {id} is corrupt: {e}")))
+        })?;
+        let kind = stored.kind.parse().map_err(|_| {
+            Verdict::Storage(StorageError::Backend(format!("stored document {id} has kind {}", stored.kind)))
+        })?;
+        let cached = CachedDoc {
+            doc,
+            tenant_id: stored.tenant_id,
+            team_id: stored.team_id,
+            kind,
+            sealed: stored.sealed,
+        };
+        let meta = DocMeta::of(&cached);
+        self.cache.put(id, cached);
+        Ok(Some(meta))
+    }
+}
+
+/// A cached document's owner and state, without the document.
+struct DocMeta {
+    tenant_id: String,
+    team_id: String,
+    kind: RecordKind,
+    sealed: bool,
+}
+
+impl DocMeta {
+    fn of(doc: &CachedDoc) -> Self {
+        DocMeta {
+            tenant_id: doc.tenant_id.clone(),
+            team_id: doc.team_id.clone(),
+            kind: doc.kind,
+            sealed: doc.sealed,
+        }
+    }
+}
+
+enum Verdict {
+    Reject(RejectCode, String),
+    Storage(StorageError),
+}
+
+/// Wall-clock milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

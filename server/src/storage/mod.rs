@@ -1,0 +1,211 @@
+//! The relay's storage: one trait, so a PostgreSQL backend can follow the embedded SQLite one
+//! (DESIGN §6) and both can pass one conformance suite.
+//!
+//! The trait is synchronous on purpose: the relay's writer thread calls it for every batch and
+//! request handlers call it from `spawn_blocking`. A PostgreSQL backend would use a blocking
+//! client the same way; nothing above this trait knows which backend it talks to.
+
+pub mod sqlite;
+
+use fieldsync_core::DocId;
+
+/// Errors from a storage backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The backend failed (disk, database, lock).
+    #[error("storage failure: {0}")]
+    Backend(String),
+    /// The data directory or database belongs to something else or a newer relay.
+    #[error("{0}")]
+    Incompatible(String),
+    /// A name, id or code that does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A request that conflicts with stored state (used code, revoked device).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend(e.to_string())
+    }
+}
+
+/// Storage results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A user's role in a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Field rep.
+    Rep,
+    /// Supervisor: gets alerts, reviews duplicates.
+    Supervisor,
+    /// Admin: edits team rules, enrolls people.
+    Admin,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "rep" => Some(Role::Rep),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An enrolled, authenticated device and the scope it acts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceScope {
+    /// The device id (its Automerge actor).
+    pub device_id: [u8; 16],
+    /// Its user.
+    pub user_id: String,
+    /// The user's role.
+    pub role: Role,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Team: the scope of every document the device reads or writes.
+    pub team_id: String,
+}
+
+/// A document as the relay stores it.
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    /// Tenant that owns it.
+    pub tenant_id: String,
+    /// Team whose scope it is in.
+    pub team_id: String,
+    /// Record kind name.
+    pub kind: String,
+    /// Saved Automerge document.
+    pub snapshot: Vec<u8>,
+    /// Signed and immutable.
+    pub sealed: bool,
+}
+
+/// An accepted change to append to the log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Team scope.
+    pub team_id: String,
+    /// Document.
+    pub doc_id: DocId,
+    /// Automerge change hash.
+    pub hash: [u8; 32],
+    /// The change's actor (device).
+    pub actor: [u8; 16],
+    /// Raw change.
+    pub bytes: Vec<u8>,
+}
+
+/// A document's new state after a batch.
+#[derive(Debug, Clone)]
+pub struct DocumentUpdate {
+    /// Document.
+    pub doc_id: DocId,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Team.
+    pub team_id: String,
+    /// Kind name.
+    pub kind: String,
+    /// Saved state.
+    pub snapshot: Vec<u8>,
+    /// Sealed.
+    pub sealed: bool,
+}
+
+/// A page of the change log.
+#[derive(Debug, Clone, Default)]
+pub struct ChangePage {
+    /// `(doc_id, bytes)` in log order.
+    pub changes: Vec<(DocId, Vec<u8>)>,
+    /// The log position this page covers up to (the next cursor).
+    pub through_seq: u64,
+    /// More log entries wait after `through_seq`.
+    pub more: bool,
+}
+
+/// A page of document snapshots, by document id.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotPage {
+    /// `(doc_id, snapshot)` in id order.
+    pub documents: Vec<(DocId, Vec<u8>)>,
+    /// More documents wait after the last one.
+    pub more: bool,
+}
+
+/// Relay storage.
+pub trait RelayStorage: Send + Sync + 'static {
+    // --- who is who ---
+    /// Creates a tenant; returns its id.
+    fn create_tenant(&self, name: &str, now: i64) -> StorageResult<String>;
+    /// Creates a team in a tenant; returns its id.
+    fn create_team(&self, tenant_id: &str, name: &str, now: i64) -> StorageResult<String>;
+    /// Creates a user in a team; returns its id.
+    fn create_user(&self, team_id: &str, name: &str, role: Role, now: i64) -> StorageResult<String>;
+    /// Stores a one-time enrollment code (hashed) for a user.
+    fn add_enrollment_code(&self, user_id: &str, code_hash: [u8; 32], expires_at: i64) -> StorageResult<()>;
+    /// Uses a code: marks it used and enrolls (or re-enrolls) the device with a new token hash.
+    fn enroll_device(
+        &self,
+        code_hash: [u8; 32],
+        device_id: [u8; 16],
+        public_key: [u8; 32],
+        name: &str,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> StorageResult<DeviceScope>;
+    /// The device holding a token, unless revoked.
+    fn device_by_token(&self, token_hash: [u8; 32]) -> StorageResult<Option<DeviceScope>>;
+    /// Revokes a device: its token stops working at once.
+    fn revoke_device(&self, device_id: [u8; 16], now: i64) -> StorageResult<()>;
+    /// Records that a device synced (alerts report it).
+    fn touch_device(&self, device_id: [u8; 16], now: i64) -> StorageResult<()>;
+
+    // --- documents and the change log ---
+    /// Loads a document.
+    fn load_document(&self, doc_id: DocId) -> StorageResult<Option<StoredDocument>>;
+    /// Which of these change hashes the log already holds.
+    fn known_changes(&self, hashes: &[[u8; 32]]) -> StorageResult<Vec<[u8; 32]>>;
+    /// Appends accepted changes and saves document states, atomically. Returns the last seq.
+    fn commit_batch(
+        &self,
+        entries: &[LogEntry],
+        documents: &[DocumentUpdate],
+        now: i64,
+    ) -> StorageResult<u64>;
+    /// The newest log position of a team (0 when empty).
+    fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
+    /// Log entries of a team after `after_seq`, skipping `exclude_actor`'s own, up to `max_bytes`.
+    fn changes_after(
+        &self,
+        team_id: &str,
+        after_seq: u64,
+        exclude_actor: [u8; 16],
+        max_bytes: usize,
+    ) -> StorageResult<ChangePage>;
+    /// Document snapshots of a team after `after` (by id), up to `max_bytes`.
+    fn snapshots_after(
+        &self,
+        team_id: &str,
+        after: Option<DocId>,
+        max_bytes: usize,
+    ) -> StorageResult<SnapshotPage>;
+    /// How many documents the relay stores.
+    fn document_count(&self) -> StorageResult<u64>;
+}

@@ -1,0 +1,374 @@
+//! Multi-device sync through the real relay engine and real stores, in one process, no sockets
+//! (STYLE §1). The HTTP path is covered by tests/http.rs and the end-to-end suite.
+
+use std::sync::Arc;
+
+use automerge::{ActorId, Automerge, ROOT, transaction::Transactable};
+use fieldsync_core::model::{Customer, NewCustomer, NewOpportunity, NewTeamRules, Opportunity, Stage};
+use fieldsync_core::store::{AppliedSync, PushLimits};
+use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
+use fieldsync_core::{DocId, Store};
+use fieldsync_server::metrics::Metrics;
+use fieldsync_server::relay::{Relay, RelayLimits};
+use fieldsync_server::storage::sqlite::SqliteStorage;
+use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
+use tempfile::TempDir;
+
+struct World {
+    _dir: TempDir,
+    relay: Relay,
+    storage: Arc<SqliteStorage>,
+    tenant: String,
+    team: String,
+}
+
+struct Phone {
+    store: Store,
+    scope: DeviceScope,
+    _dir: TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let tenant = storage.create_tenant("Acme", 0).unwrap();
+    let team = storage.create_team(&tenant, "East", 0).unwrap();
+    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default()));
+    World { _dir: dir, relay, storage, tenant, team }
+}
+
+impl World {
+    fn phone(&self, role: Role) -> Phone {
+        self.phone_in(&self.tenant.clone(), &self.team.clone(), role)
+    }
+
+    fn phone_in(&self, tenant: &str, team: &str, role: Role) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("phone.fieldsync")).unwrap();
+        let user = self.storage.create_user(team, "someone", role, 0).unwrap();
+        let scope = DeviceScope {
+            device_id: *store.device_id().as_bytes(),
+            user_id: user,
+            role,
+            tenant_id: tenant.to_owned(),
+            team_id: team.to_owned(),
+        };
+        Phone { store, scope, _dir: dir }
+    }
+
+    /// Syncs a phone until the relay has nothing more; returns the summed outcome.
+    async fn sync(&self, phone: &Phone) -> AppliedSync {
+        self.sync_with(phone, PushLimits::default()).await
+    }
+
+    async fn sync_with(&self, phone: &Phone, limits: PushLimits) -> AppliedSync {
+        let mut total = AppliedSync::default();
+        for _ in 0..1000 {
+            let prepared = phone.store.prepare_sync(limits).unwrap();
+            let response = self.relay.sync(&phone.scope, prepared.request.clone(), 1).await.unwrap();
+            let applied = phone.store.apply_sync(&prepared, &response).unwrap();
+            total.acknowledged += applied.acknowledged;
+            total.rejected += applied.rejected;
+            total.deferred += applied.deferred;
+            total.documents_changed += applied.documents_changed;
+            if !applied.more
+                && (phone.store.outbox_len().unwrap() == 0 || applied.acknowledged + applied.rejected == 0)
+            {
+                return total;
+            }
+        }
+        panic!("sync did not settle");
+    }
+}
+
+fn draft(name: &str, phone: &str) -> NewCustomer {
+    NewCustomer { company_name: name.into(), phones: vec![phone.into()], ..Default::default() }
+}
+
+/// Every permutation of 0..n.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for rest in permutations(n - 1) {
+        for i in 0..=rest.len() {
+            let mut p = rest.clone();
+            p.insert(i, n - 1);
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn three_reps_editing_offline_converge_whatever_the_sync_order() {
+    for order in permutations(3) {
+        let w = world();
+        let phones: Vec<Phone> = (0..3).map(|_| w.phone(Role::Rep)).collect();
+        // Rep 0 creates the customer and the deal; everyone gets them.
+        let customer = phones[0].store.create(draft("苏州精工机械", "13812345678")).unwrap();
+        let deal = phones[0]
+            .store
+            .create(NewOpportunity {
+                customer_id: customer.id,
+                owner: "rep-0".into(),
+                title: "CNC".into(),
+                stage: Stage::FirstContact,
+                amount: None,
+                expected_close_at: None,
+                next_action_due_at: None,
+            })
+            .unwrap();
+        for p in &phones {
+            w.sync(p).await;
+        }
+        // Offline: three different edits to the same records, plus a new customer each.
+        let mut c1: Customer = phones[1].store.get(customer.id).unwrap();
+        c1.address = Some("苏州工业园区".into());
+        phones[1].store.update(&c1).unwrap();
+        let mut c2: Customer = phones[2].store.get(customer.id).unwrap();
+        c2.phones.push("0512-68888888".into());
+        phones[2].store.update(&c2).unwrap();
+        phones[0].store.move_stage(deal.id, Stage::NeedsConfirmed, None).unwrap();
+        phones[1].store.move_stage(deal.id, Stage::ProposalSubmitted, None).unwrap();
+        for (i, p) in phones.iter().enumerate() {
+            p.store.create(draft(&format!("新客户 {i}"), &format!("1390000000{i}"))).unwrap();
+        }
+        // Sync in this order, then everyone once more to pick up what came after them.
+        for &i in &order {
+            w.sync(&phones[i]).await;
+        }
+        for p in &phones {
+            w.sync(p).await;
+        }
+        let reference: Customer = phones[0].store.get(customer.id).unwrap();
+        assert_eq!(reference.address.as_deref(), Some("苏州工业园区"), "order {order:?}");
+        assert_eq!(reference.phones.len(), 2, "order {order:?}");
+        let reference_deal: Opportunity = phones[0].store.get(deal.id).unwrap();
+        assert_eq!(reference_deal.stage_history.len(), 3, "both moves kept, order {order:?}");
+        for p in &phones[1..] {
+            assert_eq!(p.store.get::<Customer>(customer.id).unwrap(), reference, "order {order:?}");
+            assert_eq!(p.store.get::<Opportunity>(deal.id).unwrap(), reference_deal, "order {order:?}");
+            assert_eq!(p.store.document_count().unwrap(), 5);
+            assert_eq!(p.store.outbox_len().unwrap(), 0);
+        }
+        let relay_copy = w.storage.load_document(deal.id).unwrap().unwrap();
+        let relay_deal: Opportunity =
+            autosurgeon::hydrate(&Automerge::load(&relay_copy.snapshot).unwrap()).unwrap();
+        assert_eq!(relay_deal, reference_deal, "the relay's merged copy agrees, order {order:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_change_made_by_another_device_is_refused_and_nothing_is_stored() {
+    let w = world();
+    let (a, b) = (w.phone(Role::Rep), w.phone(Role::Rep));
+    a.store.create(draft("A 公司", "1")).unwrap();
+    let stolen = a.store.prepare_sync(PushLimits::default()).unwrap().request;
+    let response = w.relay.sync(&b.scope, stolen.clone(), 1).await.unwrap();
+    assert_eq!(response.accepted, 0);
+    assert_eq!(response.rejected[0].code, RejectCode::ForeignActor);
+    assert_eq!(w.storage.document_count().unwrap(), 0);
+    // The rightful device still gets it in.
+    assert_eq!(w.sync(&a).await.acknowledged, 1);
+}
+
+#[tokio::test]
+async fn another_teams_device_can_neither_write_nor_read_a_document() {
+    let w = world();
+    let other_team = w.storage.create_team(&w.tenant, "West", 0).unwrap();
+    let other_tenant = w.storage.create_tenant("Rival", 0).unwrap();
+    let rival_team = w.storage.create_team(&other_tenant, "Rival team", 0).unwrap();
+    let owner = w.phone(Role::Rep);
+    let customer = owner.store.create(draft("机密客户", "13800000000")).unwrap();
+    w.sync(&owner).await;
+
+    for intruder in [
+        w.phone_in(&w.tenant, &other_team, Role::Supervisor),
+        w.phone_in(&other_tenant, &rival_team, Role::Admin),
+    ] {
+        // Reading: a fresh sync sees nothing of the other team.
+        assert_eq!(w.sync(&intruder).await.documents_changed, 0);
+        assert!(intruder.store.find::<Customer>(customer.id).unwrap().is_none());
+        // Writing: a change to that document id made by the intruder is refused.
+        let mut doc = Automerge::new().with_actor(ActorId::from(&intruder.scope.device_id[..]));
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "company_name", "hijacked").unwrap();
+        tx.commit();
+        let change = doc.get_changes(&[]).pop().unwrap().raw_bytes().to_vec();
+        let request = SyncRequest {
+            changes: vec![PushedChange { doc_id: customer.id, bytes: change }],
+            ..Default::default()
+        };
+        let response = w.relay.sync(&intruder.scope, request, 1).await.unwrap();
+        assert_eq!(response.rejected[0].code, RejectCode::OutOfScope);
+    }
+    let stored = w.storage.load_document(customer.id).unwrap().unwrap();
+    let c: Customer = autosurgeon::hydrate(&Automerge::load(&stored.snapshot).unwrap()).unwrap();
+    assert_eq!(c.company_name, "机密客户");
+}
+
+#[tokio::test]
+async fn replayed_and_reordered_pushes_end_in_the_same_state() {
+    let w = world();
+    let (a, b) = (w.phone(Role::Rep), w.phone(Role::Rep));
+    let mut c = a.store.create(draft("重放测试", "1")).unwrap();
+    c.tags = vec!["first".into()];
+    c = a.store.update(&c).unwrap();
+    c.tags.push("second".into());
+    a.store.update(&c).unwrap();
+    let prepared = a.store.prepare_sync(PushLimits::default()).unwrap();
+    assert_eq!(prepared.request.changes.len(), 3);
+
+    // Reordered: the last change alone first — its dependencies are missing, so it is deferred.
+    let mut reversed = prepared.request.clone();
+    reversed.changes = vec![prepared.request.changes[2].clone()];
+    let r = w.relay.sync(&a.scope, reversed, 1).await.unwrap();
+    assert_eq!(r.rejected[0].code, RejectCode::MissingDependencies);
+    assert!(r.rejected[0].code.is_retryable());
+
+    // The whole request, then the same request replayed: accepted once, counted twice.
+    let first = w.relay.sync(&a.scope, prepared.request.clone(), 1).await.unwrap();
+    let replay = w.relay.sync(&a.scope, prepared.request.clone(), 1).await.unwrap();
+    assert_eq!((first.accepted, replay.accepted), (3, 3));
+    assert!(replay.rejected.is_empty());
+    a.store.apply_sync(&prepared, &replay).unwrap();
+    assert_eq!(a.store.outbox_len().unwrap(), 0);
+
+    w.sync(&b).await;
+    assert_eq!(b.store.get::<Customer>(c.id).unwrap().tags, vec!["first".to_string(), "second".to_string()]);
+    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 3, "each change is in the log once");
+}
+
+#[tokio::test]
+async fn a_new_device_pages_through_compacted_snapshots_then_follows_the_log() {
+    let w = world();
+    let writer = w.phone(Role::Rep);
+    let drafts: Vec<NewCustomer> =
+        (0..300).map(|i| draft(&format!("客户 {i:03}"), &format!("138{i:08}"))).collect();
+    let created = writer.store.create_batch(drafts).unwrap();
+    for c in created.iter().take(10) {
+        let mut c = c.clone();
+        c.tags = vec!["edited".into()];
+        writer.store.update(&c).unwrap();
+    }
+    w.sync(&writer).await;
+
+    let newcomer = w.phone(Role::Supervisor);
+    let mut rounds = 0;
+    let mut snapshots = 0;
+    loop {
+        let prepared =
+            newcomer.store.prepare_sync(PushLimits { max_response_bytes: 0, ..Default::default() }).unwrap();
+        let response = w.relay.sync(&newcomer.scope, prepared.request.clone(), 1).await.unwrap();
+        snapshots += response.snapshots.len();
+        assert!(response.changes.is_empty() || !response.more || response.snapshots.is_empty());
+        let applied = newcomer.store.apply_sync(&prepared, &response).unwrap();
+        rounds += 1;
+        if !applied.more {
+            break;
+        }
+    }
+    assert_eq!(snapshots, 300, "one compacted snapshot per document, no history replay");
+    assert!(rounds > 1, "the 64 KiB minimum page forced several pages");
+    assert_eq!(newcomer.store.document_count().unwrap(), 300);
+    let edited: Customer = newcomer.store.get(created[0].id).unwrap();
+    assert_eq!(edited.tags, vec!["edited".to_string()]);
+
+    // Afterwards it follows the log: one more edit arrives as one change.
+    let mut c = created[5].clone();
+    c.tags = vec!["later".into()];
+    writer.store.update(&c).unwrap();
+    w.sync(&writer).await;
+    let prepared = newcomer.store.prepare_sync(PushLimits::default()).unwrap();
+    let response = w.relay.sync(&newcomer.scope, prepared.request.clone(), 1).await.unwrap();
+    assert_eq!((response.snapshots.len(), response.changes.len()), (0, 1));
+    newcomer.store.apply_sync(&prepared, &response).unwrap();
+    assert_eq!(newcomer.store.get::<Customer>(c.id).unwrap().tags, vec!["later".to_string()]);
+}
+
+#[tokio::test]
+async fn nothing_changed_means_one_exchange_with_nothing_in_it() {
+    let w = world();
+    let phone = w.phone(Role::Rep);
+    phone.store.create_batch((0..50).map(|i| draft(&format!("c{i}"), "1")).collect()).unwrap();
+    w.sync(&phone).await;
+    let prepared = phone.store.prepare_sync(PushLimits::default()).unwrap();
+    assert!(prepared.request.changes.is_empty());
+    let response = w.relay.sync(&phone.scope, prepared.request.clone(), 1).await.unwrap();
+    assert!(!response.more && response.changes.is_empty() && response.snapshots.is_empty());
+    assert!(prepared.request.encode().len() + response.encode().len() < 64, "no-op exchange bodies are tiny");
+}
+
+#[tokio::test]
+async fn malformed_changes_and_changes_that_break_a_document_are_refused() {
+    let w = world();
+    let phone = w.phone(Role::Rep);
+    let customer = phone.store.create(draft("好客户", "1")).unwrap();
+    w.sync(&phone).await;
+    let actor = ActorId::from(&phone.scope.device_id[..]);
+
+    // Garbage bytes.
+    let garbage = SyncRequest {
+        changes: vec![PushedChange { doc_id: DocId::generate(), bytes: b"\x85\x6f\x4a\x83garbage".to_vec() }],
+        ..Default::default()
+    };
+    let r = w.relay.sync(&phone.scope, garbage, 1).await.unwrap();
+    assert_eq!(r.rejected[0].code, RejectCode::MalformedChange);
+
+    // A new document with no kind.
+    let mut doc = Automerge::new().with_actor(actor.clone());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "hello", "world").unwrap();
+    tx.commit();
+    let bytes = doc.get_changes(&[]).pop().unwrap().raw_bytes().to_vec();
+    let r = w
+        .relay
+        .sync(
+            &phone.scope,
+            SyncRequest {
+                changes: vec![PushedChange { doc_id: DocId::generate(), bytes }],
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.rejected[0].code, RejectCode::InvalidDocument);
+
+    // A change that turns the customer's name into a number.
+    let stored = w.storage.load_document(customer.id).unwrap().unwrap();
+    let mut doc = Automerge::load(&stored.snapshot).unwrap().with_actor(actor);
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "company_name", 42_i64).unwrap();
+    tx.commit();
+    let bytes = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let r = w
+        .relay
+        .sync(
+            &phone.scope,
+            SyncRequest { changes: vec![PushedChange { doc_id: customer.id, bytes }], ..Default::default() },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.rejected[0].code, RejectCode::InvalidDocument, "{}", r.rejected[0].message);
+    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 1, "nothing refused reached the log");
+}
+
+#[tokio::test]
+async fn only_admins_change_team_rules_and_refused_changes_leave_the_outbox() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    rep.store.create(NewTeamRules::default()).unwrap();
+    let applied = w.sync(&rep).await;
+    assert_eq!((applied.acknowledged, applied.rejected), (0, 1));
+    assert_eq!(rep.store.outbox_len().unwrap(), 0, "a permanent refusal does not block later syncs");
+    let refused = rep.store.rejected_changes(10).unwrap();
+    assert_eq!(refused[0].code, "out_of_scope");
+
+    let admin = w.phone(Role::Admin);
+    admin.store.create(NewTeamRules::default()).unwrap();
+    assert_eq!(w.sync(&admin).await.acknowledged, 1);
+}
