@@ -40,4 +40,7 @@ cargo build --workspace --bins --locked
 step "cargo test"
 cargo test --workspace --locked
 
+step "bindings: Python and Kotlin (JVM) against the real library"
+./scripts/test-bindings.sh
+
 printf '\nall fieldsync tests passed\n'
