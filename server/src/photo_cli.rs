@@ -177,7 +177,9 @@ pub fn bench_12mp_photo() -> Result<PathBuf> {
 /// `djpeg -scale 1/8 FILE | cjpeg > thumb` (spawned processes), interleaved with ours so both see
 /// the same machine load. `ratio` is ours / that plain reference. Because the reference pays for
 /// four process starts, the cost of the same four starts doing nothing (`-version`) is measured
-/// too and `ratio_vs_work` divides by the reference minus that.
+/// too and `ratio_vs_work` divides by the reference minus that. On Linux, `ours_cpu_ms` and
+/// `reference.cpu_ms` give the CPU time per run (all threads; the reference's four processes),
+/// which the shared machine's load affects less than wall time.
 pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
     let files = if files.is_empty() {
         vec![fixtures_dir()?.join(NOKIA_FIXTURE), bench_12mp_photo()?]
@@ -196,8 +198,10 @@ pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
         let mut theirs = Vec::new();
         let mut spawns = Vec::new();
         let mut last = None;
+        let (mut ours_cpu, mut theirs_cpu) = (Some(Duration::ZERO), Some(Duration::ZERO));
         // Iteration 0 is the warm-up (page cache, allocator, CPU frequency) and is not kept.
         for iteration in 0..=BENCH_ITERATIONS {
+            let cpu_before = cpu_times();
             let started = Instant::now();
             let bytes = read_photo(file, &limits)?;
             let (evidence, timings) =
@@ -205,15 +209,17 @@ pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
             std::fs::write(out.path().join("copy.jpg"), &evidence.upload_copy.bytes)?;
             std::fs::write(out.path().join("thumb.jpg"), &evidence.thumbnail.bytes)?;
             let elapsed = started.elapsed();
-            let reference_run =
-                if reference { Some((run_reference(file, out.path())?, run_spawn_only()?)) } else { None };
+            let cpu_between = cpu_times();
+            let reference_run = if reference { Some(run_reference(file, out.path())?) } else { None };
+            let cpu_after = cpu_times();
+            let spawn_only = if reference { Some(run_spawn_only()?) } else { None };
             if iteration > 0 {
                 ours.push(elapsed);
                 stages.push(timings);
-                if let Some((work, spawn)) = reference_run {
-                    theirs.push(work);
-                    spawns.push(spawn);
-                }
+                theirs.extend(reference_run);
+                spawns.extend(spawn_only);
+                ours_cpu = add_delta(ours_cpu, cpu_before, cpu_between, |(own, _)| own);
+                theirs_cpu = add_delta(theirs_cpu, cpu_between, cpu_after, |(_, children)| children);
             }
             last = Some(evidence);
         }
@@ -228,6 +234,7 @@ pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
             "ours_ms": ours_ms,
             "ours_min_ms": ms(ours.iter().copied().min().unwrap_or_default()),
             "ours_stages_ms": median_stages(&stages),
+            "ours_cpu_ms": ours_cpu.map(|cpu| round3(ms(cpu) / BENCH_ITERATIONS as f64)),
             "copy": {"pixels": [evidence.upload_copy.width, evidence.upload_copy.height],
                      "bytes": evidence.upload_copy.bytes.len()},
             "thumbnail": {"pixels": [evidence.thumbnail.width, evidence.thumbnail.height],
@@ -245,7 +252,8 @@ pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
                 "ms": reference_ms,
                 "min_ms": ms(theirs.iter().copied().min().unwrap_or_default()),
                 "spawn_only_ms": spawn_ms,
-                "work_ms": (work_ms * 1e3).round() / 1e3,
+                "work_ms": round3(work_ms),
+                "cpu_ms": theirs_cpu.map(|cpu| round3(ms(cpu) / BENCH_ITERATIONS as f64)),
                 "copy_bytes": copy_bytes,
                 "thumbnail_bytes": thumb_bytes,
             });
@@ -257,6 +265,30 @@ pub fn bench_photo(files: &[PathBuf], reference: bool) -> Result<Vec<Value>> {
         results.push(result);
     }
     Ok(results)
+}
+
+/// CPU time (user + system) used so far by this process (all threads) and by its reaped
+/// children, from `/proc/self/stat`; `None` where that file does not exist (not Linux).
+/// Resolution is one clock tick, 10 ms (USER_HZ is 100 on every Linux ABI), so the benchmark
+/// sums many runs before dividing.
+fn cpu_times() -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    let own = ticks(11)? + ticks(12)?; // utime + stime
+    let children = ticks(13)? + ticks(14)?; // cutime + cstime
+    Some((Duration::from_millis(own * 10), Duration::from_millis(children * 10)))
+}
+
+/// Adds the growth of one [`cpu_times`] component between two readings to a running total.
+fn add_delta(
+    total: Option<Duration>,
+    before: Option<(Duration, Duration)>,
+    after: Option<(Duration, Duration)>,
+    pick: fn((Duration, Duration)) -> Duration,
+) -> Option<Duration> {
+    Some(total? + pick(after?).saturating_sub(pick(before?)))
 }
 
 /// Fails with installation advice when djpeg or cjpeg cannot be run.

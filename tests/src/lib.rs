@@ -1,8 +1,14 @@
-//! Helpers for fieldsync's end-to-end tests: locating the real `fieldsync` binary and running it
-//! as a separate process, the way operators and the apps' relay see it.
+//! Helpers for fieldsync's end-to-end tests: the real `fieldsync` binary as a relay process
+//! (started, SIGKILLed, restarted), its admin CLI, and a loopback TCP proxy that counts the
+//! bytes crossing it and can cut a connection part-way (a rep's train entering a tunnel).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The `fieldsync` binary built from this workspace (`cargo build --workspace --bins` first;
 /// the README's test command does).
@@ -25,4 +31,211 @@ pub fn fieldsync_bin() -> PathBuf {
 /// Runs `fieldsync` with `args` to completion.
 pub fn run_fieldsync(args: &[&str]) -> Output {
     Command::new(fieldsync_bin()).args(args).output().expect("spawn fieldsync")
+}
+
+/// Runs `fieldsync admin --data-dir DIR …` and parses its JSON answer.
+pub fn admin(data_dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["admin", "--data-dir", data_dir.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let out = run_fieldsync(&all);
+    assert!(out.status.success(), "fieldsync {all:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("admin prints JSON")
+}
+
+/// A relay running as a separate process on loopback.
+#[derive(Debug)]
+pub struct RelayProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    data_dir: PathBuf,
+}
+
+impl RelayProcess {
+    /// Starts `fieldsync serve` on a free port.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_at(data_dir, "127.0.0.1:0")
+    }
+
+    /// Starts `fieldsync serve` on `listen` (to restart on the same port after a kill).
+    pub fn start_at(data_dir: &Path, listen: &str) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut child = Command::new(fieldsync_bin())
+                .args(["serve", "--listen", listen, "--data-dir"])
+                .arg(data_dir)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn fieldsync serve");
+            let stdout = child.stdout.take().expect("stdout");
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            if let Some(addr) = line.trim().strip_prefix("fieldsync relay listening on http://") {
+                let addr = addr.parse().expect("address");
+                return RelayProcess { child, addr, data_dir: data_dir.to_owned() };
+            }
+            // The port may still be held by the process we just killed: try again shortly.
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(Instant::now() < deadline, "the relay did not start: {line:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILL: no shutdown, no flush, like a power cut of the process.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills and starts again on the same address.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let again = RelayProcess::start_at(&self.data_dir, &self.addr.to_string());
+        *self = again;
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A TCP proxy on loopback that forwards to `target`, counts bytes in both directions, and can
+/// cut the first connection after a number of client→server bytes.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    /// Bytes client → server.
+    pub up: Arc<AtomicU64>,
+    /// Bytes server → client.
+    pub down: Arc<AtomicU64>,
+    cut_after: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    /// Starts a proxy to `target`.
+    pub fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let proxy = Proxy {
+            addr: listener.local_addr().expect("addr"),
+            up: Arc::default(),
+            down: Arc::default(),
+            cut_after: Arc::new(AtomicU64::new(u64::MAX)),
+            stop: Arc::default(),
+        };
+        let p = proxy.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if p.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(target) else { continue };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let (up, cut) = (p.up.clone(), p.cut_after.clone());
+                std::thread::spawn(move || pump(client, server, &up, Some(&cut)));
+                let down = p.down.clone();
+                std::thread::spawn(move || pump(s2, c2, &down, None));
+            }
+        });
+        proxy
+    }
+
+    /// The proxy's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Cuts the connection once this many more client→server bytes have passed (once).
+    pub fn cut_after(&self, bytes: u64) {
+        self.cut_after.store(self.up.load(Ordering::SeqCst) + bytes, Ordering::SeqCst);
+    }
+
+    /// Resets the byte counters.
+    pub fn reset_counters(&self) {
+        self.up.store(0, Ordering::SeqCst);
+        self.down.store(0, Ordering::SeqCst);
+    }
+
+    /// Bytes both ways since the last reset.
+    pub fn total(&self) -> (u64, u64) {
+        (self.up.load(Ordering::SeqCst), self.down.load(Ordering::SeqCst))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, counter: &AtomicU64, cut: Option<&AtomicU64>) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut n = n;
+        if let Some(cut) = cut {
+            let before = counter.load(Ordering::SeqCst);
+            let limit = cut.load(Ordering::SeqCst);
+            if before + n as u64 >= limit {
+                n = limit.saturating_sub(before) as usize;
+                let _ = to.write_all(&buffer[..n]);
+                counter.fetch_add(n as u64, Ordering::SeqCst);
+                cut.store(u64::MAX, Ordering::SeqCst); // only once
+                let _ = to.shutdown(Shutdown::Both);
+                let _ = from.shutdown(Shutdown::Both);
+                return;
+            }
+        }
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+        counter.fetch_add(n as u64, Ordering::SeqCst);
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// A minimal HTTP/1.1 request over a fresh connection (`Connection: close`), for tests that
+/// must send exactly what they mean (bad bodies, other tenants' tokens).
+pub fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("write");
+    stream.write_all(body).expect("write body");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, head, response[split + 4..].to_vec())
 }

@@ -1,8 +1,8 @@
 //! Photo ingest: from a camera JPEG to an upright upload copy, a thumbnail and their hashes.
 //!
 //! This module owns what happens to a photo between the camera and the blob store (DESIGN §4
-//! "Photos"): it checks the file against [`PhotoLimits`] from the JPEG frame header alone, before
-//! any pixel is decoded, so a decompression bomb costs nothing; it reads the EXIF facts
+//! "Photos"): it checks the file against [`PhotoLimits`] (file size, frame size from the SOF
+//! header, number of scans) before any pixel is decoded, so a decompression bomb costs nothing; it reads the EXIF facts
 //! ([`super::exif`]); it decodes the picture **once**, at the smallest DCT scale that still covers
 //! the upload copy (the IDCT itself shrinks a 12 MP photo by 2 or 4 per side), resizes that to the
 //! upload copy, turns it upright, and derives the thumbnail from the copy's pixels; then it hashes
@@ -140,6 +140,17 @@ pub enum PhotoError {
         /// The limit, in pixels.
         max_pixels: u64,
     },
+    /// More scans than [`PhotoLimits::max_scans`] (CPU-bomb guard).
+    #[error(
+        "the JPEG has {scans} or more scans; the limit is {max_scans} — a camera photo has at most a \
+         few dozen; re-save the photo as a normal JPEG"
+    )]
+    TooManyScans {
+        /// Scans counted (counting stops just past the limit).
+        scans: u32,
+        /// The limit.
+        max_scans: u32,
+    },
     /// The header is fine but the compressed image data cannot be decoded.
     #[error(
         "the photo's image data is damaged ({reason}); its pixels cannot be decoded — retake the \
@@ -196,11 +207,20 @@ pub struct PhotoLimits {
     pub max_side_px: u32,
     /// Most accepted pixels (width × height). Default 100,000,000 (100 MP).
     pub max_pixels: u64,
+    /// Most accepted scans (SOS segments). Each progressive scan makes the decoder revisit the
+    /// whole image, so a small file with thousands of scans is a CPU bomb. Cameras write 1
+    /// (baseline) to about a dozen (progressive). Default 100.
+    pub max_scans: u32,
 }
 
 impl Default for PhotoLimits {
     fn default() -> Self {
-        PhotoLimits { max_file_bytes: 40 * 1_048_576, max_side_px: 20_000, max_pixels: 100_000_000 }
+        PhotoLimits {
+            max_file_bytes: 40 * 1_048_576,
+            max_side_px: 20_000,
+            max_pixels: 100_000_000,
+            max_scans: 100,
+        }
     }
 }
 
@@ -376,7 +396,7 @@ pub struct IngestTimings {
 ///
 /// Checks, in order: the file size, the JPEG signature (naming the format when it is another
 /// one), the marker structure up to the first scan, the frame type (8-bit Huffman-coded,
-/// greyscale or YCbCr), and the dimensions.
+/// greyscale or YCbCr), the dimensions, and the number of scans in the file.
 pub fn read_header(bytes: &[u8], limits: &PhotoLimits) -> Result<JpegHeader, PhotoError> {
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if size > limits.max_file_bytes {
@@ -391,6 +411,7 @@ pub fn read_header(bytes: &[u8], limits: &PhotoLimits) -> Result<JpegHeader, Pho
                     reason: format!("image data starts at byte {} before any frame header", segment.offset),
                 })?;
                 check_limits(&header, limits)?;
+                check_scans(bytes, limits)?;
                 return Ok(header);
             }
             marker::EOI => break,
@@ -607,6 +628,23 @@ fn check_limits(header: &JpegHeader, limits: &PhotoLimits) -> Result<(), PhotoEr
     }
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(PhotoError::TooManyPixels { width, height, max_pixels: limits.max_pixels });
+    }
+    Ok(())
+}
+
+/// Counts start-of-scan markers in the whole file and refuses more than the limit.
+///
+/// Inside entropy-coded data every FF byte is followed by 00 (stuffing) or a restart marker, so
+/// each FF DA pair is a real scan header.
+fn check_scans(bytes: &[u8], limits: &PhotoLimits) -> Result<(), PhotoError> {
+    let mut scans: u32 = 0;
+    for pair in bytes.windows(2) {
+        if pair == [0xFF, marker::SOS] {
+            scans += 1;
+            if scans > limits.max_scans {
+                return Err(PhotoError::TooManyScans { scans, max_scans: limits.max_scans });
+            }
+        }
     }
     Ok(())
 }
@@ -881,7 +919,7 @@ fn resize_ref(raster: &Raster, width: u32, height: u32) -> Result<Raster, PhotoE
 /// 2 mirror left-right, 3 rotate 180°, 4 mirror top-bottom, 5 transpose, 6 rotate 90° clockwise,
 /// 7 transverse, 8 rotate 90° counter-clockwise.
 fn orient(raster: Raster, orientation: u16) -> Raster {
-    if !(2..=8).contains(&orientation) {
+    if !(2..=8).contains(&orientation) || raster.width == 0 || raster.height == 0 {
         return raster;
     }
     let (w, h) = (raster.width as usize, raster.height as usize);
@@ -1201,6 +1239,14 @@ mod tests {
         let error = ingest_photo(&read_fixture("gps_DSCN0010.jpg"), &small).unwrap_err();
         assert!(matches!(error, PhotoError::FileTooLarge { bytes: 161_713, limit: 1_000 }), "{error}");
         assert!(error.to_string().contains("the photo file is 0.2 MB; the limit is 0.0 MB"), "{error}");
+
+        let mut scan_bomb = header_only_jpeg(0xC2, 8, 64, 64, 1);
+        for _ in 0..limits.max_scans {
+            scan_bomb.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00]);
+        }
+        let error = read_header(&scan_bomb, &limits).unwrap_err();
+        assert_eq!(error, PhotoError::TooManyScans { scans: 101, max_scans: 100 });
+        assert!(error.to_string().contains("the limit is 100"), "{error}");
 
         // Exactly at the limits is accepted by the header check (and then fails on the missing data).
         let at_limit = header_only_jpeg(0xC0, 8, 10_000, 10_000, 3);

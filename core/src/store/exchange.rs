@@ -75,6 +75,19 @@ pub struct RejectedChange {
     pub message: String,
 }
 
+/// A blob waiting in the upload queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingBlob {
+    /// SHA-256 (hex), the blob's name.
+    pub sha256: String,
+    /// Where the bytes are on the phone.
+    pub path: std::path::PathBuf,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Bytes the relay was last known to have.
+    pub uploaded: u64,
+}
+
 /// The device's position in the relay's log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncStatus {
@@ -219,6 +232,59 @@ impl Store {
                 })
                 .optional()?
                 .and_then(|(url, token)| url.zip(token)))
+        })
+    }
+
+    /// Queues a blob (photo, thumbnail, signature) for upload. Queuing the same hash twice is
+    /// harmless.
+    pub fn queue_blob(&self, sha256: &str, path: &std::path::Path, size_bytes: u64) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO blob_queue (sha256, path, size_bytes, queued_at) VALUES (?1, ?2, ?3, ?4)",
+                params![sha256, path.to_string_lossy(), size_bytes as i64, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Blobs waiting for upload: `(sha256, path, size, bytes the relay is known to have)`.
+    pub fn pending_blobs(&self) -> Result<Vec<PendingBlob>> {
+        self.db.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT sha256, path, size_bytes, uploaded FROM blob_queue ORDER BY queued_at",
+                )?
+                .query_map([], |r| {
+                    Ok(PendingBlob {
+                        sha256: r.get(0)?,
+                        path: std::path::PathBuf::from(r.get::<_, String>(1)?),
+                        size_bytes: r.get::<_, i64>(2)?.max(0) as u64,
+                        uploaded: r.get::<_, i64>(3)?.max(0) as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Records upload progress of a blob; `done` removes it from the queue.
+    pub fn record_blob_progress(
+        &self,
+        sha256: &str,
+        uploaded: u64,
+        done: bool,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.db.write(|tx| {
+            if done {
+                tx.execute("DELETE FROM blob_queue WHERE sha256 = ?1", [sha256])?;
+            } else {
+                tx.execute(
+                    "UPDATE blob_queue SET uploaded = ?2, attempts = attempts + ?3, last_error = ?4 WHERE sha256 = ?1",
+                    params![sha256, uploaded as i64, i64::from(error.is_some()), error],
+                )?;
+            }
+            Ok(())
         })
     }
 

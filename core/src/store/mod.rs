@@ -23,7 +23,7 @@ use automerge::{Automerge, ChangeHash, ROOT, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use error::{Result, StoreError};
-pub use exchange::{AppliedSync, PreparedSync, PushLimits, RejectedChange, SyncStatus};
+pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 

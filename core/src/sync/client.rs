@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::wire::{CONTENT_TYPE, SyncResponse, WireError};
-use crate::store::{PushLimits, Store, StoreError};
+use crate::store::{PendingBlob, PushLimits, Store, StoreError};
 
 /// Why a sync or an enrollment failed.
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +257,97 @@ impl RelayClient {
         ))
     }
 
+    /// Uploads every queued blob, resuming each from the offset the relay reports, and removes
+    /// it from the queue once the relay verified its hash. Returns how many were completed.
+    pub async fn upload_blobs(&self, store: &Store, chunk_bytes: usize) -> Result<u32, SyncError> {
+        let (_, token) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
+        let mut done = 0;
+        for blob in store.pending_blobs()? {
+            let mut attempt = 1;
+            let mut backoff = self.retry.initial_backoff;
+            loop {
+                match self.upload_blob(store, &token, &blob, chunk_bytes).await {
+                    Ok(()) => {
+                        store.record_blob_progress(&blob.sha256, blob.size_bytes, true, None)?;
+                        done += 1;
+                        break;
+                    }
+                    Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                        store.record_blob_progress(&blob.sha256, 0, false, Some(&e.to_string()))?;
+                        tokio::time::sleep(jittered(backoff)).await;
+                        backoff = (backoff * 2).min(self.retry.max_backoff);
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// One attempt: ask the relay where it stands, then send the rest in chunks.
+    async fn upload_blob(
+        &self,
+        store: &Store,
+        token: &str,
+        blob: &PendingBlob,
+        chunk_bytes: usize,
+    ) -> Result<(), SyncError> {
+        let url = format!("{}/v1/blobs/{}", self.base, blob.sha256);
+        let head = self
+            .http
+            .head(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let mut offset = match head.status() {
+            StatusCode::NOT_FOUND => 0,
+            s if s.is_success() => {
+                if header(&head, "upload-complete") == Some("true") {
+                    return Ok(());
+                }
+                header(&head, "upload-offset").and_then(|v| v.parse().ok()).unwrap_or(0)
+            }
+            s => return Err(relay_error(s, b"")),
+        };
+        let bytes = std::fs::read(&blob.path)
+            .map_err(|e| SyncError::Store(StoreError::Io { path: blob.path.clone(), source: e }))?;
+        let total = bytes.len() as u64;
+        if total == 0 {
+            return Err(SyncError::Relay {
+                status: 0,
+                code: "empty_blob".into(),
+                message: "the blob file is empty".into(),
+            });
+        }
+        while offset < total {
+            let end = (offset + chunk_bytes.max(1) as u64).min(total) - 1;
+            let chunk = bytes[offset as usize..=end as usize].to_vec();
+            let response = self
+                .http
+                .put(&url)
+                .bearer_auth(token)
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_RANGE, format!("bytes {offset}-{end}/{total}"))
+                .body(chunk)
+                .send()
+                .await
+                .map_err(|e| SyncError::Network(e.to_string()))?;
+            let status = response.status();
+            let reported = header(&response, "upload-offset").and_then(|v| v.parse::<u64>().ok());
+            let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+            match (status, reported) {
+                (s, Some(at)) if s.is_success() => offset = at,
+                // The relay has a different offset (an earlier attempt got further): continue there.
+                (StatusCode::CONFLICT, Some(at)) => offset = at,
+                _ => return Err(relay_error(status, &body)),
+            }
+            store.record_blob_progress(&blob.sha256, offset, false, None)?;
+        }
+        Ok(())
+    }
+
     async fn post_sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
         let mut backoff = self.retry.initial_backoff;
         let mut attempt = 1;
@@ -286,6 +377,10 @@ impl RelayClient {
             }
         }
     }
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 fn serde_json_body(code: &str, public_key: &[u8; 32], signature: &[u8; 64], device_name: &str) -> String {
