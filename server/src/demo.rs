@@ -1,141 +1,171 @@
-//! `fieldsync demo`: a rep's offline morning, recorded in a real store, with a short report.
-//! Shows what works before a relay exists: records as Automerge documents, the queries the app
-//! runs, the outbox waiting for the relay, and that everything survives closing and reopening.
+//! `fieldsync demo`: a relay embedded in this process, three reps and a supervisor enrolled with
+//! one-time codes, a morning of offline work — including the same deal edited by two reps — then
+//! sync, and a short report that shows every device converged.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
-use fieldsync_core::model::{
-    Contact, Customer, Datum, FixSource, Location, Money, NewCustomer, NewLeadCard, NewOpportunity,
-    NewServiceSlip, NewVisit, SlipItem, Stage,
-};
-use fieldsync_core::{Clock as _, Store};
+use anyhow::{Context, Result, bail};
+use fieldsync_core::model::{Customer, Money, NewCustomer, NewOpportunity, NewVisit, Opportunity, Stage};
+use fieldsync_core::sync::client::RelayClient;
+use fieldsync_core::{Clock as _, Store, SystemClock};
 
-/// Runs the demo in `dir` (a new store file is created there) and returns the report.
+use crate::admin::{self, AdminCommand};
+use crate::app::{self, AppState};
+use crate::config::RelayConfig;
+
+/// Runs the demo with its data under `dir` (removed and recreated) and returns the report.
 pub fn run(dir: &Path) -> Result<String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
     std::fs::create_dir_all(dir)?;
-    let path = dir.join("demo-rep.fieldsync");
-    let _ = std::fs::remove_file(&path);
-    let store = Store::open(&path)?;
-    let mut report = String::new();
-    writeln!(report, "fieldsync demo — a rep's offline morning")?;
-    writeln!(report, "store: {}", path.display())?;
-    writeln!(report, "device id: {} (Ed25519 key made on first open)", store.device_id())?;
-
-    let site = Location {
-        lat: 31.2990,
-        lon: 120.5853,
-        datum: Datum::Gcj02,
-        source: FixSource::Gps,
-        accuracy_m: Some(12.0),
-        at: None,
-        mock: false,
-    };
-    let customer = store.create(NewCustomer {
-        company_name: "苏州精工机械有限公司".into(),
-        contacts: vec![Contact {
-            name: "王建国".into(),
-            title: Some("设备部经理".into()),
-            phones: vec!["138 1234 5678".into()],
-            email: None,
-        }],
-        phones: vec!["0512-6888 8888".into()],
-        address: Some("苏州工业园区星湖街 328 号".into()),
-        location: Some(site),
-        tags: vec!["机械".into()],
-        credit_code: None,
-    })?;
-    let card = store.create(NewLeadCard {
-        raw_payload: "MECARD:N:李,娜;ORG:无锡威达模具;TEL:+8613900001111;;".into(),
-        format: "mecard".into(),
-        name: Some("李娜".into()),
-        company: Some("无锡威达模具".into()),
-        phones: vec!["+8613900001111".into()],
-        source_event: Some("2026 上海工博会".into()),
-        ..Default::default()
-    })?;
-    let deal = store.create(NewOpportunity {
-        customer_id: customer.id,
-        owner: "rep-zhang".into(),
-        title: "五轴加工中心 2 台".into(),
-        stage: Stage::FirstContact,
-        amount: Some(Money { minor_units: 86_000_000, currency: "CNY".into() }),
-        expected_close_at: None,
-        next_action_due_at: None,
-    })?;
-    let visit = store.create(NewVisit {
-        customer_id: customer.id,
-        opportunity_id: Some(deal.id),
-        planned_at: fieldsync_core::SystemClock.now_ms(),
-        notes: "设备部确认需求，下周提交方案".into(),
-    })?;
-    let slip = store.create(NewServiceSlip {
-        visit_id: visit.id,
-        items: vec![SlipItem { description: "现场技术交流".into(), quantity: 1.0, unit: "次".into() }],
-        notes: String::new(),
-    })?;
-    let deal = store.move_stage(deal.id, Stage::NeedsConfirmed, Some("技术参数已确认".into()))?;
-
-    writeln!(report, "\nrecorded offline:")?;
-    writeln!(report, "  customer     {}  {}", customer.id, customer.company_name)?;
-    writeln!(
-        report,
-        "  lead card    {}  {} / {}",
-        card.id,
-        card.name.as_deref().unwrap_or("-"),
-        card.company.as_deref().unwrap_or("-")
+    let relay_dir = dir.join("relay");
+    let boot = admin::run(
+        &relay_dir,
+        AdminCommand::Bootstrap {
+            tenant: "苏州精工集团".into(),
+            team: "华东销售部".into(),
+            reps: 3,
+            supervisors: 1,
+            admins: 0,
+        },
     )?;
-    writeln!(report, "  opportunity  {}  {} → {}", deal.id, deal.title, deal.stage.label_zh())?;
-    writeln!(report, "  visit        {}  {}", visit.id, visit.notes)?;
-    writeln!(report, "  service slip {}  {} item(s), unsigned", slip.id, slip.items.len())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let config =
+            RelayConfig { listen: "127.0.0.1:0".parse()?, data_dir: relay_dir.clone(), ..Default::default() };
+        let state = AppState::open(config)?;
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(app::serve(state, move |address| {
+            let _ = bound_tx.send(address);
+        }));
+        let address = bound_rx.await.context("the embedded relay did not start")?;
+        let url = format!("http://{address}");
+        let mut report = String::new();
+        writeln!(report, "fieldsync demo — relay embedded at {url}")?;
 
-    writeln!(report, "\nqueries (answered from projection tables):")?;
-    let by_phone = store.customers_by_phone_prefix("+86 138-1234", 5)?;
-    writeln!(report, "  phone prefix \"+86 138-1234\" → {}", names(&by_phone))?;
-    let near = store.customers_near(&Location { datum: Datum::Wgs84, ..site }, 1_000.0, 5)?;
-    let distances: Vec<String> = near
-        .iter()
-        .map(|c| format!("{} ({:.0} m)", c.company_name, c.distance_m.unwrap_or(f64::NAN)))
-        .collect();
-    writeln!(report, "  within 1 km of the GCJ-02 fix read as WGS-84 → {}", distances.join(", "))?;
-    writeln!(report, "  today's visits → {}", store.todays_visits(8 * 60)?.len())?;
-    writeln!(
-        report,
-        "  deals in 需求确认 → {}",
-        store.opportunities_in_stage(Stage::NeedsConfirmed, 10)?.len()
-    )?;
+        let users = boot["users"].as_array().context("bootstrap users")?;
+        let mut devices = Vec::new();
+        for user in users {
+            let name = user["name"].as_str().unwrap_or("?").to_owned();
+            let code = user["code"].as_str().context("code")?;
+            let store = Store::open(dir.join(format!("{}.fieldsync", name.replace(' ', "-"))))?;
+            let client = RelayClient::new(&url)?;
+            let enrollment = client.enroll(&store, code, &name).await?;
+            writeln!(
+                report,
+                "enrolled {name:<13} device {} with one-time code {code}",
+                enrollment.device_id
+            )?;
+            devices.push((name, store, client));
+        }
+        let (rep1, rep2, rep3) = (&devices[0].1, &devices[1].1, &devices[2].1);
 
-    let outbox = store.outbox(100)?;
-    let bytes: u64 = outbox.iter().map(|e| e.size_bytes).sum();
-    writeln!(report, "\noutbox: {} changes, {} bytes, waiting for a relay", outbox.len(), bytes)?;
-    store.close()?;
+        // Rep 1 meets a customer and opens a deal; everyone syncs once.
+        let customer = rep1.create(NewCustomer {
+            company_name: "无锡威达模具有限公司".into(),
+            phones: vec!["0510-8888 6666".into()],
+            ..Default::default()
+        })?;
+        let deal = rep1.create(NewOpportunity {
+            customer_id: customer.id,
+            owner: "rep 1".into(),
+            title: "冲压模具 3 套".into(),
+            stage: Stage::FirstContact,
+            amount: Some(Money { minor_units: 45_000_000, currency: "CNY".into() }),
+            expected_close_at: None,
+            next_action_due_at: None,
+        })?;
+        for (_, store, client) in &devices {
+            client.sync(store, |_| {}).await?;
+        }
+        writeln!(
+            report,
+            "\nrep 1 created {} and the deal \"{}\"; all four devices synced",
+            customer.company_name, deal.title
+        )?;
 
-    let reopened = Store::open(&path)?;
-    let again: Customer = reopened.get(customer.id)?;
-    writeln!(
-        report,
-        "reopened: {} documents, customer reads back {}, outbox {}",
-        reopened.document_count()?,
-        if again == customer { "identical" } else { "DIFFERENT" },
-        reopened.outbox_len()?
-    )?;
-    reopened.close()?;
-    Ok(report)
-}
+        // Offline: two reps edit the same deal; the third visits and adds a contact number.
+        let now = SystemClock.now_ms();
+        rep1.move_stage(deal.id, Stage::NeedsConfirmed, Some("技术参数确认".into()))?;
+        let mut d2: Opportunity = rep2.get(deal.id)?;
+        d2.amount = Some(Money { minor_units: 52_000_000, currency: "CNY".into() });
+        d2.expected_close_at = Some(now + 30 * 86_400_000);
+        rep2.update(&d2)?;
+        let mut c3: Customer = rep3.get(customer.id)?;
+        c3.phones.push("138 0000 1111".into());
+        rep3.update(&c3)?;
+        rep3.create(NewVisit {
+            customer_id: customer.id,
+            opportunity_id: Some(deal.id),
+            planned_at: now,
+            notes: "现场看样".into(),
+        })?;
+        writeln!(
+            report,
+            "offline: rep 1 moved the deal to 需求确认; rep 2 raised the amount and set a close date;"
+        )?;
+        writeln!(report, "         rep 3 added a phone to the customer and logged a visit")?;
 
-fn names(found: &[fieldsync_core::store::CustomerSummary]) -> String {
-    found.iter().map(|c| c.company_name.as_str()).collect::<Vec<_>>().join(", ")
+        // Sync in an awkward order, then everyone once more.
+        writeln!(report, "\nsync order: rep 3, rep 2, supervisor, rep 1, then everyone again")?;
+        for i in [2usize, 1, 3, 0, 0, 1, 2, 3] {
+            let (name, store, client) = &devices[i];
+            let r = client.sync(store, |_| {}).await?;
+            if r.progress.acknowledged + r.progress.documents_received > 0 {
+                writeln!(
+                    report,
+                    "  {name:<13} pushed {:>2}, received {:>2}, {} request(s), {} B up / {} B down",
+                    r.progress.acknowledged,
+                    r.progress.documents_received,
+                    r.progress.requests,
+                    r.progress.bytes_up,
+                    r.progress.bytes_down
+                )?;
+            }
+        }
+
+        writeln!(report, "\nwhat every device holds now:")?;
+        let reference: Opportunity = devices[0].1.get(deal.id)?;
+        let reference_customer: Customer = devices[0].1.get(customer.id)?;
+        let mut converged = true;
+        for (name, store, _) in &devices {
+            let d: Opportunity = store.get(deal.id)?;
+            let c: Customer = store.get(customer.id)?;
+            converged &= d == reference && c == reference_customer;
+            writeln!(
+                report,
+                "  {name:<13} deal {} ¥{} close {} | customer phones {} | {} documents, outbox {}",
+                d.stage.label_zh(),
+                d.amount.as_ref().map(|a| a.minor_units / 100).unwrap_or(0),
+                if d.expected_close_at.is_some() { "set" } else { "unset" },
+                c.phones.len(),
+                store.document_count()?,
+                store.outbox_len()?
+            )?;
+        }
+        if !converged {
+            bail!("the devices did not converge:\n{report}");
+        }
+        writeln!(
+            report,
+            "\nall four devices hold identical records: both reps' edits to the deal survived the merge"
+        )?;
+        for (_, store, _) in &devices {
+            store.close()?;
+        }
+        Ok(report)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn demo_records_a_morning_and_reads_it_back_after_reopening() {
+    fn demo_converges_four_devices_through_the_embedded_relay() {
         let dir = tempfile::tempdir().unwrap();
-        let report = super::run(dir.path()).unwrap();
-        assert!(report.contains("customer reads back identical"), "{report}");
-        assert!(report.contains("outbox: 6 changes"), "{report}");
-        assert!(report.contains("phone prefix \"+86 138-1234\" → 苏州精工机械有限公司"), "{report}");
+        let report = super::run(&dir.path().join("demo")).unwrap();
+        assert!(report.contains("all four devices hold identical records"), "{report}");
+        assert!(report.contains("需求确认 ¥520000"), "{report}");
     }
 }

@@ -61,6 +61,51 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// A new device pulls N documents from a relay (loopback).
+    SyncFresh {
+        /// Documents to pull.
+        #[arg(long, default_value_t = 12_000)]
+        documents: u32,
+        /// Directory for scratch data (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Reconnect with nothing changed: requests, bytes both ways, latency.
+    SyncNoop {
+        /// Documents on the device.
+        #[arg(long, default_value_t = 10_000)]
+        documents: u32,
+        /// Reconnects measured.
+        #[arg(long, default_value_t = 50)]
+        samples: u32,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Simulated devices pushing concurrently: changes/s, p99 latency, relay RSS.
+    SyncIngest {
+        /// Simulated devices.
+        #[arg(long, default_value_t = 200)]
+        devices: u32,
+        /// Devices per team (each team is its own tenant).
+        #[arg(long, default_value_t = 10)]
+        team_size: u32,
+        /// Requests per device.
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+        /// New visits per request.
+        #[arg(long, default_value_t = 5)]
+        per_request: u32,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Bytes on the wire to push one new visit.
+    SyncVisitBytes {
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -76,6 +121,19 @@ fn main() -> ExitCode {
             bench::store::run(&bench::store::StoreBench { documents, samples, opens, dir })
         }
         Command::Bench { scenario: BenchScenario::StoreOpen { path } } => bench::store::open_once(&path),
+        Command::Bench { scenario: BenchScenario::SyncFresh { documents, dir } } => {
+            bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::fresh(documents, &d))
+        }
+        Command::Bench { scenario: BenchScenario::SyncNoop { documents, samples, dir } } => {
+            bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::noop(documents, samples, &d))
+        }
+        Command::Bench {
+            scenario: BenchScenario::SyncIngest { devices, team_size, rounds, per_request, dir },
+        } => bench::sync::workdir(dir)
+            .and_then(|(_t, d)| bench::sync::ingest(devices, team_size, rounds, per_request, &d)),
+        Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
+            bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

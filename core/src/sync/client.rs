@@ -190,31 +190,7 @@ impl RelayClient {
         code: &str,
         device_name: &str,
     ) -> Result<Enrollment, SyncError> {
-        let identity = store.identity();
-        let public_key = identity.public_key();
-        let mut message = b"fieldsync-enroll-v1\n".to_vec();
-        message.extend_from_slice(code.trim().as_bytes());
-        message.push(b'\n');
-        message.extend_from_slice(&public_key);
-        let body = serde_json_body(code.trim(), &public_key, &identity.sign(&message), device_name);
-        let response = self
-            .http
-            .post(format!("{}/v1/enroll", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-        if !status.is_success() {
-            return Err(relay_error(status, &bytes));
-        }
-        let answer: EnrollAnswer = serde_json::from_slice(&bytes).map_err(|e| SyncError::Relay {
-            status: status.as_u16(),
-            code: "malformed".into(),
-            message: e.to_string(),
-        })?;
+        let answer = self.enroll_request(store.identity(), code, device_name).await?;
         store.set_relay(&self.base, &answer.token)?;
         Ok(answer.enrollment)
     }
@@ -346,6 +322,60 @@ impl RelayClient {
             store.record_blob_progress(&blob.sha256, offset, false, None)?;
         }
         Ok(())
+    }
+
+    /// One sync exchange without a store, for tools that simulate devices (benchmarks, load
+    /// tests). Retries like [`RelayClient::sync`].
+    pub async fn exchange(
+        &self,
+        token: &str,
+        request: &super::wire::SyncRequest,
+    ) -> Result<SyncResponse, SyncError> {
+        let answer = self.post_sync(token, request.encode()).await?;
+        Ok(SyncResponse::decode(&answer)?)
+    }
+
+    /// Enrolls a device identity that has no store (simulated devices); returns the token.
+    pub async fn enroll_identity(
+        &self,
+        identity: &crate::DeviceIdentity,
+        code: &str,
+        device_name: &str,
+    ) -> Result<(Enrollment, String), SyncError> {
+        let answer = self.enroll_request(identity, code, device_name).await?;
+        Ok((answer.enrollment, answer.token))
+    }
+
+    async fn enroll_request(
+        &self,
+        identity: &crate::DeviceIdentity,
+        code: &str,
+        device_name: &str,
+    ) -> Result<EnrollAnswer, SyncError> {
+        let public_key = identity.public_key();
+        let mut message = b"fieldsync-enroll-v1\n".to_vec();
+        message.extend_from_slice(code.trim().as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(&public_key);
+        let body = serde_json_body(code.trim(), &public_key, &identity.sign(&message), device_name);
+        let response = self
+            .http
+            .post(format!("{}/v1/enroll", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
+        if !status.is_success() {
+            return Err(relay_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::Relay {
+            status: status.as_u16(),
+            code: "malformed".into(),
+            message: e.to_string(),
+        })
     }
 
     async fn post_sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {

@@ -2,6 +2,8 @@
 //! with `bench` (the scenario) and its figures, the unit in each key (`ms`, `rss_mb`, …).
 
 pub mod store;
+#[cfg(feature = "tools")]
+pub mod sync;
 
 /// Prints one benchmark result line.
 pub fn emit(value: serde_json::Value) {
