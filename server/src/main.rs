@@ -96,6 +96,9 @@ enum BenchScenario {
         /// New visits per request.
         #[arg(long, default_value_t = 5)]
         per_request: u32,
+        /// Offered load in changes/s on a fixed schedule (0 = closed loop, as fast as answered).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
         /// Directory for scratch data.
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -128,9 +131,9 @@ fn main() -> ExitCode {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::noop(documents, samples, &d))
         }
         Command::Bench {
-            scenario: BenchScenario::SyncIngest { devices, team_size, rounds, per_request, dir },
+            scenario: BenchScenario::SyncIngest { devices, team_size, rounds, per_request, rate, dir },
         } => bench::sync::workdir(dir)
-            .and_then(|(_t, d)| bench::sync::ingest(devices, team_size, rounds, per_request, &d)),
+            .and_then(|(_t, d)| bench::sync::ingest(devices, team_size, rounds, per_request, rate, &d)),
         Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
         }

@@ -357,8 +357,15 @@ fn unframe(message: &[u8], expected_type: u8, expected: &'static str) -> Result<
     }
 }
 
+/// Payloads above this size are compressed at the fastest level: they are pages of other
+/// devices' changes where CPU on both ends matters more than the last few percent of bytes;
+/// small pushes keep the default level, where every byte on a phone's network counts.
+const FAST_COMPRESSION_ABOVE: usize = 8 * 1024;
+
 fn deflate(payload: &[u8]) -> Option<Vec<u8>> {
-    let mut compress = Compress::new(Compression::default(), false);
+    let level =
+        if payload.len() > FAST_COMPRESSION_ABOVE { Compression::fast() } else { Compression::default() };
+    let mut compress = Compress::new(level, false);
     compress.set_dictionary(DICTIONARY).ok()?;
     let mut out = Vec::with_capacity(payload.len() / 2 + 64);
     loop {

@@ -51,6 +51,11 @@ impl BenchRelay {
         Ok(BenchRelay { child, addr })
     }
 
+    /// CPU seconds (user + system) the relay process has used.
+    fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds_of(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     fn rss_mb(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: f64 =
@@ -64,6 +69,15 @@ impl Drop for BenchRelay {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the command name (which may contain spaces) — utime and stime are 14 and 15.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Counts the bytes crossing it in both directions.
@@ -330,8 +344,19 @@ pub fn visit_bytes(work: &Path) -> Result<()> {
 }
 
 /// `sync-ingest`: `devices` simulated devices (in teams of `team_size`) push `rounds` requests
-/// of `per_request` new visits each, concurrently, as fast as the relay answers.
-pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work: &Path) -> Result<()> {
+/// of `per_request` new visits each, concurrently. With `rate` = 0 each device sends its next
+/// request as soon as the last is answered (closed loop: the relay's saturation throughput, with
+/// latency ≈ devices / throughput by Little's law). With `rate` > 0 the devices together offer
+/// `rate` changes per second on a fixed schedule (open loop), and latency is measured from each
+/// request's scheduled time, so a slow relay cannot hide its queueing (no coordinated omission).
+pub fn ingest(
+    devices: u32,
+    team_size: u32,
+    rounds: u32,
+    per_request: u32,
+    rate: u32,
+    work: &Path,
+) -> Result<()> {
     let data = work.join("relay-ingest");
     let mut all_codes = Vec::new();
     for team in 0..devices.div_ceil(team_size) {
@@ -340,6 +365,8 @@ pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work:
     let relay = BenchRelay::start(&data)?;
     let url = format!("http://{}", relay.addr);
     let rt = runtime()?;
+    let relay_cpu_before = relay.cpu_seconds();
+    let own_cpu_before = cpu_seconds_of("/proc/self/stat");
     let (latencies, accepted, seconds) = rt.block_on(async {
         // Enroll everyone and prepare every change before the clock starts: the figure is the
         // relay's, not the simulation's.
@@ -356,17 +383,28 @@ pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work:
             simulated.push((token, requests));
         }
         let started = Instant::now();
+        // Open loop: each device sends every `interval`, devices evenly staggered.
+        let interval = (rate > 0)
+            .then(|| std::time::Duration::from_secs_f64(f64::from(devices * per_request) / f64::from(rate)));
         let mut tasks = Vec::new();
-        for (token, requests) in simulated {
+        for (index, (token, requests)) in simulated.into_iter().enumerate() {
             let client = client.clone();
+            let offset = interval.map(|i| i.mul_f64(index as f64 / f64::from(devices)));
             tasks.push(tokio::spawn(async move {
                 let mut cursor = Vec::new();
                 let mut latencies = Vec::new();
                 let mut accepted = 0u64;
-                for changes in requests {
+                for (round, changes) in requests.into_iter().enumerate() {
                     let request =
                         SyncRequest { cursor: cursor.clone(), max_response_bytes: 1 << 20, changes };
-                    let t = Instant::now();
+                    let t = match (interval, offset) {
+                        (Some(interval), Some(offset)) => {
+                            let scheduled = started + offset + interval.mul_f64(round as f64);
+                            tokio::time::sleep_until(scheduled.into()).await;
+                            scheduled
+                        }
+                        _ => Instant::now(),
+                    };
                     let response = client.exchange(&token, &request).await?;
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                     accepted += u64::from(response.accepted);
@@ -384,6 +422,8 @@ pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work:
         }
         anyhow::Ok((latencies, accepted, started.elapsed().as_secs_f64()))
     })?;
+    let relay_cpu = relay.cpu_seconds().zip(relay_cpu_before).map(|(a, b)| a - b);
+    let client_cpu = cpu_seconds_of("/proc/self/stat").zip(own_cpu_before).map(|(a, b)| a - b);
     let mut latencies = latencies;
     latencies.sort_by(f64::total_cmp);
     let expected = u64::from(devices * rounds * per_request);
@@ -394,6 +434,8 @@ pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work:
         "bench": "sync-ingest",
         "devices": devices,
         "team_size": team_size,
+        "mode": if rate > 0 { "open loop" } else { "closed loop" },
+        "offered_changes_per_s": (rate > 0).then_some(rate),
         "requests": latencies.len(),
         "changes": accepted,
         "seconds": round3(seconds),
@@ -401,6 +443,8 @@ pub fn ingest(devices: u32, team_size: u32, rounds: u32, per_request: u32, work:
         "p50_ms": round3(quantile(&latencies, 0.5)),
         "p99_ms": round3(quantile(&latencies, 0.99)),
         "relay_rss_mb": relay.rss_mb().map(round3),
+        "relay_cpu_seconds": relay_cpu.map(round3),
+        "client_cpu_seconds": client_cpu.map(round3),
         "target": ">= 5000 changes/s, p99 <= 100 ms",
         "note": "client and relay share the machine's 2 cores",
     }));
