@@ -3,7 +3,7 @@
 //! Everything a rep records — customers, lead cards, opportunities, visits, service slips — is a
 //! typed record ([`model`]) kept as an Automerge document in an SQLite [`store`], so it works
 //! with no network, merges with other reps' edits, and is never lost once a call returned `Ok`.
-//! The pure rules (geo, lead-card parsing, duplicate scoring, and later funnel and evidence) are shared with the relay so the
+//! The pure rules (geo, photo evidence, lead-card parsing and QR decoding, duplicate scoring, and later funnel and slips) are shared with the relay so the
 //! same rule gives the same answer on phone and server.
 //!
 //! No FFI types, no UI and no server code live here (DESIGN §2).
@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod dedup;
 pub mod device;
+pub mod evidence;
 pub mod geo;
 pub mod ids;
 pub mod leadcard;

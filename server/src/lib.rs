@@ -11,6 +11,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod photo_cli;
 pub mod process;
+pub mod qr_cli;
 pub mod relay;
 pub mod storage;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, demo};
+use fieldsync_server::{bench, demo, photo_cli, qr_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -37,6 +37,16 @@ enum Command {
         #[arg(long, default_value = "fieldsync-data/demo")]
         dir: PathBuf,
     },
+    /// Read a photo's EXIF facts, or make its upload copy and thumbnail.
+    Photo {
+        #[command(subcommand)]
+        command: PhotoCommand,
+    },
+    /// Decode QR codes in photos of lead cards.
+    Qr {
+        #[command(subcommand)]
+        command: QrCommand,
+    },
     /// Run a benchmark; prints one JSON object per line.
     Bench {
         #[command(subcommand)]
@@ -45,7 +55,47 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum PhotoCommand {
+    /// Print GPS (WGS-84), time taken, orientation and pixels as JSON; exit 1 on a broken file.
+    Inspect {
+        /// The JPEG.
+        file: PathBuf,
+    },
+    /// Write the upright upload copy and thumbnail into DIR; print sizes and timings as JSON.
+    Ingest {
+        /// The JPEG.
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QrCommand {
+    /// One JSON line per file: {"file", "text"} or {"file", "error"}.
+    Decode {
+        /// Images (PNG or JPEG).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchScenario {
+    /// Photo ingest (copy + thumbnail + hashes) against djpeg|cjpeg doing the same scaling.
+    Photo {
+        /// Photos (default: the 9 MP fixture and a generated 12 MP photo).
+        files: Vec<PathBuf>,
+        /// Also run the libjpeg-turbo reference (needs djpeg and cjpeg on PATH).
+        #[arg(long)]
+        reference: bool,
+    },
+    /// QR decode time per image and decoded counts per fixture set.
+    Qr {
+        /// Images or directories (default: the shared fixtures' qr folder).
+        files: Vec<PathBuf>,
+    },
     /// Open a store of N documents; latency of recording a visit.
     Store {
         /// Documents in the store.
@@ -124,6 +174,35 @@ fn main() -> ExitCode {
             bench::store::run(&bench::store::StoreBench { documents, samples, opens, dir })
         }
         Command::Bench { scenario: BenchScenario::StoreOpen { path } } => bench::store::open_once(&path),
+        Command::Photo { command: PhotoCommand::Inspect { file } } => {
+            photo_cli::inspect(&file).map(|v| println!("{v}"))
+        }
+        Command::Photo { command: PhotoCommand::Ingest { file, out } } => {
+            photo_cli::ingest(&file, &out).map(|v| println!("{v}"))
+        }
+        Command::Qr { command: QrCommand::Decode { files } } => {
+            let lines = qr_cli::decode_files(&files);
+            let failed = lines.iter().any(|l| l.get("error").is_some());
+            for line in lines {
+                println!("{line}");
+            }
+            if failed {
+                Err(anyhow::anyhow!("some files could not be decoded (see their error lines)"))
+            } else {
+                Ok(())
+            }
+        }
+        Command::Bench { scenario: BenchScenario::Photo { files, reference } } => {
+            photo_cli::bench_photo(&files, reference).map(|lines| lines.into_iter().for_each(bench::emit))
+        }
+        Command::Bench { scenario: BenchScenario::Qr { files } } => {
+            let files = if files.is_empty() {
+                vec![photo_cli::fixtures_dir().map(|d| d.join("qr")).unwrap_or_default()]
+            } else {
+                files
+            };
+            qr_cli::bench_qr(&files).map(|lines| lines.into_iter().for_each(bench::emit))
+        }
         Command::Bench { scenario: BenchScenario::SyncFresh { documents, dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::fresh(documents, &d))
         }

@@ -15,6 +15,7 @@ mod link;
 mod mecard;
 mod payload;
 mod plain;
+pub mod qr_image;
 mod text;
 mod vcard;
 

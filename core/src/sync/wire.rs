@@ -402,14 +402,11 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
         if out.len() > MAX_PAYLOAD_BYTES {
             return Err(bad());
         }
+        let stalled = decompress.total_in() == before_in && decompress.total_out() == before_out;
         match status {
             Status::StreamEnd => break,
-            _ if decompress.total_in() == before_in && decompress.total_out() == before_out => {
-                // No progress with input and room left: the stream is cut short.
-                if out.len() < out.capacity() {
-                    return Err(bad());
-                }
-            }
+            // No progress with input and room left: the stream is cut short.
+            _ if stalled && out.len() < out.capacity() => return Err(bad()),
             _ => {}
         }
     }

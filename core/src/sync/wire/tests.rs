@@ -71,7 +71,7 @@ const EXPECTED_DICTIONARY_SHA256: &str = "8e05909082c4cc105c18477e7069c50859a346
 
 #[test]
 fn the_dictionary_shrinks_key_heavy_payloads() {
-    let change = b"customer_idopportunity_idplanned_atstarted_atended_atfixesphotosnotesnext_stepprovenancecreated_atcreated_by".repeat(1);
+    let change = b"customer_idopportunity_idplanned_atstarted_atended_atfixesphotosnotesnext_stepprovenancecreated_atcreated_by".to_vec();
     let request = SyncRequest {
         changes: vec![PushedChange { doc_id: id(1), bytes: change.clone() }],
         ..Default::default()
