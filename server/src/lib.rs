@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bench;
 pub mod blobs;
 pub mod config;
+pub mod dedup_cli;
 #[cfg(feature = "tools")]
 pub mod demo;
 pub mod error;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, demo, photo_cli, qr_cli};
+use fieldsync_server::{bench, dedup_cli, demo, photo_cli, qr_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: PhotoCommand,
     },
+    /// Score pairs of customers with the duplicate rule.
+    Dedup {
+        #[command(subcommand)]
+        command: DedupCommand,
+    },
     /// Decode QR codes in photos of lead cards.
     Qr {
         #[command(subcommand)]
@@ -68,6 +73,15 @@ enum PhotoCommand {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DedupCommand {
+    /// Each input line {"a": {"name", "phone"}, "b": {…}} → {"score": 0..1, "decision": "same"|"possible"|"different"}.
+    Pairs {
+        /// JSON lines file.
+        file: PathBuf,
     },
 }
 
@@ -180,17 +194,12 @@ fn main() -> ExitCode {
         Command::Photo { command: PhotoCommand::Ingest { file, out } } => {
             photo_cli::ingest(&file, &out).map(|v| println!("{v}"))
         }
+        Command::Dedup { command: DedupCommand::Pairs { file } } => dedup_cli::pairs(&file)
+            .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
         Command::Qr { command: QrCommand::Decode { files } } => {
             let lines = qr_cli::decode_files(&files);
             let failed = lines.iter().any(|l| l.get("error").is_some());
-            for line in lines {
-                println!("{line}");
-            }
-            if failed {
-                Err(anyhow::anyhow!("some files could not be decoded (see their error lines)"))
-            } else {
-                Ok(())
-            }
+            print_lines(lines, failed, "some files could not be decoded")
         }
         Command::Bench { scenario: BenchScenario::Photo { files, reference } } => {
             photo_cli::bench_photo(&files, reference).map(|lines| lines.into_iter().for_each(bench::emit))
@@ -224,6 +233,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints JSON lines; fails (exit 1) when any of them reported an error, after printing all.
+fn print_lines(lines: Vec<serde_json::Value>, failed: bool, what: &str) -> anyhow::Result<()> {
+    for line in lines {
+        println!("{line}");
+    }
+    if failed { Err(anyhow::anyhow!("{what} (see their error lines)")) } else { Ok(()) }
 }
 
 fn serve(overrides: &ConfigOverrides) -> anyhow::Result<()> {

@@ -46,3 +46,30 @@ fn unknown_commands_are_refused_with_usage() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
 }
+
+#[test]
+fn dedup_pairs_scores_each_line_and_flags_lines_that_are_not_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"a": {"name": "苏州精工机械有限公司", "phone": "0512-6888 8888"}, "b": {"name": "精工机械（苏州）有限公司", "phone": "+86 512 68888888"}}"#,
+            "\n",
+            r#"{"a": {"name": "苏州精工机械", "phone": "13812345678"}, "b": {"name": "苏州精工模具", "phone": "13900001111"}}"#,
+            "\n",
+            "not json\n",
+        ),
+    )
+    .unwrap();
+    let out = run_fieldsync(&["dedup", "pairs", input.to_str().unwrap()]);
+    assert!(!out.status.success(), "a bad line makes the exit code non-zero");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["decision"], "same", "{}", lines[0]);
+    assert_eq!(lines[1]["decision"], "different", "machinery vs moulds is a hard negative: {}", lines[1]);
+    let score = lines[1]["score"].as_f64().unwrap();
+    assert!((0.0..0.8).contains(&score));
+    assert_eq!(lines[2]["line"], 3);
+}

@@ -103,7 +103,7 @@ async fn killing_the_relay_mid_sync_twenty_times_loses_nothing_acknowledged() {
     let codes = codes(&boot);
     let mut relay = RelayProcess::start(data.path());
     let writer = enroll(&relay.url(), &codes[0]).await;
-    let small_pages = writer.client.clone().with_limits(PushLimits { max_changes: 25, ..Default::default() });
+    let small_pages = writer.client.clone().with_limits(PushLimits { max_changes: 10, ..Default::default() });
     let mut created: Vec<DocId> = Vec::new();
     let mut interrupted = 0;
     for round in 0..20u64 {
