@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::auth::{new_enrollment_code, secret_hash};
-use crate::relay::now_ms;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{RelayStorage, Role};
+use fieldsync_core::{Clock as _, SystemClock};
 
 /// How long an enrollment code stays valid.
 pub const CODE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -75,7 +75,7 @@ pub enum AdminCommand {
 /// Runs one admin command against the data directory and returns its JSON output.
 pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
     let storage = SqliteStorage::open(data_dir).with_context(|| format!("opening {}", data_dir.display()))?;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     Ok(match command {
         AdminCommand::CreateTenant { name } => json!({ "tenant_id": storage.create_tenant(&name, now)? }),
         AdminCommand::CreateTeam { tenant, name } => {

@@ -23,9 +23,10 @@ use crate::blobs::{self, BlobStore};
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::relay::{Relay, RelayLimits, now_ms};
-use crate::storage::RelayStorage;
+use crate::relay::{Relay, RelayLimits};
 use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{RelayStorage, StorageError};
+use fieldsync_core::{Clock as _, SystemClock};
 
 /// Shared state of every handler.
 #[derive(Clone, Debug)]
@@ -43,27 +44,28 @@ pub struct AppState {
 
 impl AppState {
     /// State over an existing storage backend.
-    pub fn new(storage: Arc<dyn RelayStorage>, config: RelayConfig) -> Self {
+    pub fn new(storage: Arc<dyn RelayStorage>, config: RelayConfig) -> Result<Self, StorageError> {
         let metrics = Arc::new(Metrics::default());
         let limits = RelayLimits {
             document_cache: config.document_cache,
             max_response_bytes: config.max_response_bytes,
             ..RelayLimits::default()
         };
-        let relay = Relay::start(storage, limits, metrics.clone());
-        AppState {
+        let relay = Relay::start(storage, limits, metrics.clone())
+            .map_err(|e| StorageError::Backend(format!("cannot start the relay's writer thread: {e}")))?;
+        Ok(AppState {
             relay,
             blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
             metrics,
             config: Arc::new(config),
             last_touch: Arc::new(Mutex::new(HashMap::new())),
-        }
+        })
     }
 
     /// State over the embedded SQLite storage in `config.data_dir`.
     pub fn open(config: RelayConfig) -> Result<Self, crate::storage::StorageError> {
         let storage = SqliteStorage::open(&config.data_dir)?;
-        Ok(Self::new(Arc::new(storage), config))
+        Self::new(Arc::new(storage), config)
     }
 }
 
@@ -143,7 +145,7 @@ async fn sync(
     })?;
     let request =
         SyncRequest::decode(&body).map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let response = state.relay.sync(&scope, request, now.max(0) as u64).await?;
     touch(&state, scope.device_id, now);
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], response.encode()).into_response())

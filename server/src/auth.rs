@@ -10,23 +10,14 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fieldsync_core::{DeviceId, DeviceIdentity};
+use fieldsync_core::sync::enrollment_message;
+use fieldsync_core::{Clock as _, DeviceId, DeviceIdentity, SystemClock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::relay::now_ms;
 use crate::storage::{DeviceScope, StorageError};
-
-/// What an enrolling device signs with its key: proof that it holds the key it enrolls.
-pub fn enrollment_message(code: &str, public_key: &[u8; 32]) -> Vec<u8> {
-    let mut message = b"fieldsync-enroll-v1\n".to_vec();
-    message.extend_from_slice(code.trim().as_bytes());
-    message.push(b'\n');
-    message.extend_from_slice(public_key);
-    message
-}
 
 /// SHA-256 of a secret (token or code).
 pub fn secret_hash(secret: &str) -> [u8; 32] {
@@ -152,7 +143,14 @@ pub async fn enroll(
     let storage = state.relay.storage().clone();
     let name = request.device_name.clone();
     let scope = tokio::task::spawn_blocking(move || {
-        storage.enroll_device(code_hash, *device_id.as_bytes(), public_key, &name, token_hash, now_ms())
+        storage.enroll_device(
+            code_hash,
+            *device_id.as_bytes(),
+            public_key,
+            &name,
+            token_hash,
+            SystemClock.now_ms(),
+        )
     })
     .await
     .map_err(ApiError::internal)?

@@ -54,7 +54,7 @@ impl From<RelayError> for ApiError {
             RelayError::Unavailable => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the relay is shutting down; retry",
+                "the relay could not process the request; retry",
             ),
             RelayError::Storage(e) => e.into(),
         }

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::{Automerge, Change, ReadDoc};
-use fieldsync_core::DocId;
 use fieldsync_core::model::{RecordKind, check_document};
 use fieldsync_core::sync::wire::{
     DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
+use fieldsync_core::sync::wire::{put_varint, take_varint};
+use fieldsync_core::{Clock as _, DocId, SystemClock};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -53,8 +54,8 @@ pub enum RelayError {
     /// Storage failed; nothing from the request was stored.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// The relay is shutting down.
-    #[error("the relay is shutting down")]
+    /// The relay could not process the request (shutting down, or a failed batch); retry.
+    #[error("the relay could not process the request; retry")]
     Unavailable,
 }
 
@@ -86,16 +87,7 @@ impl Cursor {
             Cursor::Log { seq } => (1u8, seq, None),
         };
         out.push(phase);
-        let mut v = seq;
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
+        put_varint(&mut out, seq);
         if let Some(after) = after {
             out.extend_from_slice(after.as_bytes());
         }
@@ -111,21 +103,8 @@ impl Cursor {
         if version != CURSOR_VERSION {
             return Err(bad("unknown cursor version"));
         }
-        let (&phase, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-        let mut seq: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let (&b, tail) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-            rest = tail;
-            if shift > 63 {
-                return Err(bad("position overflows"));
-            }
-            seq |= u64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
+        let (&phase, rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+        let (seq, rest) = take_varint(rest).map_err(|_| bad("malformed log position"))?;
         match (phase, rest.len()) {
             (0, 0) => Ok(Some(Cursor::Snapshots { base_seq: seq, after: None })),
             (0, 16) => {
@@ -173,18 +152,21 @@ impl std::fmt::Debug for PushJob {
 }
 
 impl Relay {
-    /// Starts the engine and its writer thread. The thread ends when every `Relay` clone is
+    /// Starts the engine and its writer thread (an error if the OS refuses the thread). The thread ends when every `Relay` clone is
     /// dropped, after finishing the batch in hand.
-    pub fn start(storage: Arc<dyn RelayStorage>, limits: RelayLimits, metrics: Arc<Metrics>) -> Relay {
+    pub fn start(
+        storage: Arc<dyn RelayStorage>,
+        limits: RelayLimits,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Relay> {
         let (writer, jobs) = mpsc::channel(1024);
         let thread_storage = storage.clone();
         let thread_limits = limits.clone();
         let thread_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("relay-writer".into())
-            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics).run(jobs))
-            .expect("the OS refused to start the relay's writer thread");
-        Relay { storage, writer, limits, metrics }
+            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics).run(jobs))?;
+        Ok(Relay { storage, writer, limits, metrics })
     }
 
     /// The storage behind the engine.
@@ -254,7 +236,7 @@ fn pull(
         Some(c) => c,
     };
     let mut snapshots = Vec::new();
-    let (log_from, mut budget) = match cursor {
+    let (log_from, budget) = match cursor {
         Cursor::Snapshots { base_seq, after } => {
             let page = storage.snapshots_after(&scope.team_id, after, budget)?;
             let used: usize = page.documents.iter().map(|(_, b)| b.len()).sum();
@@ -269,8 +251,6 @@ fn pull(
         Cursor::Log { seq } => (seq, budget),
     };
     let page = storage.changes_after(&scope.team_id, log_from, scope.device_id, budget)?;
-    budget = budget.saturating_sub(page.changes.iter().map(|(_, b)| b.len()).sum());
-    let _ = budget;
     let changes = page.changes.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect();
     Ok((snapshots, changes, Cursor::Log { seq: page.through_seq }, page.more))
 }
@@ -360,7 +340,15 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.process(batch_jobs);
+            // A panic while merging (hostile bytes reaching a bug in a dependency) must not
+            // kill the only writer: the batch's callers get a retryable error when their reply
+            // channels drop, the cache forgets what was merged but not stored, and the thread
+            // goes on with the next batch.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(batch_jobs)));
+            if outcome.is_err() {
+                tracing::error!("a sync batch panicked; nothing from it was stored");
+                self.cache = DocCache::new(self.limits.document_cache);
+            }
         }
     }
 
@@ -418,7 +406,7 @@ impl Writer {
                 });
             }
         }
-        self.storage.commit_batch(&batch.entries, &updates, now_ms())?;
+        self.storage.commit_batch(&batch.entries, &updates, SystemClock.now_ms())?;
         Ok(())
     }
 
@@ -598,12 +586,4 @@ impl DocMeta {
 enum Verdict {
     Reject(RejectCode, String),
     Storage(StorageError),
-}
-
-/// Wall-clock milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

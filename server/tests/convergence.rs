@@ -33,7 +33,7 @@ fn world() -> World {
     let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
     let tenant = storage.create_tenant("Acme", 0).unwrap();
     let team = storage.create_team(&tenant, "East", 0).unwrap();
-    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default()));
+    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default())).unwrap();
     World { _dir: dir, relay, storage, tenant, team }
 }
 

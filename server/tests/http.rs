@@ -4,9 +4,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use fieldsync_core::DeviceIdentity;
+use fieldsync_core::sync::enrollment_message;
 use fieldsync_core::sync::wire::{CONTENT_TYPE, PushedChange, SyncRequest, SyncResponse};
 use fieldsync_server::app::{AppState, app};
-use fieldsync_server::auth::enrollment_message;
 use fieldsync_server::config::RelayConfig;
 use http_body_util::BodyExt;
 use serde_json::Value;

@@ -71,7 +71,7 @@ pub use score::{CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReaso
 
 /// Folds full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space to their ASCII
 /// forms; Chinese input methods produce these whenever the rep forgets to switch modes.
-fn fold_width(c: char) -> char {
+pub(crate) fn fold_width(c: char) -> char {
     match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
         '\u{3000}' => ' ',

@@ -1,13 +1,13 @@
 //! How Automerge documents live in SQLite: a compacted snapshot per document plus the changes
 //! appended since, folded back into the snapshot every [`COMPACT_AFTER_CHANGES`] changes.
 
-use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::{Result, StoreError};
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
-use crate::model::RecordKind;
+use crate::model::{RecordKind, declared_kind};
 
 /// Fold incremental changes into a new snapshot after this many.
 pub(crate) const COMPACT_AFTER_CHANGES: i64 = 32;
@@ -53,13 +53,7 @@ pub(crate) fn load(conn: &Connection, id: DocId) -> Result<Option<StoredDoc>> {
 
 /// The kind a document declares in its `kind` field.
 pub(crate) fn kind_of(doc: &Automerge, id: DocId) -> Result<RecordKind> {
-    match doc.get(ROOT, "kind").map_err(|e| corrupt(id, e))? {
-        Some((automerge::Value::Scalar(s), _)) => match s.as_str() {
-            Some(name) => name.parse().map_err(|e| corrupt(id, e)),
-            None => Err(corrupt(id, "its kind field is not text")),
-        },
-        _ => Err(corrupt(id, "it has no kind field")),
-    }
+    declared_kind(doc).map_err(|reason| corrupt(id, reason))
 }
 
 /// Replaces a document's snapshot with its current state and drops the appended changes.
@@ -75,9 +69,11 @@ pub(crate) fn replace_snapshot(conn: &Connection, id: DocId, doc: &Automerge, no
 
 /// The document's own `kind` field must agree with the row; a mismatch means tampering or a bug.
 fn check_kind_field(doc: &Automerge, id: DocId, kind: RecordKind) -> Result<()> {
-    match doc.get(ROOT, "kind").map_err(|e| corrupt(id, e))? {
-        Some((automerge::Value::Scalar(s), _)) if s.as_str() == Some(kind.as_str()) => Ok(()),
-        other => Err(corrupt(id, format!("its kind field is {other:?}, but the store lists it as a {kind}"))),
+    match kind_of(doc, id)? {
+        declared if declared == kind => Ok(()),
+        declared => {
+            Err(corrupt(id, format!("it declares itself a {declared}, but the store lists it as a {kind}")))
+        }
     }
 }
 

@@ -180,11 +180,8 @@ impl Store {
                     }
                 }
             }
-            for snapshot in &response.snapshots {
-                merge_remote(tx, snapshot, now, &mut applied)?;
-            }
-            for change in &response.changes {
-                merge_remote(tx, change, now, &mut applied)?;
+            for (id, items) in by_document(response.snapshots.iter().chain(&response.changes)) {
+                merge_remote(tx, id, &items, now, &mut applied)?;
             }
             tx.prepare_cached(
                 "INSERT INTO sync_state (singleton, cursor, last_synced_at, relay_time_at) VALUES (1, ?1, ?2, ?3)
@@ -310,40 +307,63 @@ impl Store {
 }
 
 /// Merges a document or change from the relay into the local copy (creating it if new).
+/// Groups the relay's documents and changes by document, keeping the log order within each,
+/// so every document is loaded, saved and indexed once per page however many changes it got.
+fn by_document<'a>(items: impl Iterator<Item = &'a DocumentBytes>) -> Vec<(DocId, Vec<&'a [u8]>)> {
+    let mut groups: Vec<(DocId, Vec<&[u8]>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for item in items {
+        let slot = *index.entry(item.doc_id).or_insert_with(|| {
+            groups.push((item.doc_id, Vec::new()));
+            groups.len() - 1
+        });
+        groups[slot].1.push(&item.bytes);
+    }
+    groups
+}
+
+/// Merges one document's snapshots and changes from the relay into the local copy (creating it
+/// if new).
 fn merge_remote(
     conn: &Connection,
-    item: &DocumentBytes,
+    id: DocId,
+    items: &[&[u8]],
     now: UnixMillis,
     applied: &mut AppliedSync,
 ) -> Result<()> {
-    let id = item.doc_id;
     let corrupt = |reason: String| StoreError::Protocol(format!("document {id} from the relay: {reason}"));
-    match documents::load(conn, id)? {
-        Some(mut stored) => {
-            let before = stored.doc.get_heads();
-            stored.doc.load_incremental(&item.bytes).map_err(|e| corrupt(e.to_string()))?;
-            check_complete(&stored.doc).map_err(corrupt)?;
-            if stored.doc.get_heads() == before {
-                return Ok(()); // already had it (our own change echoed, or a replayed page)
-            }
-            let kind = documents::kind_of(&stored.doc, id)?;
-            if kind != stored.kind {
-                return Err(corrupt(format!("it changed kind from {} to {kind}", stored.kind)));
-            }
-            // A remote item may be a whole snapshot: store the merged state as a new snapshot
-            // rather than appending it as a change.
-            documents::replace_snapshot(conn, id, &stored.doc, now)?;
-            project_remote(conn, id, &stored, applied)?;
+    // (kind, sealed, heads) of the local copy, if there is one.
+    let (mut doc, local) = match documents::load(conn, id)? {
+        Some(stored) => {
+            let heads = stored.doc.get_heads();
+            (stored.doc, Some((stored.kind, stored.sealed, heads)))
+        }
+        None => (Automerge::new(), None),
+    };
+    for bytes in items {
+        doc.load_incremental(bytes).map_err(|e| corrupt(e.to_string()))?;
+    }
+    check_complete(&doc).map_err(corrupt)?;
+    if local.as_ref().is_some_and(|(_, _, heads)| *heads == doc.get_heads()) {
+        return Ok(()); // already had all of it (our own change echoed, or a replayed page)
+    }
+    let kind = documents::kind_of(&doc, id)?;
+    let stored = match local {
+        Some((local_kind, _, _)) if local_kind != kind => {
+            return Err(corrupt(format!("it changed kind from {local_kind} to {kind}")));
+        }
+        // Remote items may be whole snapshots: store the merged state as a new snapshot rather
+        // than appending them as changes.
+        Some((_, sealed, _)) => {
+            documents::replace_snapshot(conn, id, &doc, now)?;
+            StoredDoc { kind, doc, pending_changes: 0, sealed }
         }
         None => {
-            let doc = Automerge::load(&item.bytes).map_err(|e| corrupt(e.to_string()))?;
-            check_complete(&doc).map_err(corrupt)?;
-            let kind = documents::kind_of(&doc, id)?;
             documents::insert(conn, id, kind, &doc, now)?;
-            let stored = StoredDoc { kind, doc, pending_changes: 0, sealed: false };
-            project_remote(conn, id, &stored, applied)?;
+            StoredDoc { kind, doc, pending_changes: 0, sealed: false }
         }
-    }
+    };
+    project_remote(conn, id, &stored, applied)?;
     applied.documents_changed += 1;
     Ok(())
 }

@@ -6,6 +6,7 @@ use automerge::Automerge;
 use rusqlite::{Connection, params};
 
 use super::error::{Result, StoreError};
+use crate::dedup::fold_width;
 use crate::ids::DocId;
 use crate::model::{Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
 
@@ -69,14 +70,6 @@ pub(crate) fn phone_key(phone: &str) -> String {
         digits.strip_prefix("0086").unwrap_or(&digits)
     };
     trimmed.to_owned()
-}
-
-fn fold_width(c: char) -> char {
-    match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-        '\u{3000}' => ' ',
-        _ => c,
-    }
 }
 
 fn project_customer(conn: &Connection, customer: &Customer) -> Result<()> {

@@ -353,10 +353,7 @@ impl RelayClient {
         device_name: &str,
     ) -> Result<EnrollAnswer, SyncError> {
         let public_key = identity.public_key();
-        let mut message = b"fieldsync-enroll-v1\n".to_vec();
-        message.extend_from_slice(code.trim().as_bytes());
-        message.push(b'\n');
-        message.extend_from_slice(&public_key);
+        let message = super::enrollment_message(code, &public_key);
         let body = serde_json_body(code.trim(), &public_key, &identity.sign(&message), device_name);
         let response = self
             .http

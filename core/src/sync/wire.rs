@@ -417,20 +417,52 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
     Ok(out)
 }
 
+/// Appends `value` as an unsigned LEB128 varint (the integer encoding of this format; the
+/// relay's cursor uses it too).
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Why [`take_varint`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarintError {
+    /// The input ended inside the number.
+    Truncated,
+    /// Longer than 10 bytes, or overflowing 64 bits.
+    Malformed,
+}
+
+/// Reads an unsigned LEB128 varint from the front of `input`; returns it and the rest.
+pub fn take_varint(input: &[u8]) -> Result<(u64, &[u8]), VarintError> {
+    let mut value: u64 = 0;
+    for (index, &byte) in input.iter().enumerate().take(10) {
+        let shift = 7 * index as u32;
+        let bits = u64::from(byte & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(VarintError::Malformed);
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Ok((value, &input[index + 1..]));
+        }
+    }
+    if input.len() >= 10 { Err(VarintError::Malformed) } else { Err(VarintError::Truncated) }
+}
+
 #[derive(Default)]
 struct Writer(Vec<u8>);
 
 impl Writer {
-    fn varint(&mut self, mut value: u64) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                self.0.push(byte);
-                return;
-            }
-            self.0.push(byte | 0x80);
-        }
+    fn varint(&mut self, value: u64) {
+        put_varint(&mut self.0, value);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
@@ -465,19 +497,14 @@ impl<'a> Reader<'a> {
 
     fn varint(&mut self) -> Result<u64, WireError> {
         let start = self.offset;
-        let mut value: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let byte = *self.take(1)?.first().ok_or(WireError::BadVarint(start))?;
-            let bits = u64::from(byte & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(WireError::BadVarint(start));
+        match take_varint(&self.input[start..]) {
+            Ok((value, rest)) => {
+                self.offset = self.input.len() - rest.len();
+                Ok(value)
             }
-            value |= bits << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
+            Err(VarintError::Truncated) => Err(WireError::Truncated { offset: self.input.len(), needed: 1 }),
+            Err(VarintError::Malformed) => Err(WireError::BadVarint(start)),
         }
-        Err(WireError::BadVarint(start))
     }
 
     fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
