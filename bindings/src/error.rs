@@ -41,8 +41,13 @@ impl From<StoreError> for FfiError {
     fn from(error: StoreError) -> Self {
         let message = error.to_string();
         match error {
-            StoreError::Invalid(_) | StoreError::WrongKind { .. } => FfiError::InvalidInput { message },
-            StoreError::NotFound { .. } => FfiError::NotFound { message },
+            StoreError::Invalid(_)
+            | StoreError::WrongKind { .. }
+            | StoreError::Photo(_)
+            | StoreError::Signature(_)
+            | StoreError::Slip(_)
+            | StoreError::OffSite { .. } => FfiError::InvalidInput { message },
+            StoreError::NotFound { .. } | StoreError::NoSuchDocument { .. } => FfiError::NotFound { message },
             StoreError::Sealed { .. } => FfiError::Sealed { message },
             StoreError::Closed
             | StoreError::AlreadyOpen { .. }

@@ -671,6 +671,22 @@ pub enum PlausibilityFlag {
     },
 }
 
+impl PlausibilityFlag {
+    /// The stable machine code of the flag, as records store it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlausibilityFlag::MockLocation => "mock_location",
+            PlausibilityFlag::AccuracyZero => "accuracy_zero",
+            PlausibilityFlag::AccuracyAbsurd { .. } => "accuracy_absurd",
+            PlausibilityFlag::ImpliedSpeed { .. } => "implied_speed",
+            PlausibilityFlag::ExifFarFromFix { .. } => "exif_far_from_fix",
+            PlausibilityFlag::ExifTimeFar { .. } => "exif_time_far",
+            PlausibilityFlag::ClockWentBackwards { .. } => "clock_went_backwards",
+            PlausibilityFlag::ClockJumped { .. } => "clock_jumped",
+        }
+    }
+}
+
 impl fmt::Display for PlausibilityFlag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

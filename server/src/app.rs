@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::{Relay, RelayLimits};
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{RelayStorage, StorageError};
+use crate::storage::{RelayStorage, Role, StorageError};
 use fieldsync_core::{Clock as _, SystemClock};
 
 /// Shared state of every handler.
@@ -84,6 +84,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/flags", get(flags))
         .merge(sync_routes)
         .merge(blob_routes)
         .fallback(|| async {
@@ -113,6 +114,40 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let storage = state.relay.storage().clone();
     let documents = tokio::task::spawn_blocking(move || storage.document_count().ok()).await.ok().flatten();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(documents)).into_response()
+}
+
+/// `GET /v1/flags`: the team's flagged documents (signed slips that do not verify), newest
+/// first, for supervisors and admins.
+async fn flags(
+    State(state): State<AppState>,
+    Device(scope): Device,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if scope.role == Role::Rep {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "flagged documents are for supervisors and admins",
+        ));
+    }
+    let storage = state.relay.storage().clone();
+    let team = scope.team_id.clone();
+    let flags = tokio::task::spawn_blocking(move || storage.document_flags(&team, 500))
+        .await
+        .map_err(ApiError::internal)??;
+    let flags: Vec<serde_json::Value> = flags
+        .into_iter()
+        .map(|f| {
+            json!({
+                "doc_id": f.doc_id.to_string(),
+                "kind": f.kind,
+                "code": f.code,
+                "message": f.message,
+                "device_id": fieldsync_core::DeviceId::from_bytes(f.device_id).to_string(),
+                "flagged_at": f.flagged_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "flags": flags })))
 }
 
 /// `POST /v1/sync`.

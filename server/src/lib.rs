@@ -16,4 +16,5 @@ pub mod photo_cli;
 pub mod process;
 pub mod qr_cli;
 pub mod relay;
+pub mod slip_cli;
 pub mod storage;

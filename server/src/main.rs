@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, photo_cli, qr_cli};
+use fieldsync_server::{bench, dedup_cli, demo, photo_cli, qr_cli, slip_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: QrCommand,
     },
+    /// Verify signed service slips.
+    Slip {
+        #[command(subcommand)]
+        command: SlipCommand,
+    },
     /// Run a benchmark; prints one JSON object per line.
     Bench {
         #[command(subcommand)]
@@ -92,6 +97,22 @@ enum QrCommand {
         /// Images (PNG or JPEG).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SlipCommand {
+    /// Check a slip document's signature: prints "valid: …" (exit 0) or "invalid: <reason>"
+    /// (exit 1); a file that is not a slip document exits 2.
+    Verify {
+        /// The slip's Automerge document (as exported by the store or stored by the relay).
+        file: PathBuf,
+        /// Also check the signature strokes and image blobs, stored as DIR/<sha256>.
+        #[arg(long)]
+        blobs: Option<PathBuf>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -181,6 +202,22 @@ enum BenchScenario {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Slip { command: SlipCommand::Verify { file, blobs, json } } => {
+            return match slip_cli::verify_file(&file, blobs.as_deref()) {
+                Ok(verdict) => {
+                    if json {
+                        println!("{}", verdict.json);
+                    } else {
+                        println!("{}", verdict.line);
+                    }
+                    if verdict.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(e) => {
+                    eprintln!("fieldsync: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Serve { config } => serve(&config),
         Command::Admin { data_dir, command } => admin::run(&data_dir, command).map(|out| println!("{out}")),
         Command::Demo { dir } => demo::run(&dir).map(|report| print!("{report}")),

@@ -17,6 +17,7 @@ pub struct Metrics {
     documents_sent: AtomicU64,
     cached_documents: AtomicU64,
     blob_bytes_received: AtomicU64,
+    documents_flagged: AtomicU64,
     http: Mutex<Vec<(u16, u64)>>,
     latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
 }
@@ -38,6 +39,11 @@ impl Metrics {
     /// Counts blob bytes stored.
     pub fn record_blob_bytes(&self, n: u64) {
         self.blob_bytes_received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts documents flagged (signed slips that do not verify).
+    pub fn record_flags(&self, n: u64) {
+        self.documents_flagged.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts one HTTP response and its latency.
@@ -89,6 +95,11 @@ impl Metrics {
             "fieldsync_blob_bytes_received_total",
             "Blob bytes stored.",
             self.blob_bytes_received.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_documents_flagged_total",
+            "Accepted documents flagged for supervisors (signed slips that do not verify).",
+            self.documents_flagged.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::{Automerge, Change, ReadDoc};
-use fieldsync_core::model::{RecordKind, check_document};
+use fieldsync_core::evidence::slip::verify_slip;
+use fieldsync_core::model::{RecordKind, ServiceSlip, check_document};
 use fieldsync_core::sync::wire::{
     DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
@@ -19,7 +20,9 @@ use fieldsync_core::{Clock as _, DocId, SystemClock};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::storage::{DeviceScope, DocumentUpdate, LogEntry, RelayStorage, Role, StorageError};
+use crate::storage::{
+    BatchWrite, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry, RelayStorage, Role, StorageError,
+};
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -323,6 +326,7 @@ struct Batch {
     entries: Vec<LogEntry>,
     hashes: HashSet<[u8; 32]>,
     touched: Vec<DocId>,
+    flags: Vec<DocumentFlag>,
 }
 
 impl Writer {
@@ -406,7 +410,9 @@ impl Writer {
                 });
             }
         }
-        self.storage.commit_batch(&batch.entries, &updates, SystemClock.now_ms())?;
+        let write = BatchWrite { entries: &batch.entries, documents: &updates, flags: &batch.flags };
+        self.storage.commit_batch(write, SystemClock.now_ms())?;
+        self.metrics.record_flags(batch.flags.len() as u64);
         Ok(())
     }
 
@@ -513,6 +519,23 @@ impl Writer {
         if facts.kind == RecordKind::TeamRules && scope.role != Role::Admin {
             return Err(Verdict::Reject(RejectCode::OutOfScope, "only admins edit team rules".into()));
         }
+        if facts.kind == RecordKind::ServiceSlip && facts.sealed {
+            // This change signed the slip (a sealed slip accepts no later change): check the
+            // signature now, while the signer's change is at hand.
+            if let Some((code, message)) = Self::slip_doubt(&candidate, scope.device_id) {
+                tracing::warn!(%doc_id, code, message, "flagging a signed slip");
+                batch.flags.push(DocumentFlag {
+                    tenant_id: scope.tenant_id.clone(),
+                    team_id: scope.team_id.clone(),
+                    doc_id,
+                    kind: facts.kind.as_str().to_owned(),
+                    code: code.to_owned(),
+                    message,
+                    device_id: scope.device_id,
+                    flagged_at: SystemClock.now_ms(),
+                });
+            }
+        }
         self.cache.put(
             doc_id,
             CachedDoc {
@@ -535,6 +558,29 @@ impl Writer {
             batch.touched.push(doc_id);
         }
         Ok(())
+    }
+
+    /// Why a just-signed slip cannot be trusted, if it cannot: its signature does not verify, or a
+    /// device other than the one pushing it signed it. Such slips are stored, so the evidence is not
+    /// lost, and flagged for supervisors (DESIGN §7).
+    fn slip_doubt(doc: &Automerge, pusher: [u8; 16]) -> Option<(&'static str, String)> {
+        let slip: ServiceSlip = match autosurgeon::hydrate(doc) {
+            Ok(slip) => slip,
+            Err(e) => return Some(("slip_signature_invalid", format!("the slip cannot be read: {e}"))),
+        };
+        if let Err(invalid) = verify_slip(&slip) {
+            return Some(("slip_signature_invalid", invalid.to_string()));
+        }
+        match slip.signed_by {
+            Some(signer) if signer.as_bytes() != &pusher => Some((
+                "slip_signed_by_other_device",
+                format!(
+                    "the slip says device {signer} signed it, but device {} pushed the signature",
+                    fieldsync_core::DeviceId::from_bytes(pusher)
+                ),
+            )),
+            _ => None,
+        }
     }
 
     /// Who owns a document and what it is, loading it into the cache if needed.

@@ -4,10 +4,15 @@
 use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, ROOT, transaction::Transactable};
-use fieldsync_core::model::{Customer, NewCustomer, NewOpportunity, NewTeamRules, Opportunity, Stage};
-use fieldsync_core::store::{AppliedSync, PushLimits};
-use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
-use fieldsync_core::{DocId, Store};
+use fieldsync_core::evidence::signature::{SignatureStrokes, StrokePoint};
+use fieldsync_core::evidence::slip::{seal_slip, verify_slip};
+use fieldsync_core::model::{
+    Customer, NewCustomer, NewOpportunity, NewServiceSlip, NewTeamRules, NewVisit, Opportunity, ServiceSlip,
+    SlipItem, Stage,
+};
+use fieldsync_core::store::{AppliedSync, PushLimits, SlipSignature};
+use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest, SyncResponse};
+use fieldsync_core::{DeviceIdentity, DocId, Store};
 use fieldsync_server::metrics::Metrics;
 use fieldsync_server::relay::{Relay, RelayLimits};
 use fieldsync_server::storage::sqlite::SqliteStorage;
@@ -371,4 +376,110 @@ async fn only_admins_change_team_rules_and_refused_changes_leave_the_outbox() {
     let admin = w.phone(Role::Admin);
     admin.store.create(NewTeamRules::default()).unwrap();
     assert_eq!(w.sync(&admin).await.acknowledged, 1);
+}
+
+fn signature() -> SignatureStrokes {
+    let points = [(10.0, 50.0), (40.0, 10.0), (70.0, 55.0), (100.0, 15.0)];
+    let stroke = points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| StrokePoint { x, y, t_ms: i as u32 * 10, pressure: 0.5 })
+        .collect();
+    SignatureStrokes { pad_width: 120.0, pad_height: 60.0, strokes: vec![stroke] }
+}
+
+/// Pushes one raw change as `phone`; returns the relay's answer.
+async fn push_raw(w: &World, phone: &Phone, doc_id: DocId, bytes: Vec<u8>) -> SyncResponse {
+    let request = SyncRequest { changes: vec![PushedChange { doc_id, bytes }], ..Default::default() };
+    w.relay.sync(&phone.scope, request, 1).await.unwrap()
+}
+
+/// The one change that creates a slip document as `actor` wrote it, bypassing the store.
+fn new_slip_change(actor: ActorId, slip: &ServiceSlip) -> Vec<u8> {
+    let mut doc = Automerge::new().with_actor(actor);
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", "service_slip").unwrap();
+    tx.put(ROOT, "schema", 1_u64).unwrap();
+    autosurgeon::reconcile(&mut tx, slip).unwrap();
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn signed_slips_stay_sealed_on_the_relay_and_bad_signatures_are_flagged() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let customer = rep.store.create(draft("苏州精工机械", "13812345678")).unwrap();
+    let visit = rep
+        .store
+        .create(NewVisit {
+            customer_id: customer.id,
+            opportunity_id: None,
+            planned_at: 1,
+            notes: String::new(),
+        })
+        .unwrap();
+    let slip = rep
+        .store
+        .create(NewServiceSlip {
+            visit_id: visit.id,
+            items: vec![SlipItem { description: "主轴保养".into(), quantity: 1.0, unit: "次".into() }],
+            notes: String::new(),
+        })
+        .unwrap();
+    rep.store
+        .sign_slip(slip.id, SlipSignature { signer_name: "王建国".into(), strokes: signature(), fix: None })
+        .unwrap();
+    assert_eq!(w.sync(&rep).await.rejected, 0);
+    assert!(w.storage.document_flags(&w.team, 10).unwrap().is_empty(), "a good signature raises no flag");
+
+    // The supervisor's phone receives the slip and verifies it on its own.
+    let supervisor = w.phone(Role::Supervisor);
+    w.sync(&supervisor).await;
+    assert_eq!(verify_slip(&supervisor.store.get::<ServiceSlip>(slip.id).unwrap()), Ok(()));
+
+    // An edit to the signed slip, made around the store's API, is refused by the relay.
+    let actor = ActorId::from(&rep.scope.device_id[..]);
+    let mut doc =
+        Automerge::load(&rep.store.export_document(slip.id).unwrap()).unwrap().with_actor(actor.clone());
+    let mut edited: ServiceSlip = autosurgeon::hydrate(&doc).unwrap();
+    edited.items[0].quantity = 10.0;
+    let mut tx = doc.transaction();
+    autosurgeon::reconcile(&mut tx, &edited).unwrap();
+    tx.commit();
+    let bytes = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let response = push_raw(&w, &rep, slip.id, bytes).await;
+    assert_eq!(response.rejected[0].code, RejectCode::Sealed, "{}", response.rejected[0].message);
+
+    // A slip signed with another key under this device's name: stored, so the evidence is
+    // kept, and flagged for supervisors.
+    let forger = DeviceIdentity::from_secret([9; 32]);
+    let mut forged =
+        rep.store.create(NewServiceSlip { visit_id: visit.id, items: vec![], notes: "伪造".into() }).unwrap();
+    forged.signer_name = Some("王建国".into());
+    forged.strokes_sha256 = Some("00".repeat(32));
+    forged.signature_png_sha256 = Some("11".repeat(32));
+    forged.signed_at = Some(2);
+    seal_slip(&mut forged, &forger).unwrap();
+    forged.signed_by = Some(rep.store.device_id());
+    let forged_id = DocId::generate();
+    let response = push_raw(&w, &rep, forged_id, new_slip_change(actor, &forged)).await;
+    assert_eq!((response.accepted, response.rejected.len()), (1, 0));
+    let flags = w.storage.document_flags(&w.team, 10).unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(flags[0].doc_id, forged_id);
+    assert_eq!(flags[0].code, "slip_signature_invalid");
+    assert!(flags[0].message.contains("public key belongs to device"), "{}", flags[0].message);
+
+    // A slip that verifies but was signed by another enrolled device than the one pushing it.
+    let other = w.phone(Role::Rep);
+    let other_actor = ActorId::from(&other.scope.device_id[..]);
+    let mut foreign = forged.clone();
+    seal_slip(&mut foreign, rep.store.identity()).unwrap();
+    assert_eq!(verify_slip(&foreign), Ok(()));
+    let foreign_id = DocId::generate();
+    assert_eq!(push_raw(&w, &other, foreign_id, new_slip_change(other_actor, &foreign)).await.accepted, 1);
+    let flags = w.storage.document_flags(&w.team, 10).unwrap();
+    assert_eq!(flags[0].doc_id, foreign_id, "newest first");
+    assert_eq!(flags[0].code, "slip_signed_by_other_device");
 }

@@ -79,3 +79,123 @@ fn qr_decode_prints_the_text_of_a_fixture_and_an_error_line_for_a_non_image() {
     assert_eq!(lines[0]["text"].as_str().unwrap().trim_end(), expected.trim_end());
     assert!(lines[1]["error"].is_string(), "{}", lines[1]);
 }
+
+mod slip_verify {
+    use fieldsync_core::evidence::signature::{SignatureStrokes, StrokePoint};
+    use fieldsync_core::model::{NewCustomer, NewServiceSlip, NewVisit, ServiceSlip, SlipItem};
+    use fieldsync_core::store::SlipSignature;
+    use fieldsync_core::{DocId, Store};
+    use fieldsync_e2e::run_fieldsync;
+
+    /// A store with one signed slip; returns the store path, the slip id and the slip document.
+    fn signed_slip(dir: &std::path::Path) -> (std::path::PathBuf, DocId, Vec<u8>) {
+        let path = dir.join("rep.fieldsync");
+        let store = Store::open(&path).unwrap();
+        let customer = store
+            .create(NewCustomer {
+                company_name: "苏州精工机械有限公司".into(), ..Default::default()
+            })
+            .unwrap();
+        let visit = store
+            .create(NewVisit {
+                customer_id: customer.id,
+                opportunity_id: None,
+                planned_at: 1,
+                notes: String::new(),
+            })
+            .unwrap();
+        let slip = store
+            .create(NewServiceSlip {
+                visit_id: visit.id,
+                items: vec![SlipItem {
+                    description: "更换刀库电机".into(),
+                    quantity: 1.0,
+                    unit: "台".into(),
+                }],
+                notes: String::new(),
+            })
+            .unwrap();
+        let stroke = (0..20u32)
+            .map(|i| StrokePoint {
+                x: 10.0 + i as f32 * 9.0,
+                y: 40.0 + (i % 5) as f32 * 6.0,
+                t_ms: i * 9,
+                pressure: 0.6,
+            })
+            .collect();
+        let strokes = SignatureStrokes { pad_width: 200.0, pad_height: 100.0, strokes: vec![stroke] };
+        store.sign_slip(slip.id, SlipSignature { signer_name: "王建国".into(), strokes, fix: None }).unwrap();
+        let doc = store.export_document(slip.id).unwrap();
+        store.close().unwrap();
+        (path, slip.id, doc)
+    }
+
+    #[test]
+    fn a_signed_slip_verifies_with_and_without_its_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store_path, slip_id, doc) = signed_slip(dir.path());
+        let file = dir.path().join("slip.automerge");
+        std::fs::write(&file, &doc).unwrap();
+        let out = run_fieldsync(&["slip", "verify", file.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.starts_with(&format!("valid: slip {slip_id} signed by 王建国")), "{stdout}");
+
+        let blobs = format!("{}.blobs", store_path.display());
+        let out = run_fieldsync(&["slip", "verify", file.to_str().unwrap(), "--blobs", &blobs, "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verdict["valid"], true);
+        assert_eq!(verdict["slip"]["signer"], "王建国");
+
+        // A missing blob directory makes the extended check fail with the reason.
+        let out = run_fieldsync(&[
+            "slip",
+            "verify",
+            file.to_str().unwrap(),
+            "--blobs",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("invalid: the signature strokes blob"));
+    }
+
+    #[test]
+    fn a_slip_edited_after_signing_is_invalid_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, doc) = signed_slip(dir.path());
+        let mut doc = automerge::Automerge::load(&doc).unwrap();
+        let mut slip: ServiceSlip = autosurgeon::hydrate(&doc).unwrap();
+        slip.items[0].quantity = 3.0;
+        let mut tx = doc.transaction();
+        autosurgeon::reconcile(&mut tx, &slip).unwrap();
+        tx.commit();
+        let file = dir.path().join("edited.automerge");
+        std::fs::write(&file, doc.save()).unwrap();
+        let out = run_fieldsync(&["slip", "verify", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with("invalid: ") && stdout.contains("changed after signing"), "{stdout}");
+    }
+
+    #[test]
+    fn files_that_are_not_slips_exit_2_with_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.bin");
+        std::fs::write(&garbage, b"\x85\x6f\x4a\x83 not automerge").unwrap();
+        let store = Store::open(dir.path().join("s.fieldsync")).unwrap();
+        let customer = store.create(NewCustomer { company_name: "A".into(), ..Default::default() }).unwrap();
+        let customer_file = dir.path().join("customer.automerge");
+        std::fs::write(&customer_file, store.export_document(customer.id).unwrap()).unwrap();
+        for (file, expected) in [
+            (garbage.to_str().unwrap(), "not an Automerge document"),
+            (customer_file.to_str().unwrap(), "not a service slip"),
+            ("/nonexistent/slip.automerge", "cannot open"),
+        ] {
+            let out = run_fieldsync(&["slip", "verify", file]);
+            assert_eq!(out.status.code(), Some(2), "{file}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(expected), "{file}: {stderr}");
+        }
+    }
+}

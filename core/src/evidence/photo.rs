@@ -288,6 +288,24 @@ pub enum PhotoFlag {
     },
 }
 
+impl PhotoFlag {
+    /// The stable machine code of the flag, as records store it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PhotoFlag::NoExif => "no_exif",
+            PhotoFlag::ExifUnreadable { .. } => "exif_unreadable",
+            PhotoFlag::ExifPartlyUnreadable { .. } => "exif_partly_unreadable",
+            PhotoFlag::NoGps => "no_gps",
+            PhotoFlag::GpsInvalid { .. } => "gps_invalid",
+            PhotoFlag::GpsDatumNotWgs84 { .. } => "gps_datum_not_wgs84",
+            PhotoFlag::NoTimestamp => "no_timestamp",
+            PhotoFlag::TimestampInvalid { .. } => "timestamp_invalid",
+            PhotoFlag::NoTimeZone => "no_time_zone",
+            PhotoFlag::OrientationInvalid { .. } => "orientation_invalid",
+        }
+    }
+}
+
 impl fmt::Display for PhotoFlag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

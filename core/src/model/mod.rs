@@ -26,7 +26,7 @@ pub use location::{Datum, FixSource, Location};
 pub use opportunity::{Money, NewOpportunity, Opportunity, Stage, StageChange};
 pub use service_slip::{NewServiceSlip, ServiceSlip, SlipItem};
 pub use team_rules::{GeofenceMode, NewTeamRules, StageRule, TeamRules};
-pub use visit::{NewVisit, PhotoRef, Visit};
+pub use visit::{EvidenceFlag, NewVisit, PhotoRef, Visit};
 
 use crate::clock::UnixMillis;
 use crate::ids::{DeviceId, DocId};

@@ -2,9 +2,9 @@
 
 use autosurgeon::{Hydrate, Reconcile};
 
-use super::{Draft, Provenance, Record, RecordKind, ValidationError, limit_list, limit_text};
+use super::{Draft, Location, Provenance, Record, RecordKind, ValidationError, limit_list, limit_text};
 use crate::clock::UnixMillis;
-use crate::ids::DocId;
+use crate::ids::{DeviceId, DocId};
 
 /// One line of a slip.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
@@ -33,6 +33,21 @@ pub struct ServiceSlip {
     pub signer_name: Option<String>,
     /// SHA-256 (hex) of the rendered signature PNG blob.
     pub signature_png_sha256: Option<String>,
+    /// SHA-256 (hex) of the canonical encoding of the signature strokes, also a blob.
+    #[autosurgeon(missing = "Default::default")]
+    pub strokes_sha256: Option<String>,
+    /// SHA-256 (hex) of the visit's photos (upload copies) at signing time, in visit order.
+    #[autosurgeon(missing = "Default::default")]
+    pub photo_sha256s: Vec<String>,
+    /// The device's location fix when the customer signed.
+    #[autosurgeon(missing = "Default::default")]
+    pub fix: Option<Location>,
+    /// The device that signed.
+    #[autosurgeon(missing = "Default::default")]
+    pub signed_by: Option<DeviceId>,
+    /// That device's Ed25519 public key (hex), so the slip verifies on its own anywhere.
+    #[autosurgeon(missing = "Default::default")]
+    pub device_public_key: Option<String>,
     /// SHA-256 (hex) of the slip's canonical content.
     pub content_sha256: Option<String>,
     /// Ed25519 signature (hex) of the content hash by the device key.
@@ -72,6 +87,11 @@ impl Draft for NewServiceSlip {
             notes: self.notes,
             signer_name: None,
             signature_png_sha256: None,
+            strokes_sha256: None,
+            photo_sha256s: Vec::new(),
+            fix: None,
+            signed_by: None,
+            device_public_key: None,
             content_sha256: None,
             device_signature: None,
             signed_at: None,
@@ -95,7 +115,15 @@ impl Record for ServiceSlip {
         let kind = Self::KIND;
         limit_list(kind, "items", &self.items, 200)?;
         limit_text(kind, "notes", &self.notes, 10_000)?;
+        limit_list(kind, "photo_sha256s", &self.photo_sha256s, 100)?;
+        if let Some(name) = &self.signer_name {
+            limit_text(kind, "signer_name", name, 100)?;
+        }
+        if let Some(fix) = &self.fix {
+            fix.check().map_err(|p| ValidationError::new(kind, "fix", p))?;
+        }
         for item in &self.items {
+            limit_text(kind, "items.unit", &item.unit, 50)?;
             limit_text(kind, "items.description", &item.description, 500)?;
             if !item.quantity.is_finite() || item.quantity < 0.0 {
                 return Err(ValidationError::new(

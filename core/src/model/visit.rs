@@ -6,7 +6,24 @@ use super::{Draft, Location, Provenance, Record, RecordKind, ValidationError, li
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
 
-/// A photo attached to a visit; the bytes live in the blob store under `sha256`.
+/// Something a check found doubtful about a capture: evidence for a supervisor, not a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct EvidenceFlag {
+    /// Stable machine code (`mock_location`, `off_site`, `exif_far_from_fix`, `no_gps`, …).
+    pub code: String,
+    /// The same in words, with the figures.
+    pub detail: String,
+}
+
+impl EvidenceFlag {
+    /// A flag from a code and its explanation.
+    pub fn new(code: impl Into<String>, detail: impl Into<String>) -> Self {
+        EvidenceFlag { code: code.into(), detail: detail.into() }
+    }
+}
+
+/// A photo attached to a visit (its `PhotoEvidence`); the bytes live in the blob store under
+/// `sha256`.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct PhotoRef {
     /// SHA-256 (hex) of the upload copy.
@@ -16,6 +33,25 @@ pub struct PhotoRef {
     pub thumbnail_sha256: Option<String>,
     /// When it was taken, per the device.
     pub taken_at: UnixMillis,
+    /// SHA-256 (hex) of the original file the copies were made from.
+    #[autosurgeon(missing = "Default::default")]
+    pub original_sha256: Option<String>,
+    /// Where the photo's EXIF block says it was taken (WGS-84), if it says.
+    #[autosurgeon(missing = "Default::default")]
+    pub exif_location: Option<Location>,
+    /// When the EXIF block says it was taken, if it says.
+    #[autosurgeon(missing = "Default::default")]
+    pub exif_taken_at: Option<UnixMillis>,
+    /// The device's fix when the photo was captured.
+    #[autosurgeon(missing = "Default::default")]
+    pub fix: Option<Location>,
+    /// Whether the fix was within the team's radius of the customer's site; `None` when either
+    /// position is unknown.
+    #[autosurgeon(missing = "Default::default")]
+    pub on_site: Option<bool>,
+    /// What the photo and plausibility checks found.
+    #[autosurgeon(missing = "Default::default")]
+    pub flags: Vec<EvidenceFlag>,
 }
 
 /// A visit: planned, then carried out with fixes, photos and notes.
@@ -41,6 +77,13 @@ pub struct Visit {
     pub notes: String,
     /// The agreed next step.
     pub next_step: Option<String>,
+    /// Whether the check-in fix was on site (distance − accuracy ≤ the team's radius); `None`
+    /// until a check-in, or when the customer's site is not known.
+    #[autosurgeon(missing = "Default::default")]
+    pub on_site: Option<bool>,
+    /// What the geofence and plausibility checks found at check-in.
+    #[autosurgeon(missing = "Default::default")]
+    pub flags: Vec<EvidenceFlag>,
     /// Who created it and when.
     pub provenance: Provenance,
 }
@@ -73,6 +116,8 @@ impl Draft for NewVisit {
             photos: Vec::new(),
             notes: self.notes,
             next_step: None,
+            on_site: None,
+            flags: Vec::new(),
             provenance,
         }
     }
@@ -94,8 +139,15 @@ impl Record for Visit {
         limit_text(kind, "notes", &self.notes, 10_000)?;
         limit_list(kind, "fixes", &self.fixes, 500)?;
         limit_list(kind, "photos", &self.photos, 100)?;
+        limit_list(kind, "flags", &self.flags, 100)?;
         for fix in &self.fixes {
             fix.check().map_err(|p| ValidationError::new(kind, "fixes", p))?;
+        }
+        for photo in &self.photos {
+            limit_list(kind, "photos.flags", &photo.flags, 50)?;
+            for location in photo.fix.iter().chain(&photo.exif_location) {
+                location.check().map_err(|p| ValidationError::new(kind, "photos.fix", p))?;
+            }
         }
         if let (Some(start), Some(end)) = (self.started_at, self.ended_at)
             && end < start

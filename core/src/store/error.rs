@@ -106,6 +106,34 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// No document of any kind has this id.
+    #[error("no document with id {id}")]
+    NoSuchDocument {
+        /// The id asked for.
+        id: DocId,
+    },
+    /// A photo that cannot be used as evidence (not a JPEG, damaged, a decompression bomb).
+    #[error("the photo cannot be used: {0}")]
+    Photo(#[from] crate::evidence::PhotoError),
+    /// Signature strokes that cannot be a signature.
+    #[error("the signature cannot be used: {0}")]
+    Signature(#[from] crate::evidence::SignatureError),
+    /// A slip that could not be sealed (a covered field is missing or malformed).
+    #[error("the slip cannot be signed: {0}")]
+    Slip(#[from] crate::evidence::SlipInvalid),
+    /// The team's geofence is hard and the fix is outside the customer's site; nothing was saved.
+    #[error(
+        "the phone is {effective_m:.0} m from the customer's site after allowing for the fix's accuracy \
+         ({distance_m:.0} m without); the team requires captures within {radius_m:.0} m"
+    )]
+    OffSite {
+        /// Distance between the fix and the site, metres.
+        distance_m: f64,
+        /// Distance minus the fix's accuracy, metres.
+        effective_m: f64,
+        /// The team's radius, metres.
+        radius_m: f64,
+    },
     /// The relay's response does not fit the request or the documents; nothing was applied.
     #[error("sync response refused: {0}")]
     Protocol(String),

@@ -7,6 +7,8 @@
 //! - Every local change also goes to the outbox until a relay acknowledges it.
 //! - Projection tables are updated in the same transaction as the document they describe.
 
+mod blobs;
+mod capture;
 mod db;
 mod documents;
 mod error;
@@ -22,6 +24,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ChangeHash, ROOT, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
 pub use error::{Result, StoreError};
 pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};

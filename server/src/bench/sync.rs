@@ -465,6 +465,8 @@ fn new_visit_change(identity: &DeviceIdentity, n: u32) -> Result<PushedChange> {
         photos: Vec::new(),
         notes: format!("模拟拜访 {n}"),
         next_step: None,
+        on_site: None,
+        flags: Vec::new(),
         provenance: fieldsync_core::model::Provenance {
             created_at: 1_795_654_800_000,
             created_by: identity.device_id(),

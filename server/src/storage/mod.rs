@@ -129,6 +129,38 @@ pub struct DocumentUpdate {
     pub sealed: bool,
 }
 
+/// A document the relay accepted but doubts (DESIGN §4: signed slips verify or are flagged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentFlag {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Team.
+    pub team_id: String,
+    /// The document.
+    pub doc_id: DocId,
+    /// Its kind name.
+    pub kind: String,
+    /// Stable machine code (`slip_signature_invalid`, `slip_signed_by_other_device`).
+    pub code: String,
+    /// What is wrong, in words.
+    pub message: String,
+    /// The device whose change raised the flag.
+    pub device_id: [u8; 16],
+    /// When, relay time (unix ms).
+    pub flagged_at: i64,
+}
+
+/// What one group commit writes, atomically.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchWrite<'a> {
+    /// Accepted changes, appended to the log.
+    pub entries: &'a [LogEntry],
+    /// New document states.
+    pub documents: &'a [DocumentUpdate],
+    /// Flags raised by the accepted changes (a repeat of an existing flag is ignored).
+    pub flags: &'a [DocumentFlag],
+}
+
 /// A page of the change log.
 #[derive(Debug, Clone, Default)]
 pub struct ChangePage {
@@ -182,13 +214,11 @@ pub trait RelayStorage: Send + Sync + 'static {
     fn load_document(&self, doc_id: DocId) -> StorageResult<Option<StoredDocument>>;
     /// Which of these change hashes the log already holds.
     fn known_changes(&self, hashes: &[[u8; 32]]) -> StorageResult<Vec<[u8; 32]>>;
-    /// Appends accepted changes and saves document states, atomically. Returns the last seq.
-    fn commit_batch(
-        &self,
-        entries: &[LogEntry],
-        documents: &[DocumentUpdate],
-        now: i64,
-    ) -> StorageResult<u64>;
+    /// Appends accepted changes, saves document states and records flags, atomically. Returns
+    /// the last seq.
+    fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64>;
+    /// A team's flagged documents, newest first.
+    fn document_flags(&self, team_id: &str, limit: u32) -> StorageResult<Vec<DocumentFlag>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq`, skipping `exclude_actor`'s own, up to `max_bytes`.

@@ -9,12 +9,15 @@ use fieldsync_core::DocId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    ChangePage, DeviceScope, DocumentUpdate, LogEntry, RelayStorage, Role, SnapshotPage, StorageError,
+    BatchWrite, ChangePage, DeviceScope, DocumentFlag, RelayStorage, Role, SnapshotPage, StorageError,
     StorageResult, StoredDocument,
 };
 
 const APPLICATION_ID: i32 = 0x4653_524C; // "FSRL"
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_relay.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_relay.sql"),
+    include_str!("../../migrations/0002_document_flags.sql"),
+];
 const IDLE_READERS: usize = 8;
 
 /// SQLite relay storage.
@@ -307,12 +310,8 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
-    fn commit_batch(
-        &self,
-        entries: &[LogEntry],
-        documents: &[DocumentUpdate],
-        now: i64,
-    ) -> StorageResult<u64> {
+    fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64> {
+        let BatchWrite { entries, documents, flags } = batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO changes (team_id, doc_id, change_hash, actor, bytes, received_at)
@@ -345,7 +344,62 @@ impl RelayStorage for SqliteStorage {
                     seq
                 ])?;
             }
+            let mut flag = tx.prepare_cached(
+                "INSERT OR IGNORE INTO document_flags
+                 (tenant_id, team_id, doc_id, kind, code, message, device_id, flagged_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for f in flags {
+                flag.execute(params![
+                    f.tenant_id,
+                    f.team_id,
+                    &f.doc_id.as_bytes()[..],
+                    f.kind,
+                    f.code,
+                    f.message,
+                    &f.device_id[..],
+                    f.flagged_at
+                ])?;
+            }
             Ok(seq.max(0) as u64)
+        })
+    }
+
+    fn document_flags(&self, team_id: &str, limit: u32) -> StorageResult<Vec<DocumentFlag>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT tenant_id, team_id, doc_id, kind, code, message, device_id, flagged_at
+                     FROM document_flags WHERE team_id = ?1 ORDER BY flagged_at DESC, flag_id DESC LIMIT ?2",
+                )?
+                .query_map(params![team_id, limit], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Vec<u8>>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(tenant_id, team_id, doc_id, kind, code, message, device_id, flagged_at)| {
+                    let corrupt = || StorageError::Backend("a document flag row has a malformed id".into());
+                    Ok(DocumentFlag {
+                        tenant_id,
+                        team_id,
+                        doc_id: DocId::from_bytes(doc_id.try_into().map_err(|_| corrupt())?),
+                        kind,
+                        code,
+                        message,
+                        device_id: device_id.try_into().map_err(|_| corrupt())?,
+                        flagged_at,
+                    })
+                })
+                .collect()
         })
     }
 
