@@ -23,9 +23,9 @@ use crate::blobs::{self, BlobStore};
 use crate::config::RelayConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::relay::{Relay, RelayLimits};
+use crate::relay::{Relay, RelayLimits, ReviewDecision};
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{RelayStorage, Role, StorageError};
+use crate::storage::{PairStatus, RelayStorage, Role, StorageError};
 use fieldsync_core::{Clock as _, SystemClock};
 
 /// Shared state of every handler.
@@ -85,6 +85,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/flags", get(flags))
+        .route("/v1/review", get(review_queue).post(review_decide))
         .merge(sync_routes)
         .merge(blob_routes)
         .fallback(|| async {
@@ -148,6 +149,104 @@ async fn flags(
         })
         .collect();
     Ok(Json(json!({ "flags": flags })))
+}
+
+fn supervisor_only(scope: &crate::storage::DeviceScope, what: &str) -> Result<(), ApiError> {
+    if scope.role == Role::Rep {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} are for supervisors and admins"),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /v1/review`: possible duplicate customers waiting for a supervisor, oldest first, each
+/// with both records' names and phones; and the scalars that differed in recent merges.
+async fn review_queue(
+    State(state): State<AppState>,
+    Device(scope): Device,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    supervisor_only(&scope, "duplicate reviews")?;
+    let storage = state.relay.storage().clone();
+    let team = scope.team_id.clone();
+    let (pairs, conflicts) = tokio::task::spawn_blocking(move || {
+        let pairs = storage.pairs(&team, PairStatus::Pending, 200)?;
+        let describe = |id: fieldsync_core::DocId| -> Result<serde_json::Value, StorageError> {
+            Ok(match storage.customer_key(id)? {
+                Some(row) => json!({ "id": id.to_string(), "name": row.name, "phones": row.phones }),
+                None => json!({ "id": id.to_string() }),
+            })
+        };
+        let pairs = pairs
+            .into_iter()
+            .map(|p| {
+                Ok(json!({
+                    "a": describe(p.a)?,
+                    "b": describe(p.b)?,
+                    "score": p.score,
+                    "reasons": p.reasons,
+                    "queued_at": p.at,
+                }))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let conflicts: Vec<serde_json::Value> = storage
+            .merge_conflicts(&team, 200)?
+            .into_iter()
+            .map(|c| {
+                json!({
+                    "canonical": c.canonical.to_string(),
+                    "duplicate": c.duplicate.to_string(),
+                    "field": c.field,
+                    "kept": c.kept,
+                    "other": c.other,
+                    "at": c.at,
+                })
+            })
+            .collect();
+        Ok::<_, StorageError>((pairs, conflicts))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(json!({ "pending": pairs, "conflicts": conflicts })))
+}
+
+/// The body of `POST /v1/review`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    a: String,
+    b: String,
+    decision: String,
+}
+
+/// `POST /v1/review` `{"a", "b", "decision": "merge" | "not_same"}`: a supervisor's answer,
+/// remembered for good.
+async fn review_decide(
+    State(state): State<AppState>,
+    Device(scope): Device,
+    body: Result<Json<ReviewBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    supervisor_only(&scope, "duplicate reviews")?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let id = |s: &str| {
+        s.parse::<fieldsync_core::DocId>()
+            .map_err(|e| ApiError::bad_request("bad_request", format!("{s:?} is not a document id: {e}")))
+    };
+    let (a, b) = (id(&body.a)?, id(&body.b)?);
+    let decision = match body.decision.as_str() {
+        "merge" => ReviewDecision::Merge,
+        "not_same" => ReviewDecision::NotSame,
+        other => {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                format!("decision {other:?} is neither \"merge\" nor \"not_same\""),
+            ));
+        }
+    };
+    state.relay.decide_pair(&scope, a, b, decision).await?;
+    Ok(Json(json!({ "a": body.a, "b": body.b, "decision": body.decision })))
 }
 
 /// `POST /v1/sync`.

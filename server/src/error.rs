@@ -57,6 +57,7 @@ impl From<RelayError> for ApiError {
                 "the relay could not process the request; retry",
             ),
             RelayError::Storage(e) => e.into(),
+            RelayError::NoSuchPair(m) => ApiError::new(StatusCode::NOT_FOUND, "no_such_pair", m),
         }
     }
 }

@@ -21,8 +21,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 use crate::storage::{
-    BatchWrite, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry, RelayStorage, Role, StorageError,
+    BatchWrite, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry,
+    MergeConflict, PairStatus, RelayStorage, Role, StorageError,
 };
+
+mod identity;
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -60,6 +63,18 @@ pub enum RelayError {
     /// The relay could not process the request (shutting down, or a failed batch); retry.
     #[error("the relay could not process the request; retry")]
     Unavailable,
+    /// A review decision names something that is not a customer pair of the caller's team.
+    #[error("{0}")]
+    NoSuchPair(String),
+}
+
+/// A supervisor's answer to a pair in the review queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDecision {
+    /// The same company: merge them (the older record stays).
+    Merge,
+    /// Different companies: never merge or queue them again.
+    NotSame,
 }
 
 /// Where a device stands: receiving snapshots (new device) or following the log.
@@ -127,6 +142,26 @@ struct PushJob {
     reply: oneshot::Sender<Result<PushOutcome, RelayError>>,
 }
 
+struct DecideJob {
+    scope: DeviceScope,
+    a: DocId,
+    b: DocId,
+    decision: ReviewDecision,
+    reply: oneshot::Sender<Result<(), RelayError>>,
+}
+
+/// Work for the writer thread.
+enum Job {
+    Push(PushJob),
+    Decide(DecideJob),
+}
+
+/// What a job came to, before the batch commits.
+enum Outcome {
+    Pushed(PushOutcome),
+    Decided(Result<(), RelayError>),
+}
+
 #[derive(Debug, Default)]
 struct PushOutcome {
     accepted: u32,
@@ -137,7 +172,7 @@ struct PushOutcome {
 #[derive(Clone)]
 pub struct Relay {
     storage: Arc<dyn RelayStorage>,
-    writer: mpsc::Sender<PushJob>,
+    writer: mpsc::Sender<Job>,
     limits: RelayLimits,
     metrics: Arc<Metrics>,
 }
@@ -163,12 +198,13 @@ impl Relay {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Relay> {
         let (writer, jobs) = mpsc::channel(1024);
+        let actor = storage.relay_actor().map_err(std::io::Error::other)?;
         let thread_storage = storage.clone();
         let thread_limits = limits.clone();
         let thread_metrics = metrics.clone();
         std::thread::Builder::new()
             .name("relay-writer".into())
-            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics).run(jobs))?;
+            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics, actor).run(jobs))?;
         Ok(Relay { storage, writer, limits, metrics })
     }
 
@@ -191,7 +227,7 @@ impl Relay {
         } else {
             let (reply, answer) = oneshot::channel();
             self.writer
-                .send(PushJob { scope: scope.clone(), changes: request.changes, reply })
+                .send(Job::Push(PushJob { scope: scope.clone(), changes: request.changes, reply }))
                 .await
                 .map_err(|_| RelayError::Unavailable)?;
             answer.await.map_err(|_| RelayError::Unavailable)??
@@ -219,6 +255,25 @@ impl Relay {
             cursor: cursor.encode(),
             more,
         })
+    }
+}
+
+impl Relay {
+    /// A supervisor's answer to a pair of customers in the review queue: merge them, or
+    /// remember that they are different companies. The caller checks the role.
+    pub async fn decide_pair(
+        &self,
+        scope: &DeviceScope,
+        a: DocId,
+        b: DocId,
+        decision: ReviewDecision,
+    ) -> Result<(), RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Decide(DecideJob { scope: scope.clone(), a, b, decision, reply }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
     }
 }
 
@@ -280,6 +335,16 @@ impl DocCache {
         DocCache { capacity: capacity.max(1), clock: 0, entries: HashMap::new(), by_age: BTreeMap::new() }
     }
 
+    fn get_mut(&mut self, id: &DocId) -> Option<&mut CachedDoc> {
+        self.clock += 1;
+        let clock = self.clock;
+        let (doc, stamp) = self.entries.get_mut(id)?;
+        self.by_age.remove(stamp);
+        *stamp = clock;
+        self.by_age.insert(clock, *id);
+        Some(doc)
+    }
+
     fn get(&mut self, id: &DocId) -> Option<&CachedDoc> {
         self.clock += 1;
         let clock = self.clock;
@@ -318,6 +383,8 @@ struct Writer {
     limits: RelayLimits,
     metrics: Arc<Metrics>,
     cache: DocCache,
+    /// The relay's own Automerge actor, for the merges it writes.
+    actor: [u8; 16],
 }
 
 /// What one batch will commit.
@@ -327,15 +394,25 @@ struct Batch {
     hashes: HashSet<[u8; 32]>,
     touched: Vec<DocId>,
     flags: Vec<DocumentFlag>,
+    /// Customers whose identity to resolve before committing: `(id, team)`.
+    customers: Vec<(DocId, String)>,
+    customer_rows: Vec<CustomerKeyRow>,
+    pairs: Vec<DedupPair>,
+    conflicts: Vec<MergeConflict>,
 }
 
 impl Writer {
-    fn new(storage: Arc<dyn RelayStorage>, limits: RelayLimits, metrics: Arc<Metrics>) -> Self {
+    fn new(
+        storage: Arc<dyn RelayStorage>,
+        limits: RelayLimits,
+        metrics: Arc<Metrics>,
+        actor: [u8; 16],
+    ) -> Self {
         let cache = DocCache::new(limits.document_cache);
-        Writer { storage, limits, metrics, cache }
+        Writer { storage, limits, metrics, cache, actor }
     }
 
-    fn run(mut self, mut jobs: mpsc::Receiver<PushJob>) {
+    fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(first) = jobs.blocking_recv() {
             let mut batch_jobs = vec![first];
             while batch_jobs.len() < self.limits.max_batch_requests {
@@ -356,12 +433,16 @@ impl Writer {
         }
     }
 
-    fn process(&mut self, jobs: Vec<PushJob>) {
+    fn process(&mut self, jobs: Vec<Job>) {
         let mut batch = Batch::default();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut failure = None;
         for job in &jobs {
-            match self.check_job(job, &mut batch) {
+            let outcome = match job {
+                Job::Push(push) => self.check_job(push, &mut batch).map(Outcome::Pushed),
+                Job::Decide(decide) => self.decide(decide, &mut batch).map(Outcome::Decided),
+            };
+            match outcome {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
                     failure = Some(e);
@@ -371,13 +452,22 @@ impl Writer {
         }
         let result = match failure {
             Some(e) => Err(e),
-            None => self.commit(&batch),
+            None => self.resolve_identities(&mut batch).and_then(|()| self.commit(&batch)),
         };
         match result {
             Ok(()) => {
                 self.metrics.set_cached_documents(self.cache.len() as u64);
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+                    match (job, outcome) {
+                        (Job::Push(push), Outcome::Pushed(outcome)) => {
+                            let _ = push.reply.send(Ok(outcome));
+                        }
+                        (Job::Decide(decide), Outcome::Decided(result)) => {
+                            let _ = decide.reply.send(result);
+                        }
+                        // Outcomes are pushed in job order, one per job.
+                        _ => {}
+                    }
                 }
             }
             Err(e) => {
@@ -386,15 +476,23 @@ impl Writer {
                     self.cache.remove(id);
                 }
                 tracing::error!(error = %e, "sync batch failed; nothing stored");
+                let error = || RelayError::Storage(StorageError::Backend(e.to_string()));
                 for job in jobs {
-                    let _ = job.reply.send(Err(RelayError::Storage(StorageError::Backend(e.to_string()))));
+                    match job {
+                        Job::Push(push) => {
+                            let _ = push.reply.send(Err(error()));
+                        }
+                        Job::Decide(decide) => {
+                            let _ = decide.reply.send(Err(error()));
+                        }
+                    }
                 }
             }
         }
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StorageError> {
-        if batch.entries.is_empty() {
+        if batch.entries.is_empty() && batch.pairs.is_empty() && batch.customer_rows.is_empty() {
             return Ok(());
         }
         let mut updates = Vec::with_capacity(batch.touched.len());
@@ -410,7 +508,14 @@ impl Writer {
                 });
             }
         }
-        let write = BatchWrite { entries: &batch.entries, documents: &updates, flags: &batch.flags };
+        let write = BatchWrite {
+            entries: &batch.entries,
+            documents: &updates,
+            flags: &batch.flags,
+            customers: &batch.customer_rows,
+            pairs: &batch.pairs,
+            conflicts: &batch.conflicts,
+        };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
         self.metrics.record_flags(batch.flags.len() as u64);
         Ok(())
@@ -536,6 +641,9 @@ impl Writer {
                 });
             }
         }
+        if facts.kind == RecordKind::Customer {
+            batch.customers.push((doc_id, scope.team_id.clone()));
+        }
         self.cache.put(
             doc_id,
             CachedDoc {
@@ -581,6 +689,50 @@ impl Writer {
             )),
             _ => None,
         }
+    }
+
+    /// Applies a supervisor's review decision inside the batch. The outer `Err` is a storage
+    /// failure (the batch fails); the inner one is the caller's mistake.
+    fn decide(&mut self, job: &DecideJob, batch: &mut Batch) -> Result<Result<(), RelayError>, StorageError> {
+        let team = job.scope.team_id.clone();
+        for id in [job.a, job.b] {
+            let meta = self.document_meta(id).map_err(|v| match v {
+                Verdict::Storage(e) => e,
+                Verdict::Reject(_, m) => StorageError::Backend(m),
+            })?;
+            match meta {
+                Some(meta) if meta.team_id == team && meta.kind == RecordKind::Customer => {}
+                _ => return Ok(Err(RelayError::NoSuchPair(format!("{id} is not a customer of this team")))),
+            }
+        }
+        if job.a == job.b {
+            return Ok(Err(RelayError::NoSuchPair("a customer cannot be paired with itself".into())));
+        }
+        let user = job.scope.user_id.clone();
+        let verdict = fieldsync_core::dedup::DedupVerdict {
+            score: 1.0,
+            decision: fieldsync_core::dedup::Decision::Same,
+            reasons: Vec::new(),
+        };
+        match job.decision {
+            ReviewDecision::Merge => {
+                self.merge(job.a, job.b, &team, &verdict, identity::DecidedBy::Supervisor(user), batch)?;
+            }
+            ReviewDecision::NotSame => {
+                let (a, b) = if job.a <= job.b { (job.a, job.b) } else { (job.b, job.a) };
+                batch.pairs.push(DedupPair {
+                    team_id: team,
+                    a,
+                    b,
+                    score: 0.0,
+                    reasons: "a supervisor said these are different companies".into(),
+                    status: PairStatus::NotSame,
+                    at: SystemClock.now_ms(),
+                    decided_by: Some(user),
+                });
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Who owns a document and what it is, loading it into the cache if needed.

@@ -14,9 +14,9 @@ use fieldsync_core::store::{AppliedSync, PushLimits, SlipSignature};
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest, SyncResponse};
 use fieldsync_core::{DeviceIdentity, DocId, Store};
 use fieldsync_server::metrics::Metrics;
-use fieldsync_server::relay::{Relay, RelayLimits};
+use fieldsync_server::relay::{Relay, RelayError, RelayLimits, ReviewDecision};
 use fieldsync_server::storage::sqlite::SqliteStorage;
-use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
+use fieldsync_server::storage::{DeviceScope, PairStatus, RelayStorage, Role};
 use tempfile::TempDir;
 
 struct World {
@@ -482,4 +482,141 @@ async fn signed_slips_stay_sealed_on_the_relay_and_bad_signatures_are_flagged() 
     let flags = w.storage.document_flags(&w.team, 10).unwrap();
     assert_eq!(flags[0].doc_id, foreign_id, "newest first");
     assert_eq!(flags[0].code, "slip_signed_by_other_device");
+}
+
+/// What every device and the relay must agree on after identity resolution: each customer's
+/// canonical record, and the canonical record's data.
+/// `(id, merged_into, sorted phones, sorted tags)`.
+type Resolved = (DocId, Option<DocId>, Vec<String>, Vec<String>);
+
+fn resolved(store: &Store, ids: &[DocId]) -> Vec<Resolved> {
+    ids.iter()
+        .map(|&id| {
+            let c: Customer = store.get(id).unwrap();
+            let mut phones = c.phones.clone();
+            phones.sort();
+            let mut tags = c.tags.clone();
+            tags.sort();
+            (id, c.merged_into, phones, tags)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_reps_creating_the_same_customer_offline_end_with_one_whatever_the_sync_order() {
+    // Orders of (rep A pushes, rep B pushes), then everyone pulls until quiet.
+    for order in [[0usize, 1], [1, 0]] {
+        let w = world();
+        let reps = [w.phone(Role::Rep), w.phone(Role::Rep)];
+        let supervisor = w.phone(Role::Supervisor);
+        // Offline, the same morning: A first (older), B an hour later, with another number and tag.
+        let a = reps[0]
+            .store
+            .create(NewCustomer {
+                company_name: "苏州精工机械有限公司".into(),
+                phones: vec!["13812345678".into()],
+                tags: vec!["机床".into()],
+                address: Some("苏州工业园区星湖街 88 号".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let b = reps[1]
+            .store
+            .create(NewCustomer {
+                company_name: "苏州精工机械".into(),
+                phones: vec!["+86 138-1234-5678".into(), "0512-62345678".into()],
+                tags: vec!["老客户".into()],
+                address: Some("苏州市吴中区".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        // A visit made against B's record before anyone knew.
+        let visit = reps[1]
+            .store
+            .create(NewVisit { customer_id: b.id, opportunity_id: None, planned_at: 1, notes: String::new() })
+            .unwrap();
+        for i in order {
+            w.sync(&reps[i]).await;
+        }
+        for phone in reps.iter().chain([&supervisor]) {
+            w.sync(phone).await;
+        }
+
+        let ids = [a.id, b.id];
+        let expected = resolved(&supervisor.store, &ids);
+        assert_eq!(expected[0].1, None, "order {order:?}: the older record stays canonical");
+        assert_eq!(expected[1].1, Some(a.id), "order {order:?}: the newer one points at it");
+        assert_eq!(
+            expected[0].2,
+            ["0512-62345678", "13812345678"],
+            "order {order:?}: phones united, one entry per number"
+        );
+        assert_eq!(expected[0].3, vec!["机床".to_string(), "老客户".into()], "order {order:?}: tags united");
+        for phone in &reps {
+            assert_eq!(resolved(&phone.store, &ids), expected, "order {order:?}: every device agrees");
+        }
+        let canonical: Customer = supervisor.store.get(a.id).unwrap();
+        assert_eq!(
+            canonical.address.as_deref(),
+            Some("苏州工业园区星湖街 88 号"),
+            "the canonical scalar is kept"
+        );
+        let conflicts = w.storage.merge_conflicts(&w.team, 10).unwrap();
+        assert_eq!(conflicts.len(), 1, "order {order:?}: {conflicts:?}");
+        assert_eq!((conflicts[0].field.as_str(), conflicts[0].other.as_str()), ("address", "苏州市吴中区"));
+        // The visit still names B's record and resolves through the redirect.
+        let visit: fieldsync_core::model::Visit = supervisor.store.get(visit.id).unwrap();
+        assert_eq!(visit.customer_id, b.id);
+        assert_eq!(supervisor.store.resolve_customer(visit.customer_id).unwrap().id, a.id);
+        // Searches find the one surviving customer.
+        let found = reps[1].store.customers_by_name_prefix("苏州精工", 10).unwrap();
+        assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), vec![a.id], "order {order:?}");
+        // Nothing left to do: another round changes nothing.
+        for phone in reps.iter().chain([&supervisor]) {
+            assert_eq!(w.sync(phone).await.documents_changed, 0, "order {order:?}: settled");
+        }
+    }
+}
+
+#[tokio::test]
+async fn possible_duplicates_wait_for_a_supervisor_whose_answer_is_remembered() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let supervisor = w.phone(Role::Supervisor);
+    // Same name, no shared phone: possible, not sure.
+    let a = rep.store.create(draft("无锡华光电子科技有限公司", "13900001111")).unwrap();
+    let b = rep.store.create(draft("无锡华光电子科技", "13900002222")).unwrap();
+    // A hard negative: same region and industry word, different company; never queued.
+    rep.store.create(draft("无锡华光模具有限公司", "13900003333")).unwrap();
+    w.sync(&rep).await;
+    let pending = w.storage.pairs(&w.team, PairStatus::Pending, 10).unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let (lo, hi) = if a.id < b.id { (a.id, b.id) } else { (b.id, a.id) };
+    assert_eq!((pending[0].a, pending[0].b), (lo, hi));
+
+    // The supervisor says they are different: remembered, and an edit does not re-queue them.
+    w.relay.decide_pair(&supervisor.scope, b.id, a.id, ReviewDecision::NotSame).await.unwrap();
+    assert!(w.storage.pairs(&w.team, PairStatus::Pending, 10).unwrap().is_empty());
+    let mut edited: Customer = rep.store.get(b.id).unwrap();
+    edited.tags.push("重点".into());
+    rep.store.update(&edited).unwrap();
+    w.sync(&rep).await;
+    assert!(w.storage.pairs(&w.team, PairStatus::Pending, 10).unwrap().is_empty());
+    assert_eq!(w.storage.pairs(&w.team, PairStatus::NotSame, 10).unwrap().len(), 1);
+
+    // Another pair, merged by the supervisor: the devices receive the merge.
+    let c = rep.store.create(draft("常州恒达轴承", "13900004444")).unwrap();
+    let d = rep.store.create(draft("常州恒达轴承有限公司", "13900005555")).unwrap();
+    w.sync(&rep).await;
+    w.relay.decide_pair(&supervisor.scope, c.id, d.id, ReviewDecision::Merge).await.unwrap();
+    w.sync(&rep).await;
+    let merged: Customer = rep.store.get(d.id).unwrap();
+    assert_eq!(merged.merged_into, Some(c.id));
+    let canonical: Customer = rep.store.get(c.id).unwrap();
+    assert_eq!(canonical.phones, vec!["13900004444".to_string(), "13900005555".into()]);
+
+    // Bad decisions: an id that is not a customer of the team.
+    let err = w.relay.decide_pair(&supervisor.scope, c.id, DocId::generate(), ReviewDecision::Merge).await;
+    assert!(matches!(err, Err(RelayError::NoSuchPair(_))), "{err:?}");
 }

@@ -249,3 +249,82 @@ async fn health_and_metrics_answer() {
     let (status, body) = call(&r.state, Request::get("/nope").body(Body::empty()).unwrap()).await;
     assert_eq!((status, code_of(&body).as_str()), (StatusCode::NOT_FOUND, "no_such_endpoint"));
 }
+
+#[tokio::test]
+async fn review_and_flags_are_for_supervisors_and_refuse_bad_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let boot = fieldsync_server::admin::run(
+        dir.path(),
+        fieldsync_server::admin::AdminCommand::Bootstrap {
+            tenant: "t".into(),
+            team: "t".into(),
+            reps: 1,
+            supervisors: 1,
+            admins: 0,
+        },
+    )
+    .unwrap();
+    let state =
+        AppState::open(RelayConfig { data_dir: dir.path().to_owned(), ..Default::default() }).unwrap();
+    let mut tokens = Vec::new();
+    for user in boot["users"].as_array().unwrap() {
+        let (status, body) =
+            enroll(&state, user["code"].as_str().unwrap(), &DeviceIdentity::generate().unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        tokens.push((body["role"].as_str().unwrap().to_owned(), body["token"].as_str().unwrap().to_owned()));
+    }
+    let token_of = |role: &str| tokens.iter().find(|(r, _)| r == role).unwrap().1.clone();
+    let get = |path: &str, token: String| {
+        Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+    let post = |body: &str, token: String| {
+        Request::post("/v1/review")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+
+    for path in ["/v1/review", "/v1/flags"] {
+        let (status, body) = call(&state, get(path, token_of("rep"))).await;
+        assert_eq!((status, code_of(&body).as_str()), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
+        let (status, body) = call(&state, get(path, token_of("supervisor"))).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, body) = call(&state, get("/v1/review", token_of("supervisor"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["pending"], serde_json::json!([]));
+
+    let id = fieldsync_core::DocId::generate().to_string();
+    let other = fieldsync_core::DocId::generate().to_string();
+    let cases = [
+        ("not json".to_string(), StatusCode::BAD_REQUEST, "bad_request"),
+        (format!(r#"{{"a": "{id}", "b": "{other}"}}"#), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            format!(r#"{{"a": "nope", "b": "{other}", "decision": "merge"}}"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            format!(r#"{{"a": "{id}", "b": "{other}", "decision": "maybe"}}"#),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            format!(r#"{{"a": "{id}", "b": "{other}", "decision": "merge"}}"#),
+            StatusCode::NOT_FOUND,
+            "no_such_pair",
+        ),
+    ];
+    for (body, expected_status, expected_code) in cases {
+        let (status, answer) = call(&state, post(&body, token_of("supervisor"))).await;
+        assert_eq!((status, code_of(&answer).as_str()), (expected_status, expected_code), "{body}");
+    }
+    let (status, answer) = call(
+        &state,
+        post(&format!(r#"{{"a": "{id}", "b": "{other}", "decision": "merge"}}"#), token_of("rep")),
+    )
+    .await;
+    assert_eq!((status, code_of(&answer).as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+}

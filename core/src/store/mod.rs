@@ -281,7 +281,22 @@ impl Store {
         })
     }
 
-    /// Customers whose name starts with `prefix`.
+    /// The customer a record now stands for: itself, or the customer identity resolution
+    /// merged it into (followed through at most 8 redirects). Visits, deals and lead cards keep
+    /// the id they were made with and reach the surviving record through this.
+    pub fn resolve_customer(&self, id: DocId) -> Result<crate::model::Customer> {
+        let mut customer: crate::model::Customer = self.get(id)?;
+        for _ in 0..8 {
+            match customer.merged_into {
+                Some(next) if next != customer.id => customer = self.get(next)?,
+                _ => break,
+            }
+        }
+        Ok(customer)
+    }
+
+    /// Customers whose name starts with `prefix` (customers merged into another are left out:
+    /// they are found as the customer they were merged into).
     pub fn customers_by_name_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<CustomerSummary>> {
         self.db.read(|conn| query::customers_by_name_prefix(conn, prefix, limit))
     }

@@ -103,7 +103,7 @@ pub(crate) fn customers_by_name_prefix(
     let high = format!("{low}\u{10FFFF}");
     let sql = format!(
         "SELECT {CUSTOMER_COLUMNS} FROM customer_index c
-         WHERE c.name_key >= ?1 AND c.name_key < ?2 ORDER BY c.name_key LIMIT ?3"
+         WHERE c.name_key >= ?1 AND c.name_key < ?2 AND c.merged_into IS NULL ORDER BY c.name_key LIMIT ?3"
     );
     Ok(conn
         .prepare_cached(&sql)?
@@ -126,7 +126,8 @@ pub(crate) fn customers_by_phone_prefix(
     let sql = format!(
         "SELECT DISTINCT {CUSTOMER_COLUMNS} FROM customer_phone_index p
          JOIN customer_index c ON c.doc_id = p.doc_id
-         WHERE p.phone_key >= ?1 AND p.phone_key < ?2 ORDER BY c.company_name LIMIT ?3"
+         WHERE p.phone_key >= ?1 AND p.phone_key < ?2 AND c.merged_into IS NULL
+         ORDER BY c.company_name LIMIT ?3"
     );
     Ok(conn
         .prepare_cached(&sql)?
@@ -151,7 +152,8 @@ pub(crate) fn customers_near(
     let sql = format!(
         "SELECT {CUSTOMER_COLUMNS}, g.min_lat, g.min_lon FROM customer_geo g
          JOIN customer_index c ON c.row_id = g.id
-         WHERE g.max_lat >= ?1 AND g.min_lat <= ?2 AND g.max_lon >= ?3 AND g.min_lon <= ?4"
+         WHERE g.max_lat >= ?1 AND g.min_lat <= ?2 AND g.max_lon >= ?3 AND g.min_lon <= ?4
+           AND c.merged_into IS NULL"
     );
     let mut found = conn
         .prepare_cached(&sql)?

@@ -151,7 +151,7 @@ pub struct DocumentFlag {
 }
 
 /// What one group commit writes, atomically.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BatchWrite<'a> {
     /// Accepted changes, appended to the log.
     pub entries: &'a [LogEntry],
@@ -159,6 +159,101 @@ pub struct BatchWrite<'a> {
     pub documents: &'a [DocumentUpdate],
     /// Flags raised by the accepted changes (a repeat of an existing flag is ignored).
     pub flags: &'a [DocumentFlag],
+    /// Customers' match keys, replacing the stored ones.
+    pub customers: &'a [CustomerKeyRow],
+    /// Pairs queued for review or decided (a decided pair overwrites a pending one).
+    pub pairs: &'a [DedupPair],
+    /// Scalars that differed in merges.
+    pub conflicts: &'a [MergeConflict],
+}
+
+/// What the duplicate rule needs of one customer, as the relay indexes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerKeyRow {
+    /// The customer document.
+    pub doc_id: DocId,
+    /// Its team.
+    pub team_id: String,
+    /// `provenance.created_at`, for the canonical order.
+    pub created_at: i64,
+    /// Company name as written.
+    pub name: String,
+    /// Phone entries as written.
+    pub phones: Vec<String>,
+    /// Credit code as written.
+    pub credit_code: Option<String>,
+    /// The customer it was merged into.
+    pub merged_into: Option<DocId>,
+    /// Normalised phones (E.164) it is found by; written, not read back.
+    pub e164s: Vec<String>,
+    /// Name n-grams it is found by; written, not read back.
+    pub grams: Vec<String>,
+}
+
+/// Where a pair of customers stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairStatus {
+    /// Waiting for a supervisor.
+    Pending,
+    /// Merged (by the rule or a supervisor).
+    Merged,
+    /// A supervisor said they are different companies: never merged or queued again.
+    NotSame,
+}
+
+impl PairStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairStatus::Pending => "pending",
+            PairStatus::Merged => "merged",
+            PairStatus::NotSame => "not_same",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [PairStatus::Pending, PairStatus::Merged, PairStatus::NotSame].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A pair of customers the rule called possible duplicates, or a decision on one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupPair {
+    /// Team.
+    pub team_id: String,
+    /// The smaller id.
+    pub a: DocId,
+    /// The larger id.
+    pub b: DocId,
+    /// Name similarity.
+    pub score: f64,
+    /// The rule's reasons, in words.
+    pub reasons: String,
+    /// Where it stands.
+    pub status: PairStatus,
+    /// When it was queued or decided (relay time).
+    pub at: i64,
+    /// Who decided (user id), for decisions.
+    pub decided_by: Option<String>,
+}
+
+/// A scalar that differed when two customers were merged; the canonical value was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeConflict {
+    /// Team.
+    pub team_id: String,
+    /// The surviving customer.
+    pub canonical: DocId,
+    /// The customer merged into it.
+    pub duplicate: DocId,
+    /// The field.
+    pub field: String,
+    /// The value kept.
+    pub kept: String,
+    /// The value not kept.
+    pub other: String,
+    /// When (relay time).
+    pub at: i64,
 }
 
 /// A page of the change log.
@@ -219,6 +314,28 @@ pub trait RelayStorage: Send + Sync + 'static {
     fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64>;
     /// A team's flagged documents, newest first.
     fn document_flags(&self, team_id: &str, limit: u32) -> StorageResult<Vec<DocumentFlag>>;
+
+    // --- identity resolution ---
+    /// The relay's Automerge actor, created on first use.
+    fn relay_actor(&self) -> StorageResult<[u8; 16]>;
+    /// Customers of a team that may match: every customer listing one of `e164s`, and those
+    /// sharing the most of the rarest `grams`. Bounded reads whatever the team's size.
+    fn customer_candidates(
+        &self,
+        team_id: &str,
+        e164s: &[String],
+        grams: &[String],
+    ) -> StorageResult<Vec<CustomerKeyRow>>;
+    /// One customer's key row.
+    fn customer_key(&self, doc_id: DocId) -> StorageResult<Option<CustomerKeyRow>>;
+    /// The stored status of a pair (ids in any order).
+    fn pair_status(&self, team_id: &str, a: DocId, b: DocId) -> StorageResult<Option<PairStatus>>;
+    /// A team's pairs with `status`, oldest first.
+    fn pairs(&self, team_id: &str, status: PairStatus, limit: u32) -> StorageResult<Vec<DedupPair>>;
+    /// Conflicts recorded when merging into `canonical`.
+    fn merge_conflicts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<MergeConflict>>;
+    /// The team's rules document, if an admin wrote one.
+    fn team_rules_document(&self, team_id: &str) -> StorageResult<Option<DocId>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq`, skipping `exclude_actor`'s own, up to `max_bytes`.

@@ -9,15 +9,25 @@ use fieldsync_core::DocId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchWrite, ChangePage, DeviceScope, DocumentFlag, RelayStorage, Role, SnapshotPage, StorageError,
-    StorageResult, StoredDocument,
+    BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, MergeConflict, PairStatus,
+    RelayStorage, Role, SnapshotPage, StorageError, StorageResult, StoredDocument,
 };
 
 const APPLICATION_ID: i32 = 0x4653_524C; // "FSRL"
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_relay.sql"),
     include_str!("../../migrations/0002_document_flags.sql"),
+    include_str!("../../migrations/0003_identity.sql"),
 ];
+
+/// Customers read per phone number at most (a park switchboard can be listed by hundreds).
+const MAX_ROWS_PER_PHONE: i64 = 64;
+/// Grams carried by more customers than this are skipped: industry words, not names.
+const MAX_POSTINGS_PER_GRAM: i64 = 2_000;
+/// Postings read per lookup at most, over all grams.
+const POSTINGS_BUDGET: i64 = 4_000;
+/// Customers found by name that are returned for scoring, best-sharing first.
+const NAME_CANDIDATES: usize = 24;
 const IDLE_READERS: usize = 8;
 
 /// SQLite relay storage.
@@ -34,6 +44,91 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn doc_id_of(bytes: Vec<u8>) -> StorageResult<DocId> {
+    bytes
+        .try_into()
+        .map(DocId::from_bytes)
+        .map_err(|_| StorageError::Backend("a stored document id is not 16 bytes".into()))
+}
+
+fn read_customer_key(conn: &Connection, doc_id: &[u8]) -> StorageResult<Option<CustomerKeyRow>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT team_id, created_at, name, phones, credit_code, merged_into FROM customer_keys WHERE doc_id = ?1",
+        )?
+        .query_row([doc_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<Vec<u8>>>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((team_id, created_at, name, phones, credit_code, merged_into)) = row else { return Ok(None) };
+    Ok(Some(CustomerKeyRow {
+        doc_id: doc_id_of(doc_id.to_vec())?,
+        team_id,
+        created_at,
+        name,
+        phones: phones.lines().map(str::to_owned).collect(),
+        credit_code,
+        merged_into: merged_into.map(doc_id_of).transpose()?,
+        e164s: Vec::new(),
+        grams: Vec::new(),
+    }))
+}
+
+/// Replaces a customer's key row and its phone and gram postings, keeping the gram counts.
+fn write_customer_key(tx: &Connection, row: &CustomerKeyRow) -> StorageResult<()> {
+    let id = &row.doc_id.as_bytes()[..];
+    let old_grams: Vec<String> = tx
+        .prepare_cached("SELECT gram FROM customer_key_grams WHERE doc_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut decrement =
+        tx.prepare_cached("UPDATE customer_gram_counts SET n = n - 1 WHERE team_id = ?1 AND gram = ?2")?;
+    for gram in &old_grams {
+        decrement.execute(params![row.team_id, gram])?;
+    }
+    tx.prepare_cached("DELETE FROM customer_key_grams WHERE doc_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM customer_key_phones WHERE doc_id = ?1")?.execute([id])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO customer_keys (doc_id, team_id, created_at, name, phones, credit_code, merged_into)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        row.team_id,
+        row.created_at,
+        row.name,
+        row.phones.join("\n"),
+        row.credit_code,
+        row.merged_into.map(|m| m.as_bytes().to_vec())
+    ])?;
+    let mut phone = tx.prepare_cached(
+        "INSERT OR IGNORE INTO customer_key_phones (team_id, e164, doc_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for e164 in &row.e164s {
+        phone.execute(params![row.team_id, e164, id])?;
+    }
+    let mut gram = tx.prepare_cached(
+        "INSERT OR IGNORE INTO customer_key_grams (team_id, gram, doc_id) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut increment = tx.prepare_cached(
+        "INSERT INTO customer_gram_counts (team_id, gram, n) VALUES (?1, ?2, 1)
+         ON CONFLICT (team_id, gram) DO UPDATE SET n = n + 1",
+    )?;
+    for g in &row.grams {
+        if gram.execute(params![row.team_id, g, id])? > 0 {
+            increment.execute(params![row.team_id, g])?;
+        }
+    }
+    Ok(())
 }
 
 impl SqliteStorage {
@@ -311,7 +406,7 @@ impl RelayStorage for SqliteStorage {
     }
 
     fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64> {
-        let BatchWrite { entries, documents, flags } = batch;
+        let BatchWrite { entries, documents, flags, customers, pairs, conflicts } = batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO changes (team_id, doc_id, change_hash, actor, bytes, received_at)
@@ -361,7 +456,214 @@ impl RelayStorage for SqliteStorage {
                     f.flagged_at
                 ])?;
             }
+            for row in customers {
+                write_customer_key(tx, row)?;
+            }
+            let mut pair = tx.prepare_cached(
+                "INSERT INTO dedup_pairs (team_id, a, b, score, reasons, status, created_at, decided_at, decided_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?6 = 'pending' THEN NULL ELSE ?7 END, ?8)
+                 ON CONFLICT (team_id, a, b) DO UPDATE SET
+                    status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by
+                 WHERE excluded.status <> 'pending'",
+            )?;
+            for p in pairs {
+                pair.execute(params![
+                    p.team_id,
+                    &p.a.as_bytes()[..],
+                    &p.b.as_bytes()[..],
+                    p.score,
+                    p.reasons,
+                    p.status.as_str(),
+                    p.at,
+                    p.decided_by
+                ])?;
+            }
+            let mut conflict = tx.prepare_cached(
+                "INSERT OR IGNORE INTO merge_conflicts (team_id, canonical, duplicate, field, kept, other, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for c in conflicts {
+                conflict.execute(params![
+                    c.team_id,
+                    &c.canonical.as_bytes()[..],
+                    &c.duplicate.as_bytes()[..],
+                    c.field,
+                    c.kept,
+                    c.other,
+                    c.at
+                ])?;
+            }
             Ok(seq.max(0) as u64)
+        })
+    }
+
+    fn relay_actor(&self) -> StorageResult<[u8; 16]> {
+        self.write(|tx| {
+            let existing: Option<Vec<u8>> = tx
+                .query_row("SELECT actor FROM relay_identity WHERE singleton = 1", [], |r| r.get(0))
+                .optional()?;
+            if let Some(actor) = existing {
+                return actor
+                    .try_into()
+                    .map_err(|_| StorageError::Backend("the relay's actor id is not 16 bytes".into()));
+            }
+            let actor = *uuid::Uuid::now_v7().as_bytes();
+            tx.execute("INSERT INTO relay_identity (singleton, actor) VALUES (1, ?1)", [&actor[..]])?;
+            Ok(actor)
+        })
+    }
+
+    fn customer_candidates(
+        &self,
+        team_id: &str,
+        e164s: &[String],
+        grams: &[String],
+    ) -> StorageResult<Vec<CustomerKeyRow>> {
+        self.read(|conn| {
+            let mut ids: Vec<Vec<u8>> = Vec::new();
+            let mut by_phone = conn.prepare_cached(
+                "SELECT doc_id FROM customer_key_phones WHERE team_id = ?1 AND e164 = ?2 LIMIT ?3",
+            )?;
+            for e164 in e164s {
+                for id in by_phone.query_map(params![team_id, e164, MAX_ROWS_PER_PHONE], |r| r.get(0))? {
+                    ids.push(id?);
+                }
+            }
+            // The rarest grams first, skipping those most customers carry.
+            let mut count =
+                conn.prepare_cached("SELECT n FROM customer_gram_counts WHERE team_id = ?1 AND gram = ?2")?;
+            let mut counted: Vec<(i64, &String)> = Vec::with_capacity(grams.len());
+            for gram in grams {
+                let n: i64 = count.query_row(params![team_id, gram], |r| r.get(0)).optional()?.unwrap_or(0);
+                if n > 0 && n <= MAX_POSTINGS_PER_GRAM {
+                    counted.push((n, gram));
+                }
+            }
+            counted.sort();
+            let mut shared: std::collections::HashMap<Vec<u8>, u32> = std::collections::HashMap::new();
+            let mut budget = POSTINGS_BUDGET;
+            let mut postings = conn.prepare_cached(
+                "SELECT doc_id FROM customer_key_grams WHERE team_id = ?1 AND gram = ?2 LIMIT ?3",
+            )?;
+            for (n, gram) in counted {
+                if budget <= 0 {
+                    break;
+                }
+                for id in postings.query_map(params![team_id, gram, budget.min(n)], |r| r.get(0))? {
+                    *shared.entry(id?).or_default() += 1;
+                }
+                budget -= n;
+            }
+            let mut ranked: Vec<(u32, Vec<u8>)> = shared.into_iter().map(|(id, n)| (n, id)).collect();
+            ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            ids.extend(ranked.into_iter().take(NAME_CANDIDATES).map(|(_, id)| id));
+            ids.sort();
+            ids.dedup();
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(row) = read_customer_key(conn, &id)? {
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
+        })
+    }
+
+    fn customer_key(&self, doc_id: DocId) -> StorageResult<Option<CustomerKeyRow>> {
+        self.read(|conn| read_customer_key(conn, doc_id.as_bytes()))
+    }
+
+    fn pair_status(&self, team_id: &str, a: DocId, b: DocId) -> StorageResult<Option<PairStatus>> {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        self.read(|conn| {
+            let status: Option<String> = conn
+                .prepare_cached("SELECT status FROM dedup_pairs WHERE team_id = ?1 AND a = ?2 AND b = ?3")?
+                .query_row(params![team_id, &a.as_bytes()[..], &b.as_bytes()[..]], |r| r.get(0))
+                .optional()?;
+            Ok(status.as_deref().and_then(PairStatus::parse))
+        })
+    }
+
+    fn pairs(&self, team_id: &str, status: PairStatus, limit: u32) -> StorageResult<Vec<DedupPair>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT a, b, score, reasons, created_at, decided_at, decided_by FROM dedup_pairs
+                     WHERE team_id = ?1 AND status = ?2 ORDER BY created_at, a, b LIMIT ?3",
+                )?
+                .query_map(params![team_id, status.as_str(), limit], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, f64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(a, b, score, reasons, created_at, decided_at, decided_by)| {
+                    Ok(DedupPair {
+                        team_id: team_id.to_owned(),
+                        a: doc_id_of(a)?,
+                        b: doc_id_of(b)?,
+                        score,
+                        reasons,
+                        status,
+                        at: decided_at.unwrap_or(created_at),
+                        decided_by,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn merge_conflicts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<MergeConflict>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT canonical, duplicate, field, kept, other, created_at FROM merge_conflicts
+                     WHERE team_id = ?1 ORDER BY created_at DESC LIMIT ?2",
+                )?
+                .query_map(params![team_id, limit], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(canonical, duplicate, field, kept, other, at)| {
+                    Ok(MergeConflict {
+                        team_id: team_id.to_owned(),
+                        canonical: doc_id_of(canonical)?,
+                        duplicate: doc_id_of(duplicate)?,
+                        field,
+                        kept,
+                        other,
+                        at,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn team_rules_document(&self, team_id: &str) -> StorageResult<Option<DocId>> {
+        self.read(|conn| {
+            let id: Option<Vec<u8>> = conn
+                .prepare_cached(
+                    "SELECT doc_id FROM documents WHERE team_id = ?1 AND kind = 'team_rules'
+                     ORDER BY updated_seq DESC LIMIT 1",
+                )?
+                .query_row([team_id], |r| r.get(0))
+                .optional()?;
+            id.map(doc_id_of).transpose()
         })
     }
 

@@ -1,0 +1,322 @@
+//! Identity resolution on the relay (DESIGN §6): when reps create the same customer offline, the
+//! relay makes every device end with one customer.
+//!
+//! Runs in the writer thread, after a batch's pushed changes are checked and before it commits,
+//! so the merges it makes are stored atomically with the changes that caused them:
+//!
+//! - Every customer the batch touched gets its match key indexed (normalised phones, name
+//!   n-grams), in storage and for the rest of the batch.
+//! - Candidates come from those indexes alone; each is scored with the rule the phones use
+//!   ([`compare`], with the team's thresholds).
+//! - **Same** (and no supervisor said otherwise): the older record (created time, then id) is
+//!   canonical. The relay, as its own Automerge actor, writes the union into the canonical record
+//!   ([`merge_customers`]) and `merged_into` into the other; scalars that differed are kept for
+//!   review. Devices receive these changes like any other, so every device converges on the same
+//!   records whatever order the reps synced in. Visits, deals and lead cards keep pointing at the
+//!   record they were made for and resolve through `merged_into`; service slips are never touched.
+//! - **Possible**: the pair joins the team's review queue; a supervisor's answer (merge / not the
+//!   same) is remembered and never asked again.
+//! - A later edit to a merged-away record is united into its canonical record again.
+
+use std::collections::HashSet;
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, ReadDoc};
+use fieldsync_core::dedup::{
+    CustomerKey, Decision, DedupThresholds, DedupVerdict, compare, merge_customers, name_grams,
+};
+use fieldsync_core::model::{Customer, Record, RecordKind, TeamRules};
+use fieldsync_core::{Clock as _, DocId, SystemClock};
+
+use super::{Batch, Verdict, Writer};
+use crate::storage::{CustomerKeyRow, DedupPair, LogEntry, MergeConflict, PairStatus, StorageError};
+
+/// `merged_into` links followed before giving up (a chain longer than this is a bug or an attack).
+const MAX_REDIRECTS: usize = 8;
+
+/// Who decided a merge.
+#[derive(Debug, Clone)]
+pub(super) enum DecidedBy {
+    /// The rule: shared phone and name ≥ the team's bar, or equal credit codes.
+    Rule,
+    /// A supervisor, by user id.
+    Supervisor(String),
+}
+
+/// The match key row of a customer, as indexed.
+pub(crate) fn key_row(customer: &Customer, team_id: &str) -> CustomerKeyRow {
+    let phones: Vec<&str> = customer.phones.iter().map(String::as_str).collect();
+    let key = CustomerKey::new(&customer.company_name, &phones, customer.credit_code.as_deref());
+    CustomerKeyRow {
+        doc_id: customer.id,
+        team_id: team_id.to_owned(),
+        created_at: customer.provenance.created_at,
+        name: customer.company_name.clone(),
+        phones: customer.phones.clone(),
+        credit_code: customer.credit_code.clone(),
+        merged_into: customer.merged_into,
+        e164s: key.phones.iter().map(|p| p.e164.clone()).collect(),
+        grams: name_grams(&customer.company_name),
+    }
+}
+
+fn key_of(row: &CustomerKeyRow) -> CustomerKey {
+    let phones: Vec<&str> = row.phones.iter().map(String::as_str).collect();
+    CustomerKey::new(&row.name, &phones, row.credit_code.as_deref())
+}
+
+fn ordered(a: DocId, b: DocId) -> (DocId, DocId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+fn storage(verdict: Verdict) -> StorageError {
+    match verdict {
+        Verdict::Storage(e) => e,
+        Verdict::Reject(_, message) => StorageError::Backend(message),
+    }
+}
+
+impl Writer {
+    /// Resolves the identities of every customer the batch touched, in the order they arrived.
+    pub(super) fn resolve_identities(&mut self, batch: &mut Batch) -> Result<(), StorageError> {
+        let touched = std::mem::take(&mut batch.customers);
+        let mut seen = HashSet::new();
+        for (id, team) in touched {
+            if seen.insert(id) {
+                self.resolve(id, &team, batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, id: DocId, team: &str, batch: &mut Batch) -> Result<(), StorageError> {
+        let Some(customer) = self.customer(id)? else { return Ok(()) };
+        let row = key_row(&customer, team);
+        index(batch, row.clone());
+        if let Some(target) = customer.merged_into {
+            // An edit to a record already merged away: its canonical record takes it in too.
+            let canonical = self.canonical_of(target)?;
+            if canonical != id {
+                self.unite(canonical, id, team, batch)?;
+            }
+            return Ok(());
+        }
+        let thresholds = self.thresholds(team)?;
+        let key = key_of(&row);
+        let mut candidates = self.storage.customer_candidates(team, &row.e164s, &row.grams)?;
+        // Customers of this same batch are not stored yet; the batch's rows are also newer.
+        candidates.retain(|c| !batch.customer_rows.iter().any(|r| r.doc_id == c.doc_id));
+        candidates.extend(
+            batch
+                .customer_rows
+                .iter()
+                .filter(|r| {
+                    r.team_id == team
+                        && r.doc_id != id
+                        && (r.e164s.iter().any(|p| row.e164s.contains(p))
+                            || r.grams.iter().any(|g| row.grams.contains(g)))
+                })
+                .cloned(),
+        );
+        candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
+
+        for candidate in candidates {
+            if candidate.doc_id == id || candidate.merged_into.is_some() {
+                continue;
+            }
+            let verdict = compare(&key, &key_of(&candidate), &thresholds);
+            if verdict.decision == Decision::Different {
+                continue;
+            }
+            match self.pair_status(team, id, candidate.doc_id, batch)? {
+                Some(PairStatus::NotSame | PairStatus::Merged) => continue,
+                Some(PairStatus::Pending) if verdict.decision == Decision::Possible => continue,
+                _ => {}
+            }
+            if verdict.decision == Decision::Same {
+                let canonical = self.merge(id, candidate.doc_id, team, &verdict, DecidedBy::Rule, batch)?;
+                if canonical != Some(id) {
+                    // This record was merged away: it no longer absorbs others.
+                    break;
+                }
+            } else {
+                let (a, b) = ordered(id, candidate.doc_id);
+                batch.pairs.push(DedupPair {
+                    team_id: team.to_owned(),
+                    a,
+                    b,
+                    score: verdict.score,
+                    reasons: reasons(&verdict),
+                    status: PairStatus::Pending,
+                    at: SystemClock.now_ms(),
+                    decided_by: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the customers `x` and `y` (or the records they were merged into). Returns the
+    /// canonical record's id, or `None` when one of them is not a customer of this team.
+    pub(super) fn merge(
+        &mut self,
+        x: DocId,
+        y: DocId,
+        team: &str,
+        verdict: &DedupVerdict,
+        decided_by: DecidedBy,
+        batch: &mut Batch,
+    ) -> Result<Option<DocId>, StorageError> {
+        let (cx, cy) = (self.canonical_of(x)?, self.canonical_of(y)?);
+        let now = SystemClock.now_ms();
+        let (a, b) = ordered(x, y);
+        batch.pairs.push(DedupPair {
+            team_id: team.to_owned(),
+            a,
+            b,
+            score: verdict.score,
+            reasons: reasons(verdict),
+            status: PairStatus::Merged,
+            at: now,
+            decided_by: match decided_by {
+                DecidedBy::Rule => None,
+                DecidedBy::Supervisor(user) => Some(user),
+            },
+        });
+        if cx == cy {
+            return Ok(Some(cx));
+        }
+        let (Some(first), Some(second)) = (self.customer(cx)?, self.customer(cy)?) else { return Ok(None) };
+        let (canonical, duplicate) = match fieldsync_core::dedup::canonical_order(&first, &second) {
+            std::cmp::Ordering::Greater => (second, first),
+            _ => (first, second),
+        };
+        tracing::info!(canonical = %canonical.id, duplicate = %duplicate.id, score = verdict.score, "merging customers");
+        self.unite(canonical.id, duplicate.id, team, batch)?;
+        let mut redirected = duplicate;
+        redirected.merged_into = Some(canonical.id);
+        self.author(&redirected, team, batch)?;
+        Ok(Some(canonical.id))
+    }
+
+    /// Writes the union of `duplicate` into `canonical` (if it adds anything) and records the
+    /// scalars that differed.
+    fn unite(
+        &mut self,
+        canonical: DocId,
+        duplicate: DocId,
+        team: &str,
+        batch: &mut Batch,
+    ) -> Result<(), StorageError> {
+        let (Some(kept), Some(other)) = (self.customer(canonical)?, self.customer(duplicate)?) else {
+            return Ok(());
+        };
+        let merge = merge_customers(&kept, &other);
+        let now = SystemClock.now_ms();
+        batch.conflicts.extend(merge.conflicts.into_iter().map(|c| MergeConflict {
+            team_id: team.to_owned(),
+            canonical,
+            duplicate,
+            field: c.field,
+            kept: c.kept,
+            other: c.other,
+            at: now,
+        }));
+        if merge.merged != kept {
+            self.author(&merge.merged, team, batch)?;
+        }
+        Ok(())
+    }
+
+    /// Makes a change as the relay's own actor so the document holds `record`, and queues it
+    /// for the log like a pushed change.
+    fn author(&mut self, record: &Customer, team: &str, batch: &mut Batch) -> Result<(), StorageError> {
+        let id = record.id;
+        record.validate().map_err(|e| StorageError::Backend(format!("merged customer {id}: {e}")))?;
+        let actor = self.actor;
+        let Some(cached) = self.cache.get_mut(&id) else {
+            return Err(StorageError::Backend(format!("customer {id} left the cache during a merge")));
+        };
+        cached.doc.set_actor(ActorId::from(&actor[..]));
+        let mut tx = cached.doc.transaction();
+        autosurgeon::reconcile(&mut tx, record)
+            .map_err(|e| StorageError::Backend(format!("merging customer {id}: {e}")))?;
+        let (hash, _) = tx.commit_with(CommitOptions::default().with_time(SystemClock.now_ms()));
+        let Some(hash) = hash else { return Ok(()) };
+        let change = cached
+            .doc
+            .get_change_by_hash(&hash)
+            .ok_or_else(|| StorageError::Backend(format!("the merge change of {id} is missing")))?;
+        batch.entries.push(LogEntry {
+            team_id: team.to_owned(),
+            doc_id: id,
+            hash: hash.0,
+            actor,
+            bytes: change.raw_bytes().to_vec(),
+        });
+        batch.hashes.insert(hash.0);
+        if !batch.touched.contains(&id) {
+            batch.touched.push(id);
+        }
+        index(batch, key_row(record, team));
+        Ok(())
+    }
+
+    /// The customer a record resolves to through `merged_into`.
+    fn canonical_of(&mut self, mut id: DocId) -> Result<DocId, StorageError> {
+        for _ in 0..MAX_REDIRECTS {
+            match self.customer(id)?.and_then(|c| c.merged_into) {
+                Some(next) if next != id => id = next,
+                _ => return Ok(id),
+            }
+        }
+        tracing::warn!(%id, "merged_into chain too long; stopping there");
+        Ok(id)
+    }
+
+    /// A customer as merged in memory, loaded into the cache if needed; `None` for another kind
+    /// or a document that does not read as a customer.
+    fn customer(&mut self, id: DocId) -> Result<Option<Customer>, StorageError> {
+        match self.document_meta(id).map_err(storage)? {
+            Some(meta) if meta.kind == RecordKind::Customer => {}
+            _ => return Ok(None),
+        }
+        Ok(self.cache.get(&id).and_then(|cached| autosurgeon::hydrate(&cached.doc).ok()))
+    }
+
+    /// The team's duplicate thresholds, from its rules document when an admin wrote one.
+    fn thresholds(&mut self, team: &str) -> Result<DedupThresholds, StorageError> {
+        let Some(id) = self.storage.team_rules_document(team)? else { return Ok(DedupThresholds::default()) };
+        self.document_meta(id).map_err(storage)?;
+        Ok(self
+            .cache
+            .get(&id)
+            .and_then(|cached| autosurgeon::hydrate::<_, TeamRules>(&cached.doc).ok())
+            .map(|rules| rules.dedup_thresholds())
+            .unwrap_or_default())
+    }
+
+    fn pair_status(
+        &self,
+        team: &str,
+        x: DocId,
+        y: DocId,
+        batch: &Batch,
+    ) -> Result<Option<PairStatus>, StorageError> {
+        let (a, b) = ordered(x, y);
+        if let Some(pair) = batch.pairs.iter().rev().find(|p| p.a == a && p.b == b && p.team_id == team) {
+            return Ok(Some(pair.status));
+        }
+        self.storage.pair_status(team, a, b)
+    }
+}
+
+/// Adds or replaces a customer's row in the batch's index.
+fn index(batch: &mut Batch, row: CustomerKeyRow) {
+    batch.customer_rows.retain(|r| r.doc_id != row.doc_id);
+    batch.customer_rows.push(row);
+}
+
+fn reasons(verdict: &DedupVerdict) -> String {
+    verdict.reasons.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("; ")
+}
