@@ -281,3 +281,51 @@ async fn replayed_and_reordered_requests_reach_the_same_final_state() {
     assert_eq!(b.store.get::<Customer>(c.id).unwrap().tags, vec!["later".to_string()]);
     assert_eq!(b.store.get::<Customer>(c.id).unwrap(), a.store.get::<Customer>(c.id).unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reps_creating_one_customer_offline_end_with_one_on_every_device_over_http() {
+    for order in [[0usize, 1], [1, 0]] {
+        let data = tempfile::tempdir().unwrap();
+        let boot = admin(data.path(), &["bootstrap", "--reps", "2", "--supervisors", "1"]);
+        let relay = RelayProcess::start(data.path());
+        let mut devices = Vec::new();
+        for code in codes(&boot) {
+            devices.push(enroll(&relay.url(), &code).await);
+        }
+        // Offline, the same morning, two reps meet the same factory.
+        let older = devices[0]
+            .store
+            .create(NewCustomer {
+                company_name: "苏州精工机械有限公司".into(),
+                phones: vec!["13812345678".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let newer = devices[1]
+            .store
+            .create(NewCustomer {
+                company_name: "苏州精工机械".into(),
+                phones: vec!["+86 138 1234 5678".into(), "0512-62345678".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        for i in order {
+            devices[i].client.sync(&devices[i].store, |_| {}).await.unwrap();
+        }
+        for _ in 0..2 {
+            for d in &devices {
+                d.client.sync(&d.store, |_| {}).await.unwrap();
+            }
+        }
+        for (i, d) in devices.iter().enumerate() {
+            let found: Vec<DocId> =
+                d.store.customers_by_name_prefix("苏州精工", 10).unwrap().into_iter().map(|c| c.id).collect();
+            assert_eq!(found, vec![older.id], "order {order:?}, device {i}: one customer");
+            let merged: Customer = d.store.get(newer.id).unwrap();
+            assert_eq!(merged.merged_into, Some(older.id), "order {order:?}, device {i}");
+            let canonical: Customer = d.store.get(older.id).unwrap();
+            assert_eq!(canonical.phones, ["13812345678", "0512-62345678"], "order {order:?}, device {i}");
+        }
+    }
+}
