@@ -4,9 +4,11 @@
 //! core types, and every core error becomes one [`FfiError`] in one `From` impl. No business
 //! logic lives here. The bindings issue grows this to the whole capture/sync/alerts surface.
 
+mod capture;
 mod error;
 mod store;
 
+pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
 pub use store::{FfiCustomer, FfiCustomerSummary, FfiNewCustomer, FieldStore};
 

@@ -74,6 +74,13 @@ pub struct FieldStore {
     inner: Arc<Store>,
 }
 
+impl FieldStore {
+    /// The core store, for the other exported method groups.
+    pub(crate) fn core(&self) -> &Store {
+        &self.inner
+    }
+}
+
 #[uniffi::export]
 impl FieldStore {
     /// Opens (or creates) the store file at `path`.

@@ -25,7 +25,7 @@ use crate::storage::{
     MergeConflict, PairStatus, RelayStorage, Role, StorageError,
 };
 
-mod identity;
+pub(crate) mod identity;
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use automerge::Automerge;
-use fieldsync_core::model::{NewCustomer, NewVisit, Visit};
+use fieldsync_core::model::{NewCustomer, NewVisit, Record, SCHEMA_VERSION, Visit};
 use fieldsync_core::store::PushLimits;
 use fieldsync_core::sync::client::RelayClient;
 use fieldsync_core::sync::wire::{PushedChange, SyncRequest};
@@ -159,7 +159,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -452,34 +452,32 @@ pub fn ingest(
 }
 
 /// One new-visit change made by a simulated device.
-fn new_visit_change(identity: &DeviceIdentity, n: u32) -> Result<PushedChange> {
-    let id = DocId::generate();
-    let visit = Visit {
-        id,
+pub(crate) fn new_visit_change(identity: &DeviceIdentity, n: u32) -> Result<PushedChange> {
+    use fieldsync_core::model::{Draft as _, NewVisit};
+    let visit = NewVisit {
         customer_id: DocId::generate(),
         opportunity_id: None,
         planned_at: 1_795_654_800_000 + i64::from(n),
-        started_at: None,
-        ended_at: None,
-        fixes: Vec::new(),
-        photos: Vec::new(),
         notes: format!("模拟拜访 {n}"),
-        next_step: None,
-        on_site: None,
-        flags: Vec::new(),
-        provenance: fieldsync_core::model::Provenance {
-            created_at: 1_795_654_800_000,
-            created_by: identity.device_id(),
-        },
-    };
+    }
+    .into_record(
+        DocId::generate(),
+        fieldsync_core::model::Provenance { created_at: 1_795_654_800_000, created_by: identity.device_id() },
+    );
+    new_document_change(identity, &visit)
+}
+
+/// The one change that creates a document holding `record`, made by `identity` (as the store
+/// would make it, without a store).
+pub(crate) fn new_document_change<R: Record>(identity: &DeviceIdentity, record: &R) -> Result<PushedChange> {
     let mut doc = Automerge::new().with_actor(identity.device_id().actor_id());
     let mut tx = doc.transaction();
-    automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "kind", "visit")?;
-    automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "schema", 1_u64)?;
-    autosurgeon::reconcile(&mut tx, &visit)?;
+    automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "kind", R::KIND.as_str())?;
+    automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "schema", SCHEMA_VERSION)?;
+    autosurgeon::reconcile(&mut tx, record)?;
     tx.commit();
     let change = doc.get_last_local_change().context("no change")?;
-    Ok(PushedChange { doc_id: id, bytes: change.raw_bytes().to_vec() })
+    Ok(PushedChange { doc_id: record.id(), bytes: change.raw_bytes().to_vec() })
 }
 
 /// Where benchmark scratch data goes.

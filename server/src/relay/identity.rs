@@ -29,7 +29,9 @@ use fieldsync_core::model::{Customer, Record, RecordKind, TeamRules};
 use fieldsync_core::{Clock as _, DocId, SystemClock};
 
 use super::{Batch, Verdict, Writer};
-use crate::storage::{CustomerKeyRow, DedupPair, LogEntry, MergeConflict, PairStatus, StorageError};
+use crate::storage::{
+    CustomerKeyRow, DedupPair, LogEntry, MergeConflict, PairStatus, RelayStorage, StorageError,
+};
 
 /// `merged_into` links followed before giving up (a chain longer than this is a bug or an attack).
 const MAX_REDIRECTS: usize = 8;
@@ -102,32 +104,8 @@ impl Writer {
             return Ok(());
         }
         let thresholds = self.thresholds(team)?;
-        let key = key_of(&row);
-        let mut candidates = self.storage.customer_candidates(team, &row.e164s, &row.grams)?;
-        // Customers of this same batch are not stored yet; the batch's rows are also newer.
-        candidates.retain(|c| !batch.customer_rows.iter().any(|r| r.doc_id == c.doc_id));
-        candidates.extend(
-            batch
-                .customer_rows
-                .iter()
-                .filter(|r| {
-                    r.team_id == team
-                        && r.doc_id != id
-                        && (r.e164s.iter().any(|p| row.e164s.contains(p))
-                            || r.grams.iter().any(|g| row.grams.contains(g)))
-                })
-                .cloned(),
-        );
-        candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
-
-        for candidate in candidates {
-            if candidate.doc_id == id || candidate.merged_into.is_some() {
-                continue;
-            }
-            let verdict = compare(&key, &key_of(&candidate), &thresholds);
-            if verdict.decision == Decision::Different {
-                continue;
-            }
+        let matches = find_matches(self.storage.as_ref(), &row, &batch.customer_rows, &thresholds)?;
+        for (candidate, verdict) in matches {
             match self.pair_status(team, id, candidate.doc_id, batch)? {
                 Some(PairStatus::NotSame | PairStatus::Merged) => continue,
                 Some(PairStatus::Pending) if verdict.decision == Decision::Possible => continue,
@@ -168,7 +146,7 @@ impl Writer {
         batch: &mut Batch,
     ) -> Result<Option<DocId>, StorageError> {
         let (cx, cy) = (self.canonical_of(x)?, self.canonical_of(y)?);
-        let now = SystemClock.now_ms();
+        let (Some(first), Some(second)) = (self.customer(cx)?, self.customer(cy)?) else { return Ok(None) };
         let (a, b) = ordered(x, y);
         batch.pairs.push(DedupPair {
             team_id: team.to_owned(),
@@ -177,7 +155,7 @@ impl Writer {
             score: verdict.score,
             reasons: reasons(verdict),
             status: PairStatus::Merged,
-            at: now,
+            at: SystemClock.now_ms(),
             decided_by: match decided_by {
                 DecidedBy::Rule => None,
                 DecidedBy::Supervisor(user) => Some(user),
@@ -186,7 +164,6 @@ impl Writer {
         if cx == cy {
             return Ok(Some(cx));
         }
-        let (Some(first), Some(second)) = (self.customer(cx)?, self.customer(cy)?) else { return Ok(None) };
         let (canonical, duplicate) = match fieldsync_core::dedup::canonical_order(&first, &second) {
             std::cmp::Ordering::Greater => (second, first),
             _ => (first, second),
@@ -309,6 +286,39 @@ impl Writer {
         }
         self.storage.pair_status(team, a, b)
     }
+}
+
+/// The customers `row` may duplicate, oldest first, with the rule's verdict on each (never
+/// `Different`, never a record already merged away): candidates from the storage indexes plus
+/// `pending` rows not stored yet (which replace their stored versions).
+pub(crate) fn find_matches(
+    storage: &dyn RelayStorage,
+    row: &CustomerKeyRow,
+    pending: &[CustomerKeyRow],
+    thresholds: &DedupThresholds,
+) -> Result<Vec<(CustomerKeyRow, DedupVerdict)>, StorageError> {
+    let mut candidates = storage.customer_candidates(&row.team_id, &row.e164s, &row.grams)?;
+    candidates.retain(|c| !pending.iter().any(|r| r.doc_id == c.doc_id));
+    candidates.extend(
+        pending
+            .iter()
+            .filter(|r| {
+                r.team_id == row.team_id
+                    && (r.e164s.iter().any(|p| row.e164s.contains(p))
+                        || r.grams.iter().any(|g| row.grams.contains(g)))
+            })
+            .cloned(),
+    );
+    candidates.retain(|c| c.doc_id != row.doc_id && c.merged_into.is_none());
+    candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
+    let key = key_of(row);
+    Ok(candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let verdict = compare(&key, &key_of(&candidate), thresholds);
+            (verdict.decision != Decision::Different).then_some((candidate, verdict))
+        })
+        .collect())
 }
 
 /// Adds or replaces a customer's row in the batch's index.
