@@ -40,6 +40,9 @@ cargo build --workspace --bins --locked
 step "cargo test"
 cargo test --workspace --locked
 
+step "Web Push: fieldsync push against http_ece and py_vapid (Python)"
+./scripts/test-python.sh
+
 step "bindings: Python and Kotlin (JVM) against the real library"
 ./scripts/test-bindings.sh
 

@@ -14,9 +14,16 @@ pub struct DeviceIdentity {
 }
 
 /// The operating system could not supply randomness for a new key.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
 pub struct KeyGenerationError(String);
+
+impl KeyGenerationError {
+    /// The generator failed for `reason` (also used by the Web Push keys in [`crate::push`]).
+    pub(crate) fn new(reason: String) -> Self {
+        KeyGenerationError(reason)
+    }
+}
 
 impl DeviceIdentity {
     /// Makes a new identity from the operating system's randomness.

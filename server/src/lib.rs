@@ -14,6 +14,8 @@ pub mod error;
 pub mod metrics;
 pub mod photo_cli;
 pub mod process;
+#[cfg(feature = "tools")]
+pub mod push_cli;
 pub mod qr_cli;
 pub mod relay;
 pub mod slip_cli;

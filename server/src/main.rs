@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, photo_cli, qr_cli, slip_cli};
+use fieldsync_server::{bench, dedup_cli, demo, photo_cli, push_cli, qr_cli, slip_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -56,6 +56,11 @@ enum Command {
     Slip {
         #[command(subcommand)]
         command: SlipCommand,
+    },
+    /// Web Push: VAPID keys, send a message to a subscription, decrypt one (docs/push.md).
+    Push {
+        #[command(subcommand)]
+        command: push_cli::PushCommand,
     },
     /// Run a benchmark; prints one JSON object per line.
     Bench {
@@ -218,6 +223,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Push { command } => return push_cli::run(command),
         Command::Serve { config } => serve(&config),
         Command::Admin { data_dir, command } => admin::run(&data_dir, command).map(|out| println!("{out}")),
         Command::Demo { dir } => demo::run(&dir).map(|report| print!("{report}")),
