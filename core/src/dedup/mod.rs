@@ -58,13 +58,21 @@
 //! valid codes decide *different*; otherwise a shared phone and a name similarity ≥ `same_name`
 //! mean *same*, either one alone (or a name ≥ `possible_name`, or a shared switchboard reached
 //! through different extensions) means *possible*, nothing means *different*.
+//!
+//! # Merge
+//!
+//! [`canonical_order`] says which of two records of one company survives (the older) and
+//! [`merge_customers`] unites the other into it; both are shared by the relay, the phone and the
+//! import tool so that every side builds the same merged record.
 
 mod credit_code;
+mod merge;
 mod name;
 mod phone;
 mod score;
 
 pub use credit_code::{is_valid_credit_code, normalize_credit_code};
+pub use merge::{CustomerMerge, FieldConflict, canonical_order, merge_customers, merge_in_canonical_order};
 pub use name::{NormalizedName, name_similarity, normalize_company_name};
 pub use phone::{NormalizedPhone, PhoneKind, normalize_phone};
 pub use score::{CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare};
