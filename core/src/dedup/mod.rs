@@ -73,6 +73,7 @@ mod score;
 
 pub use credit_code::{is_valid_credit_code, normalize_credit_code};
 pub use merge::{CustomerMerge, FieldConflict, canonical_order, merge_customers, merge_in_canonical_order};
+pub(crate) use name::is_han;
 pub use name::{NormalizedName, name_similarity, normalize_company_name};
 pub use phone::{NormalizedPhone, PhoneKind, normalize_phone};
 pub use score::{CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare};

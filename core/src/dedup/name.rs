@@ -288,7 +288,8 @@ enum Token {
     Word(String),
 }
 
-fn is_han(c: char) -> bool {
+/// Chinese (and other CJK) characters: they form words without spaces.
+pub(crate) fn is_han(c: char) -> bool {
     matches!(c,
         '\u{3007}'
         | '\u{3041}'..='\u{3096}'
