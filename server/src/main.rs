@@ -125,6 +125,21 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The phone's duplicate check against N customers, and a full in-memory scan as reference.
+    DedupLocal {
+        /// Customers in the store.
+        #[arg(long, default_value_t = 100_000)]
+        customers: u32,
+        /// Duplicate checks timed.
+        #[arg(long, default_value_t = 2_000)]
+        queries: u32,
+        /// Queries also answered by the full scan.
+        #[arg(long, default_value_t = 100)]
+        reference_queries: u32,
+        /// Directory for the benchmark store (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// A new device pulls N documents from a relay (loopback).
     SyncFresh {
         /// Documents to pull.
@@ -188,6 +203,9 @@ fn main() -> ExitCode {
             bench::store::run(&bench::store::StoreBench { documents, samples, opens, dir })
         }
         Command::Bench { scenario: BenchScenario::StoreOpen { path } } => bench::store::open_once(&path),
+        Command::Bench {
+            scenario: BenchScenario::DedupLocal { customers, queries, reference_queries, dir },
+        } => bench::dedup::run(&bench::dedup::DedupBench { customers, queries, reference_queries, dir }),
         Command::Photo { command: PhotoCommand::Inspect { file } } => {
             photo_cli::inspect(&file).map(|v| println!("{v}"))
         }
