@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, photo_cli, qr_cli};
+use fieldsync_server::{bench, dedup_cli, demo, import_cli, photo_cli, qr_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: DedupCommand,
     },
+    /// Import records from a spreadsheet into a store, through the duplicate check.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Decode QR codes in photos of lead cards.
     Qr {
         #[command(subcommand)]
@@ -82,6 +87,21 @@ enum DedupCommand {
     Pairs {
         /// JSON lines file.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Customers from a .csv (UTF-8 or GBK) or .xlsx file: header row 公司名称/company, 电话/phone,
+    /// 手机/mobile, 联系人/contact, 地址/address, 统一社会信用代码/credit code, 标签/tags. Rows that
+    /// are the same company as a stored customer (or an earlier row) are merged into it; possible
+    /// duplicates are created and listed for review.
+    Customers {
+        /// The spreadsheet.
+        file: PathBuf,
+        /// The store to import into (created if missing).
+        #[arg(long)]
+        store: PathBuf,
     },
 }
 
@@ -214,6 +234,9 @@ fn main() -> ExitCode {
         }
         Command::Dedup { command: DedupCommand::Pairs { file } } => dedup_cli::pairs(&file)
             .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
+        Command::Import { command: ImportCommand::Customers { file, store } } => {
+            import_cli::import_customers(&file, &store).map(|report| print!("{report}"))
+        }
         Command::Qr { command: QrCommand::Decode { files } } => {
             let lines = qr_cli::decode_files(&files);
             let failed = lines.iter().any(|l| l.get("error").is_some());
