@@ -14,9 +14,15 @@ manufacturers are called, not from the matcher's own lists: some districts here 
 it, on purpose.
 
 Deterministic (fixed seed); Python 3.11 standard library only.
-Usage: python3 scripts/gen_dedup_dataset.py [output path]
+Usage: python3 scripts/gen_dedup_dataset.py [--seed N] [--holdout] [output path]
+
+--holdout writes core/tests/data/dedup_pairs_holdout.jsonl instead: the same kinds of pair drawn
+from a second vocabulary (other cities, 字号 characters, industry and subsidiary words, English
+legal forms) with another seed. The rule was tuned on the main set only; the held-out set is
+there to tell whether that tuning generalises.
 """
 
+import argparse
 import json
 import random
 import sys
@@ -24,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SEED = 20260611
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "core" / "tests" / "data" / "dedup_pairs.jsonl"
+HOLDOUT_SEED = 20261126
+DATA_DIR = Path(__file__).resolve().parent.parent / "core" / "tests" / "data"
+DEFAULT_OUT = DATA_DIR / "dedup_pairs.jsonl"
+DEFAULT_HOLDOUT_OUT = DATA_DIR / "dedup_pairs_holdout.jsonl"
 
 # (city, province, area code, pinyin, [(district as written in names, suffix used), ...])
 CITIES = [
@@ -129,6 +138,110 @@ FULL_WIDTH[" "] = "\u3000"
 
 
 @dataclass
+class Vocabulary:
+    """The pools a dataset is drawn from."""
+    cities: list
+    brand_chars: dict
+    industries: list
+    subsidiary_words: list
+    legal_forms: list
+    industry_typos: dict
+    english_legal: list
+    place_names: set
+    brand_pool: list = field(init=False)
+
+    def __post_init__(self):
+        self.brand_pool = sorted(self.brand_chars)
+
+
+MAIN = Vocabulary(CITIES, BRAND_CHARS, INDUSTRIES, SUBSIDIARY_WORDS, LEGAL_FORMS, INDUSTRY_TYPOS, ENGLISH_LEGAL,
+                  PLACE_NAMES)
+
+# ---- held-out vocabulary ---------------------------------------------------------------------
+# For the held-out set (--holdout): cities, 字号 characters, industry and subsidiary words and
+# English legal forms that appear nowhere in the pools above, so the rule, tuned on the main set,
+# meets them for the first time. The kinds of pair (and of hard negative) are the same.
+
+HOLDOUT_CITIES = [
+    ("重庆", "重庆", "023", "Chongqing", [("江北", "区"), ("渝北", "区"), ("璧山", "区"), ("永川", "区")]),
+    ("西安", "陕西", "029", "Xian", [("高陵", "区"), ("鄠邑", "区"), ("临潼", "区")]),
+    ("沈阳", "辽宁", "024", "Shenyang", [("浑南", "区"), ("于洪", "区"), ("铁西", "区")]),
+    ("大连", "辽宁", "0411", "Dalian", [("金州", "区"), ("瓦房店", "市"), ("庄河", "市")]),
+    ("哈尔滨", "黑龙江", "0451", "Harbin", [("平房", "区"), ("阿城", "区")]),
+    ("长春", "吉林", "0431", "Changchun", [("绿园", "区"), ("九台", "区")]),
+    ("济南", "山东", "0531", "Jinan", [("章丘", "区"), ("历城", "区")]),
+    ("烟台", "山东", "0535", "Yantai", [("龙口", "市"), ("莱州", "市"), ("福山", "区")]),
+    ("临沂", "山东", "0539", "Linyi", [("兰山", "区"), ("沂水", "县")]),
+    ("石家庄", "河北", "0311", "Shijiazhuang", [("藁城", "区"), ("鹿泉", "区")]),
+    ("保定", "河北", "0312", "Baoding", [("高碑店", "市"), ("涿州", "市")]),
+    ("太原", "山西", "0351", "Taiyuan", [("小店", "区"), ("清徐", "县")]),
+    ("昆明", "云南", "0871", "Kunming", [("呈贡", "区"), ("安宁", "市")]),
+    ("贵阳", "贵州", "0851", "Guiyang", [("花溪", "区"), ("修文", "县")]),
+    ("南宁", "广西", "0771", "Nanning", [("武鸣", "区"), ("邕宁", "区")]),
+    ("柳州", "广西", "0772", "Liuzhou", [("柳江", "区"), ("柳南", "区")]),
+    ("南昌", "江西", "0791", "Nanchang", [("新建", "区"), ("青山湖", "区")]),
+    ("赣州", "江西", "0797", "Ganzhou", [("南康", "区"), ("章贡", "区")]),
+    ("洛阳", "河南", "0379", "Luoyang", [("偃师", "区"), ("孟津", "区")]),
+    ("芜湖", "安徽", "0553", "Wuhu", [("鸠江", "区"), ("繁昌", "区")]),
+    ("株洲", "湖南", "0731", "Zhuzhou", [("醴陵", "市"), ("渌口", "区")]),
+    ("襄阳", "湖北", "0710", "Xiangyang", [("襄州", "区"), ("枣阳", "市")]),
+    ("绵阳", "四川", "0816", "Mianyang", [("涪城", "区"), ("江油", "市")]),
+    ("兰州", "甘肃", "0931", "Lanzhou", [("七里河", "区"), ("西固", "区")]),
+    ("珠海", "广东", "0756", "Zhuhai", [("斗门", "区"), ("金湾", "区")]),
+    ("江门", "广东", "0750", "Jiangmen", [("新会", "区"), ("鹤山", "市")]),
+    ("漳州", "福建", "0596", "Zhangzhou", [("龙海", "区"), ("长泰", "区")]),
+    ("湖州", "浙江", "0572", "Huzhou", [("长兴", "县"), ("德清", "县"), ("安吉", "县")]),
+    ("盐城", "江苏", "0515", "Yancheng", [("大丰", "区"), ("东台", "市")]),
+    ("徐州", "江苏", "0516", "Xuzhou", [("邳州", "市"), ("铜山", "区")]),
+]
+
+HOLDOUT_BRAND_CHARS = {
+    "岳": ("yue", "月悦"), "鼎": ("ding", "顶定"), "璟": ("jing", "景境"), "麒": ("qi", "奇琦"), "冠": ("guan", "关观"),
+    "拓": ("tuo", "托妥"), "迈": ("mai", "麦卖"), "朗": ("lang", "浪郎"), "峻": ("jun", "俊竣"), "逸": ("yi", "毅易"),
+    "炜": ("wei", "玮苇"), "皓": ("hao", "浩好"), "煜": ("yu", "昱预"), "钧": ("jun", "均君"), "铄": ("shuo", "硕朔"),
+    "韬": ("tao", "涛滔"), "熠": ("yi", "翼亦"), "翔": ("xiang", "详享"), "耀": ("yao", "瑶要"), "蓝": ("lan", "兰澜"),
+    "灏": ("hao", "号昊"), "策": ("ce", "册测"), "驰": ("chi", "池持"), "彬": ("bin", "斌滨"), "楷": ("kai", "铠慨"),
+    "煊": ("xuan", "轩宣"), "宸": ("chen", "辰沉"), "霖": ("lin", "林临"), "沃": ("wo", "握卧"), "涵": ("han", "含寒"),
+    "澄": ("cheng", "承呈"), "舜": ("shun", "瞬"), "坚": ("jian", "建剑"), "固": ("gu", "顾故"), "吉": ("ji", "记季"),
+    "福": ("fu", "富甫"), "晶": ("jing", "井静"), "亮": ("liang", "量谅"), "光": ("guang", "广逛"), "图": ("tu", "途徒"),
+    "开": ("kai", "楷恺"), "泓": ("hong", "红虹"), "澜": ("lan", "兰岚"), "昕": ("xin", "芯忻"), "崇": ("chong", "虫冲"),
+    "纬": ("wei", "卫苇"), "聚": ("ju", "巨据"), "贝": ("bei", "倍备"), "赫": ("he", "鹤贺"), "誉": ("yu", "预域"),
+    "千": ("qian", "仟迁"), "友": ("you", "有佑"), "群": ("qun", "裙"), "蒙": ("meng", "盟萌"), "雅": ("ya", "亚压"),
+    "桐": ("tong", "铜童"), "茂": ("mao", "贸帽"), "柏": ("bai", "百佰"), "松": ("song", "颂宋"), "竹": ("zhu", "筑珠"),
+    "梓": ("zi", "紫子"), "琨": ("kun", "锟"), "璞": ("pu", "普朴"), "钰": ("yu", "玉域"), "铂": ("bo", "博柏"),
+}
+
+HOLDOUT_INDUSTRIES = [
+    ("铸造", "Casting"), ("锻造", "Forging"), ("钣金", "Sheet Metal"), ("注塑", "Injection Moulding"),
+    ("冲压", "Stamping"), ("密封件", "Seals"), ("弹簧", "Spring"), ("齿轮", "Gear"), ("泵业", "Pump"),
+    ("风机", "Fan"), ("涂料", "Coatings"), ("胶粘剂", "Adhesive"), ("线束", "Wire Harness"), ("传感器", "Sensor"),
+    ("工业气体", "Industrial Gas"), ("刀具", "Cutting Tools"), ("磨料磨具", "Abrasives"), ("仪器仪表", "Instruments"),
+    ("电机", "Motor"), ("变压器", "Transformer"), ("玻璃", "Glass"), ("陶瓷", "Ceramics"),
+    ("复合材料", "Composite Materials"), ("管业", "Pipe"), ("标准件", "Standard Parts"), ("链条", "Chain"),
+    ("滤清器", "Filter"), ("减速机", "Gear Reducer"), ("机床", "Machine Tool"), ("焊接设备", "Welding Equipment"),
+    ("净化设备", "Purification Equipment"), ("纸业", "Paper"), ("食品机械", "Food Machinery"),
+    ("农业机械", "Agricultural Machinery"), ("起重设备", "Lifting Equipment"), ("热处理", "Heat Treatment"),
+]
+
+HOLDOUT_SUBSIDIARY_WORDS = ["研究院", "贸易", "控股", "实业", "新能源", "检测", "工程", "服务", "国际贸易", "装备",
+                            "动力", "资产管理", "创新科技", "云计算", "电子商务", "售后服务", "工业"]
+
+HOLDOUT_INDUSTRY_TYPOS = {"铸": "筑住", "锻": "段断", "簧": "黄皇", "轮": "论伦", "封": "丰峰", "涂": "途图",
+                          "泵": "蹦", "压": "鸭押", "焊": "汉旱", "链": "连莲"}
+
+HOLDOUT_ENGLISH_LEGAL = ["Co., Limited", "Corp.", "Co.,Ltd.", "LIMITED", "Company Ltd.", "CO.,LIMITED"]
+
+HOLDOUT_PLACE_NAMES = ({c[0] for c in HOLDOUT_CITIES} | {c[1] for c in HOLDOUT_CITIES}
+                       | {d for c in HOLDOUT_CITIES for d, _ in c[4]} | PLACE_NAMES
+                       | {"吉林", "福州", "福清", "开封", "光山", "崇州", "崇明", "蒙自", "雅安", "桐城", "桐庐", "茂名",
+                          "松原", "松江", "竹山", "晶城", "开平", "开原", "固安", "坚白", "吉首", "岳阳", "澄海", "澄迈",
+                          "松滋", "柏乡", "千阳", "友谊", "冠县", "鼎城", "宸州", "亮山"})
+
+HOLDOUT = Vocabulary(HOLDOUT_CITIES, HOLDOUT_BRAND_CHARS, HOLDOUT_INDUSTRIES, HOLDOUT_SUBSIDIARY_WORDS, LEGAL_FORMS,
+                     HOLDOUT_INDUSTRY_TYPOS, HOLDOUT_ENGLISH_LEGAL, HOLDOUT_PLACE_NAMES)
+
+
+@dataclass
 class Company:
     city: tuple
     district: tuple | None  # (name, suffix) when the name carries the district
@@ -147,7 +260,8 @@ class Company:
 
 
 class Gen:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, vocabulary: "Vocabulary"):
+        self.v = vocabulary
         self.rng = random.Random(seed)
         self.used_mobiles: set[str] = set()
         self.used_brands: set[str] = set()
@@ -169,18 +283,18 @@ class Gen:
     def brand(self, length: int | None = None) -> str:
         while True:
             n = length or self.rng.choices([2, 3, 4], [70, 22, 8])[0]
-            brand = "".join(self.rng.sample(BRAND_POOL, n))
-            if brand not in self.used_brands and not any(place in brand for place in PLACE_NAMES):
+            brand = "".join(self.rng.sample(self.v.brand_pool, n))
+            if brand not in self.used_brands and not any(place in brand for place in self.v.place_names):
                 self.used_brands.add(brand)
                 return brand
 
     def company(self, **overrides) -> Company:
-        city = overrides.pop("city", None) or self.rng.choice(CITIES)
+        city = overrides.pop("city", None) or self.rng.choice(self.v.cities)
         style = overrides.pop("region_style", None) or self.rng.choices(
             ["city", "city_shi", "district", "bracket", "province", "none"], [45, 12, 18, 8, 5, 12])[0]
         district = self.rng.choice(city[4]) if style == "district" else None
-        legal = self.rng.choices([l for l, _ in LEGAL_FORMS], [w for _, w in LEGAL_FORMS])[0]
-        c = Company(city=city, district=district, brand=self.brand(), industry=self.rng.choice(INDUSTRIES),
+        legal = self.rng.choices([l for l, _ in self.v.legal_forms], [w for _, w in self.v.legal_forms])[0]
+        c = Company(city=city, district=district, brand=self.brand(), industry=self.rng.choice(self.v.industries),
                     legal=legal, region_style=style, mobile=self.mobile(), local=self.local_number(city[2]))
         for key, value in overrides.items():
             setattr(c, key, value)
@@ -216,9 +330,9 @@ class Gen:
         return body
 
     def english_name(self, c: Company, *, with_region: bool = True) -> str:
-        brand = "".join(BRAND_CHARS[ch][0] for ch in c.brand).capitalize()
+        brand = "".join(self.v.brand_chars[ch][0] for ch in c.brand).capitalize()
         region = c.city[3]
-        legal = self.rng.choice(ENGLISH_LEGAL)
+        legal = self.rng.choice(self.v.english_legal)
         industry = c.industry[1]
         form = self.rng.randrange(3) if with_region else 3
         if form == 0:
@@ -309,7 +423,7 @@ class Gen:
     def other_industries(self, c: Company) -> list[tuple]:
         """Industries that name another business: 机械 vs 模具 or 机电, not 机械 vs 机械制造."""
         mine = c.industry[0]
-        return [i for i in INDUSTRIES if mine not in i[0] and i[0] not in mine]
+        return [i for i in self.v.industries if mine not in i[0] and i[0] not in mine]
 
     def brand_industry(self, c: Company) -> str:
         return c.brand + (c.subsidiary or c.industry[0])
@@ -336,21 +450,21 @@ class Gen:
         """One character mistyped: a homophone from the IME, or a dropped character."""
         brand, industry = c.brand, c.subsidiary or c.industry[0]
         roll = self.rng.random()
-        typo_chars = [i for i, ch in enumerate(industry) if ch in INDUSTRY_TYPOS]
+        typo_chars = [i for i, ch in enumerate(industry) if ch in self.v.industry_typos]
         if roll < 0.15 and typo_chars:
             i = self.rng.choice(typo_chars)
-            industry = industry[:i] + self.rng.choice(INDUSTRY_TYPOS[industry[i]]) + industry[i + 1:]
+            industry = industry[:i] + self.rng.choice(self.v.industry_typos[industry[i]]) + industry[i + 1:]
         elif roll < 0.25 and len(brand) >= 3:
             i = self.rng.randrange(len(brand))
             brand = brand[:i] + brand[i + 1:]
         else:
             i = self.rng.randrange(len(brand))
-            brand = brand[:i] + self.rng.choice(BRAND_CHARS[brand[i]][1]) + brand[i + 1:]
+            brand = brand[:i] + self.rng.choice(self.v.brand_chars[brand[i]][1]) + brand[i + 1:]
         return self.chinese_name(c, brand=brand, industry=industry)
 
     def english_legal(self, c: Company) -> str:
         prefix = self.region_prefix(c) if c.region_style not in ("bracket", "none") else ""
-        return f"{prefix}{self.brand_industry(c)}{self.rng.choice(['', ' '])}{self.rng.choice(ENGLISH_LEGAL)}"
+        return f"{prefix}{self.brand_industry(c)}{self.rng.choice(['', ' '])}{self.rng.choice(self.v.english_legal)}"
 
     def variant(self, c: Company) -> str:
         """A random rep-made variation of the registered name."""
@@ -422,7 +536,7 @@ class Gen:
             pb = self.write_landline(c.city[2], c.local, ext_b)
             add("same_landline_with_extension", "same", self.chinese_name(c), pa, self.variant(c), pb)
         for _ in range(40):
-            c = self.company(branch=rng.choice(CITIES)[0], region_style="none")
+            c = self.company(branch=rng.choice(self.v.cities)[0], region_style="none")
             pa, pb = self.phone_pair(c)
             short = f"{self.brand_industry(c)}{c.branch}{rng.choice(['分公司', '市分公司'])}"
             add("same_branch_written_differently", "same", self.chinese_name(c), pa, short, pb)
@@ -435,7 +549,7 @@ class Gen:
             else:
                 for legal in ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司"):
                     if other.endswith(legal):
-                        other = other[: -len(legal)] + " " + rng.choice(ENGLISH_LEGAL)
+                        other = other[: -len(legal)] + " " + rng.choice(self.v.english_legal)
                         break
             first = self.punctuation(self.chinese_name(c)) if rng.random() < 0.3 else self.chinese_name(c)
             add("same_several_changes", "same", first, pa, other, pb)
@@ -466,7 +580,7 @@ class Gen:
                 self.chinese_name(d), phone_d)
         for _ in range(120):
             brand = self.brand(rng.choice([2, 2, 3]))
-            w1, w2 = rng.sample(SUBSIDIARY_WORDS, 2)
+            w1, w2 = rng.sample(self.v.subsidiary_words, 2)
             form = rng.random()
             c = self.company(brand=brand, subsidiary=w1, legal="有限公司", region_style=rng.choice(["none", "city"]))
             d = self.company(brand=brand, subsidiary=w2, legal="有限公司", region_style=c.region_style, city=c.city)
@@ -480,7 +594,7 @@ class Gen:
             add("diff_group_subsidiaries", "different", name_c, phone_c, self.chinese_name(d), phone_d)
         for _ in range(150):
             c = self.company(region_style=rng.choice(["city", "city_shi", "bracket"]))
-            other_city = rng.choice([x for x in CITIES if x[0] != c.city[0] and x[1] != c.city[1]])
+            other_city = rng.choice([x for x in self.v.cities if x[0] != c.city[0] and x[1] != c.city[1]])
             d = self.company(brand=c.brand, industry=c.industry, legal=c.legal, city=other_city,
                              region_style=rng.choice(["city", "city_shi", "bracket"]))
             add("diff_same_name_other_city", "different", self.chinese_name(c), self.own_phone(c),
@@ -498,8 +612,8 @@ class Gen:
         for _ in range(150):
             c = self.company()
             i = rng.randrange(len(c.brand))
-            near_misses = [ch for ch in BRAND_POOL if ch != c.brand[i] and ch not in BRAND_CHARS[c.brand[i]][1]
-                           and c.brand[i] not in BRAND_CHARS[ch][1] and ch not in c.brand]
+            near_misses = [ch for ch in self.v.brand_pool if ch != c.brand[i] and ch not in self.v.brand_chars[c.brand[i]][1]
+                           and c.brand[i] not in self.v.brand_chars[ch][1] and ch not in c.brand]
             brand = c.brand[:i] + rng.choice(near_misses) + c.brand[i + 1:]
             d = self.company(brand=brand, industry=c.industry, city=c.city, region_style=c.region_style,
                              district=c.district, legal=c.legal)
@@ -508,7 +622,7 @@ class Gen:
         for _ in range(80):
             c = self.company(region_style=rng.choice(["none", "city"]), legal="有限公司",
                              service=self.service_number())
-            branch_city = rng.choice([x for x in CITIES if x[0] != c.city[0]])
+            branch_city = rng.choice([x for x in self.v.cities if x[0] != c.city[0]])
             d = self.company(brand=c.brand, industry=c.industry, city=branch_city, legal="有限公司",
                              region_style=c.region_style, branch=branch_city[0])
             d.city = c.city  # the branch's name carries the head office's region
@@ -519,7 +633,7 @@ class Gen:
                 self.chinese_name(d), phone_d)
         for _ in range(40):
             c = self.company(region_style="none", legal="有限公司", service=self.service_number())
-            b1, b2 = rng.sample([x[0] for x in CITIES], 2)
+            b1, b2 = rng.sample([x[0] for x in self.v.cities], 2)
             c.branch = b1
             name_1 = self.chinese_name(c)
             c.branch = b2
@@ -528,7 +642,7 @@ class Gen:
                 self.write_service(c.service))
         for _ in range(40):
             c = self.company()
-            other_industry = rng.choice([i for i in INDUSTRIES if not set(i[1].split()) & set(c.industry[1].split())])
+            other_industry = rng.choice([i for i in self.v.industries if not set(i[1].split()) & set(c.industry[1].split())])
             d = self.company(brand=c.brand, city=c.city, industry=other_industry)
             add("diff_english_same_brand_other_industry", "different", self.english_name(c), self.own_phone(c),
                 self.english_name(d), self.own_phone(d))
@@ -542,9 +656,16 @@ class Gen:
 
 
 def main() -> None:
-    out_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
-    pairs = Gen(SEED).pairs()
-    random.Random(SEED + 1).shuffle(pairs)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, help="output path (default: the committed file)")
+    parser.add_argument("--seed", type=int, help=f"random seed (default {SEED}, held-out {HOLDOUT_SEED})")
+    parser.add_argument("--holdout", action="store_true",
+                        help="draw from the held-out vocabulary (cities, brands, industries the rule never saw)")
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else (HOLDOUT_SEED if args.holdout else SEED)
+    out_path = args.out or (DEFAULT_HOLDOUT_OUT if args.holdout else DEFAULT_OUT)
+    pairs = Gen(seed, HOLDOUT if args.holdout else MAIN).pairs()
+    random.Random(seed + 1).shuffle(pairs)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("w", encoding="utf-8") as f:
         for pair in pairs:

@@ -11,6 +11,7 @@ pub mod dedup_cli;
 #[cfg(feature = "tools")]
 pub mod demo;
 pub mod error;
+pub mod import_cli;
 pub mod metrics;
 pub mod photo_cli;
 pub mod process;

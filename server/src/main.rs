@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, photo_cli, push_cli, qr_cli, slip_cli};
+use fieldsync_server::{bench, dedup_cli, demo, import_cli, photo_cli, push_cli, qr_cli, slip_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -46,6 +46,11 @@ enum Command {
     Dedup {
         #[command(subcommand)]
         command: DedupCommand,
+    },
+    /// Import records from a spreadsheet into a store, through the duplicate check.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
     },
     /// Decode QR codes in photos of lead cards.
     Qr {
@@ -92,6 +97,21 @@ enum DedupCommand {
     Pairs {
         /// JSON lines file.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Customers from a .csv (UTF-8 or GBK) or .xlsx file: header row 公司名称/company, 电话/phone,
+    /// 手机/mobile, 联系人/contact, 地址/address, 统一社会信用代码/credit code, 标签/tags. Rows that
+    /// are the same company as a stored customer (or an earlier row) are merged into it; possible
+    /// duplicates are created and listed for review.
+    Customers {
+        /// The spreadsheet.
+        file: PathBuf,
+        /// The store to import into (created if missing).
+        #[arg(long)]
+        store: PathBuf,
     },
 }
 
@@ -147,6 +167,21 @@ enum BenchScenario {
         /// Times the store is opened, each in a fresh process.
         #[arg(long, default_value_t = 7)]
         opens: u32,
+        /// Directory for the benchmark store (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The phone's duplicate check against N customers, and a full in-memory scan as reference.
+    DedupLocal {
+        /// Customers in the store.
+        #[arg(long, default_value_t = 100_000)]
+        customers: u32,
+        /// Duplicate checks timed.
+        #[arg(long, default_value_t = 2_000)]
+        queries: u32,
+        /// Queries also answered by the full scan.
+        #[arg(long, default_value_t = 100)]
+        reference_queries: u32,
         /// Directory for the benchmark store (default: a temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -231,6 +266,9 @@ fn main() -> ExitCode {
             bench::store::run(&bench::store::StoreBench { documents, samples, opens, dir })
         }
         Command::Bench { scenario: BenchScenario::StoreOpen { path } } => bench::store::open_once(&path),
+        Command::Bench {
+            scenario: BenchScenario::DedupLocal { customers, queries, reference_queries, dir },
+        } => bench::dedup::run(&bench::dedup::DedupBench { customers, queries, reference_queries, dir }),
         Command::Photo { command: PhotoCommand::Inspect { file } } => {
             photo_cli::inspect(&file).map(|v| println!("{v}"))
         }
@@ -239,6 +277,9 @@ fn main() -> ExitCode {
         }
         Command::Dedup { command: DedupCommand::Pairs { file } } => dedup_cli::pairs(&file)
             .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
+        Command::Import { command: ImportCommand::Customers { file, store } } => {
+            import_cli::import_customers(&file, &store).map(|report| print!("{report}"))
+        }
         Command::Qr { command: QrCommand::Decode { files } } => {
             let lines = qr_cli::decode_files(&files);
             let failed = lines.iter().any(|l| l.get("error").is_some());

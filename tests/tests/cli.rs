@@ -29,6 +29,29 @@ fn bench_store_prints_one_json_object_per_scenario_with_units_in_the_keys() {
 }
 
 #[test]
+fn bench_dedup_local_prints_latency_hit_rate_and_the_full_scan_reference() {
+    let out = run_fieldsync(&[
+        "bench",
+        "dedup-local",
+        "--customers",
+        "2000",
+        "--queries",
+        "200",
+        "--reference-queries",
+        "10",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(line["bench"], "dedup-local");
+    assert_eq!(line["customers"], 2000);
+    assert!(line["p99_ms"].as_f64().unwrap() >= line["p50_ms"].as_f64().unwrap());
+    assert!(line["best_of_3_p99_ms"].as_f64().unwrap() <= line["p99_ms"].as_f64().unwrap());
+    assert!(line["hit_rate"].as_f64().unwrap() >= 0.9, "{line}");
+    assert!(line["reference_p50_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(line["reference_queries"], 10);
+}
+
+#[test]
 fn opening_a_file_that_is_not_a_store_exits_non_zero_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.fieldsync");

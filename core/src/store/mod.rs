@@ -11,6 +11,7 @@ mod blobs;
 mod capture;
 mod db;
 mod documents;
+mod duplicates;
 mod error;
 mod exchange;
 mod projection;
@@ -25,6 +26,7 @@ use automerge::{Automerge, ChangeHash, ROOT, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
+pub use duplicates::{CreateMode, CreateOutcome, DuplicateCandidate, ImportedCustomer};
 pub use error::{Result, StoreError};
 pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
@@ -174,27 +176,30 @@ impl Store {
     /// Returns the record as stored.
     pub fn update<R: Record>(&self, record: &R) -> Result<R> {
         record.validate()?;
-        let id = record.id();
         let now = self.clock.now_ms();
-        self.db.write(|tx| {
-            let mut stored = self.load_for_write::<R>(tx, id)?;
-            let current: R = projection::hydrate(&stored.doc, id)?;
-            if record.provenance() != current.provenance() {
-                return Err(StoreError::Invalid(crate::model::ValidationError::new(
-                    R::KIND,
-                    "provenance",
-                    "is set when the record is created and cannot change",
-                )));
-            }
-            self.commit_change(tx, id, &mut stored, now, |am_tx| {
-                autosurgeon::reconcile(am_tx, record).map_err(|e| e.to_string())
-            })?;
-            let updated: R = projection::hydrate(&stored.doc, id)?;
-            if updated.is_sealed() {
-                documents::seal(tx, id)?;
-            }
-            Ok(updated)
-        })
+        self.db.write(|tx| self.update_in(tx, record, now))
+    }
+
+    /// [`Store::update`] inside the write transaction `tx`, for a record already validated.
+    fn update_in<R: Record>(&self, tx: &Connection, record: &R, now: UnixMillis) -> Result<R> {
+        let id = record.id();
+        let mut stored = self.load_for_write::<R>(tx, id)?;
+        let current: R = projection::hydrate(&stored.doc, id)?;
+        if record.provenance() != current.provenance() {
+            return Err(StoreError::Invalid(crate::model::ValidationError::new(
+                R::KIND,
+                "provenance",
+                "is set when the record is created and cannot change",
+            )));
+        }
+        self.commit_change(tx, id, &mut stored, now, |am_tx| {
+            autosurgeon::reconcile(am_tx, record).map_err(|e| e.to_string())
+        })?;
+        let updated: R = projection::hydrate(&stored.doc, id)?;
+        if updated.is_sealed() {
+            documents::seal(tx, id)?;
+        }
+        Ok(updated)
     }
 
     /// Loads a document for a local change, refusing a missing, mistyped or sealed one.

@@ -3,10 +3,10 @@
 //! documents at any time (a new projection or a fixed bug only needs a rebuild).
 
 use automerge::Automerge;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::{Result, StoreError};
-use crate::dedup::fold_width;
+use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_grams};
 use crate::ids::DocId;
 use crate::model::{Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
 
@@ -33,6 +33,8 @@ pub(crate) fn hydrate<R: Record>(doc: &Automerge, id: DocId) -> Result<R> {
 pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
     conn.execute_batch(
         "DELETE FROM customer_geo; DELETE FROM customer_phone_index; DELETE FROM customer_index;
+         DELETE FROM customer_e164_index; DELETE FROM customer_name_grams;
+         DELETE FROM customer_name_gram_counts;
          DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;",
     )?;
     let ids: Vec<DocId> = conn
@@ -74,31 +76,36 @@ pub(crate) fn phone_key(phone: &str) -> String {
 
 fn project_customer(conn: &Connection, customer: &Customer) -> Result<()> {
     let id = customer.id.to_string();
-    let existing_row: Option<i64> = conn
-        .prepare_cached("SELECT row_id FROM customer_index WHERE doc_id = ?1")?
-        .query_row([&id], |r| r.get(0))
-        .ok();
+    let existing: Option<(i64, String, String)> = conn
+        .prepare_cached("SELECT row_id, company_name, dedup_phones FROM customer_index WHERE doc_id = ?1")?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
     let first_phone = customer.phones.first().cloned();
     let merged_into = customer.merged_into.map(|m| m.to_string());
-    let row_id = match existing_row {
-        Some(row_id) => {
+    let key = customer_key(customer);
+    let dedup_phones = encode_phones(&key.phones);
+    let row_id = match &existing {
+        Some((row_id, _, _)) => {
             conn.prepare_cached(
                 "UPDATE customer_index SET company_name = ?2, name_key = ?3, first_phone = ?4,
-                 merged_into = ?5 WHERE row_id = ?1",
+                 merged_into = ?5, dedup_phones = ?6, credit_code = ?7 WHERE row_id = ?1",
             )?
             .execute(params![
                 row_id,
                 customer.company_name,
                 name_key(&customer.company_name),
                 first_phone,
-                merged_into
+                merged_into,
+                dedup_phones,
+                key.credit_code
             ])?;
-            row_id
+            *row_id
         }
         None => {
             conn.prepare_cached(
-                "INSERT INTO customer_index (doc_id, company_name, name_key, first_phone, merged_into, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO customer_index
+                 (doc_id, company_name, name_key, first_phone, merged_into, created_at, dedup_phones, credit_code)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 id,
@@ -106,15 +113,18 @@ fn project_customer(conn: &Connection, customer: &Customer) -> Result<()> {
                 name_key(&customer.company_name),
                 first_phone,
                 merged_into,
-                customer.provenance.created_at
+                customer.provenance.created_at,
+                dedup_phones,
+                key.credit_code
             ])?;
             conn.last_insert_rowid()
         }
     };
+    let previous = existing.as_ref().map(|(_, name, phones)| DedupEntries::of(name, &decode_phones(phones)));
+    DedupEntries::of(&customer.company_name, &key.phones).write(conn, row_id, previous.as_ref())?;
 
     conn.prepare_cached("DELETE FROM customer_phone_index WHERE doc_id = ?1")?.execute([&id])?;
-    let phones = customer.phones.iter().chain(customer.contacts.iter().flat_map(|c| c.phones.iter()));
-    for phone in phones {
+    for phone in all_phones(customer) {
         let key = phone_key(phone);
         if !key.is_empty() {
             conn.prepare_cached(
@@ -130,6 +140,131 @@ fn project_customer(conn: &Connection, customer: &Customer) -> Result<()> {
             "INSERT INTO customer_geo (id, min_lat, max_lat, min_lon, max_lon) VALUES (?1, ?2, ?2, ?3, ?3)",
         )?
         .execute(params![row_id, lat, lon])?;
+    }
+    Ok(())
+}
+
+/// The company's phones and its contacts' phones: any of them can tell a duplicate.
+fn all_phones(customer: &Customer) -> impl Iterator<Item = &String> {
+    customer.phones.iter().chain(customer.contacts.iter().flat_map(|c| c.phones.iter()))
+}
+
+/// The duplicate-check key of a stored customer: its name, company and contact phones, and
+/// credit code.
+pub(crate) fn customer_key(customer: &Customer) -> CustomerKey {
+    let phones: Vec<&str> = all_phones(customer).map(String::as_str).collect();
+    CustomerKey::new(&customer.company_name, &phones, customer.credit_code.as_deref())
+}
+
+/// Normalised phones as stored in `customer_index.dedup_phones`: `E164[#EXT]/KIND`, separated by
+/// spaces. Neither part can hold a space, `#` or `/`: E.164 is `+` and digits, an extension
+/// digits.
+pub(crate) fn encode_phones(phones: &[NormalizedPhone]) -> String {
+    let mut out = String::new();
+    for phone in phones {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&phone.e164);
+        if let Some(extension) = &phone.extension {
+            out.push('#');
+            out.push_str(extension);
+        }
+        out.push_str(match phone.kind {
+            PhoneKind::Mobile => "/m",
+            PhoneKind::Landline => "/l",
+            PhoneKind::Service => "/s",
+        });
+    }
+    out
+}
+
+/// The inverse of [`encode_phones`]; entries it cannot read are skipped.
+pub(crate) fn decode_phones(encoded: &str) -> Vec<NormalizedPhone> {
+    encoded
+        .split(' ')
+        .filter_map(|entry| {
+            let (number, kind) = entry.rsplit_once('/')?;
+            let kind = match kind {
+                "m" => PhoneKind::Mobile,
+                "l" => PhoneKind::Landline,
+                "s" => PhoneKind::Service,
+                _ => return None,
+            };
+            let (e164, extension) = match number.split_once('#') {
+                Some((e164, extension)) => (e164, Some(extension.to_owned())),
+                None => (number, None),
+            };
+            Some(NormalizedPhone { e164: e164.to_owned(), extension, kind })
+        })
+        .collect()
+}
+
+/// The rows one customer has in the duplicate-check indexes.
+struct DedupEntries {
+    grams: Vec<String>,
+    e164: Vec<String>,
+}
+
+impl DedupEntries {
+    fn of(company_name: &str, phones: &[NormalizedPhone]) -> Self {
+        let mut e164: Vec<String> = phones.iter().map(|p| p.e164.clone()).collect();
+        e164.sort();
+        e164.dedup();
+        DedupEntries { grams: name_grams(company_name), e164 }
+    }
+
+    /// Writes these entries for `row_id`, replacing `previous` (what the row had before, or
+    /// `None` for a row with no entries yet). Only the difference is written, so an edit that
+    /// leaves the name alone touches no gram.
+    fn write(&self, conn: &Connection, row_id: i64, previous: Option<&DedupEntries>) -> Result<()> {
+        let (old_grams, old_e164) = previous.map(|p| (&p.grams[..], &p.e164[..])).unwrap_or_default();
+        let mut delete_gram =
+            conn.prepare_cached("DELETE FROM customer_name_grams WHERE gram = ?1 AND row_id = ?2")?;
+        for gram in old_grams.iter().filter(|g| !self.grams.contains(g)) {
+            delete_gram.execute(params![gram, row_id])?;
+        }
+        let mut insert_gram =
+            conn.prepare_cached("INSERT OR IGNORE INTO customer_name_grams (gram, row_id) VALUES (?1, ?2)")?;
+        for gram in self.grams.iter().filter(|g| !old_grams.contains(g)) {
+            insert_gram.execute(params![gram, row_id])?;
+        }
+        let mut delete_phone =
+            conn.prepare_cached("DELETE FROM customer_e164_index WHERE e164 = ?1 AND row_id = ?2")?;
+        for e164 in old_e164.iter().filter(|p| !self.e164.contains(p)) {
+            delete_phone.execute(params![e164, row_id])?;
+        }
+        let mut insert_phone =
+            conn.prepare_cached("INSERT OR IGNORE INTO customer_e164_index (e164, row_id) VALUES (?1, ?2)")?;
+        for e164 in self.e164.iter().filter(|p| !old_e164.contains(p)) {
+            insert_phone.execute(params![e164, row_id])?;
+        }
+        Ok(())
+    }
+}
+
+/// The Rust step of migration 0004: fills the duplicate-check columns and indexes for the
+/// customers already in the store. A customer whose document cannot be read keeps its other
+/// projection rows and is left out of these indexes (a later edit or a rebuild puts it in):
+/// one damaged document must not keep the whole store from opening.
+pub(crate) fn index_customers_for_dedup(conn: &Connection) -> Result<()> {
+    let rows: Vec<(i64, DocId)> = conn
+        .prepare("SELECT row_id, doc_id FROM customer_index ORDER BY row_id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (row_id, id) in rows {
+        let Ok(Some(stored)) = super::documents::load(conn, id) else {
+            continue;
+        };
+        let Ok(customer) = hydrate::<Customer>(&stored.doc, id) else {
+            continue;
+        };
+        let key = customer_key(&customer);
+        conn.prepare_cached(
+            "UPDATE customer_index SET dedup_phones = ?2, credit_code = ?3 WHERE row_id = ?1",
+        )?
+        .execute(params![row_id, encode_phones(&key.phones), key.credit_code])?;
+        DedupEntries::of(&customer.company_name, &key.phones).write(conn, row_id, None)?;
     }
     Ok(())
 }
@@ -197,6 +332,37 @@ mod tests {
         assert_eq!(phone_key("0086 13812345678"), "13812345678");
         assert_eq!(phone_key("１３８１２３４５６７８"), "13812345678");
         assert_eq!(phone_key("(0512) 6888 8888"), "051268888888");
+    }
+
+    #[test]
+    fn chinese_cores_give_character_pairs_one_and_two_apart() {
+        assert_eq!(name_grams("苏州市精工机械有限公司"), vec!["工机", "工械", "机械", "精工", "精机"]);
+        assert_eq!(name_grams("华为"), vec!["华为"]);
+    }
+
+    #[test]
+    fn a_one_character_typo_or_a_dropped_character_keeps_rare_grams_in_common() {
+        let original = name_grams("精工机械");
+        for typo in ["精功机械", "经工机械", "精工机戒", "精机械"] {
+            let shared: Vec<_> =
+                name_grams(typo).into_iter().filter(|g| original.contains(g) && g != "机械").collect();
+            assert!(!shared.is_empty(), "{typo} shares only the common industry word");
+        }
+    }
+
+    #[test]
+    fn latin_words_give_padded_trigrams() {
+        assert_eq!(name_grams("AB Co., Ltd."), vec![" ab", "ab "]);
+        let grams = name_grams("Jinggong Machinery Co., Ltd.");
+        assert!(grams.contains(&" ji".to_string()) && grams.contains(&"ry ".to_string()), "{grams:?}");
+        assert!(!grams.iter().any(|g| g.contains("ltd")), "legal words are not indexed: {grams:?}");
+    }
+
+    #[test]
+    fn normalised_phones_survive_the_column_encoding() {
+        let key = CustomerKey::new("x", &["0512-68888888转201", "+86 138 1234 5678", "400-800-1234"], None);
+        assert_eq!(decode_phones(&encode_phones(&key.phones)), key.phones);
+        assert_eq!(decode_phones(""), vec![]);
     }
 
     #[test]

@@ -10,11 +10,22 @@ use super::error::{Result, StoreError};
 /// Written into the SQLite header so a fieldsync store is recognisable ("FSYN").
 pub(crate) const APPLICATION_ID: i32 = 0x4653_594E;
 
+/// One schema step: its SQL, then (for projections SQL cannot compute, such as normalised names)
+/// a Rust step in the same transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Connection) -> Result<()>>,
+}
+
 /// The migrations, in order; entry `i` upgrades version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_initial.sql"),
-    include_str!("migrations/0002_sync_state_and_blob_queue.sql"),
-    include_str!("migrations/0003_rejected_changes.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration { sql: include_str!("migrations/0001_initial.sql"), then: None },
+    Migration { sql: include_str!("migrations/0002_sync_state_and_blob_queue.sql"), then: None },
+    Migration { sql: include_str!("migrations/0003_rejected_changes.sql"), then: None },
+    Migration {
+        sql: include_str!("migrations/0004_customer_name_grams.sql"),
+        then: Some(super::projection::index_customers_for_dedup),
+    },
 ];
 
 /// The schema version this build writes.
@@ -36,15 +47,16 @@ pub(crate) fn prepare_up_to(conn: &mut Connection, path: &Path, target: u32) -> 
             supported: SCHEMA_VERSION,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let next = index as u32 + 1;
         if next > target {
             break;
         }
-        apply(conn, next, sql).map_err(|source| StoreError::Migration {
-            path: path.to_owned(),
-            version: next,
-            source,
+        apply(conn, next, migration).map_err(|e| match e {
+            StoreError::Sqlite(source) => {
+                StoreError::Migration { path: path.to_owned(), version: next, source }
+            }
+            other => other,
         })?;
     }
     Ok(())
@@ -63,13 +75,17 @@ fn header(conn: &Connection, path: &Path) -> Result<(i32, u32, i64)> {
     })
 }
 
-/// Applies one migration atomically: its SQL, the new version number and the application id.
-fn apply(conn: &mut Connection, version: u32, sql: &str) -> rusqlite::Result<()> {
+/// Applies one migration atomically: its SQL, its Rust step, the new version number and the
+/// application id.
+fn apply(conn: &mut Connection, version: u32, migration: &Migration) -> Result<()> {
     let tx = conn.transaction()?;
-    tx.execute_batch(sql)?;
+    tx.execute_batch(migration.sql)?;
+    if let Some(step) = migration.then {
+        step(&tx)?;
+    }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.pragma_update(None, "user_version", version)?;
-    tx.commit()
+    Ok(tx.commit()?)
 }
 
 #[cfg(test)]

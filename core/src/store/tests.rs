@@ -545,10 +545,277 @@ fn an_old_version_1_store_upgrades_to_the_current_schema_and_keeps_its_data() {
     let mut c: Customer = upgraded.get(found[0].id).unwrap();
     assert_eq!(c.phones, vec!["0512-6888 8888".to_string()]);
     assert_eq!(upgraded.outbox_len().unwrap(), 2);
+    let found = upgraded.duplicate_candidates(&customer("精工机械（苏州）", "+86 512 68888888")).unwrap();
+    assert_eq!(found.len(), 1, "the upgrade indexed the old customer for the duplicate check");
+    assert_eq!((found[0].customer.id, found[0].decision), (c.id, crate::dedup::Decision::Same));
     c.tags.push("upgraded".into());
     upgraded.update(&c).unwrap();
 
     let fresh = fixture();
     let schema_of = |store: &Store| store.db.read(schema::describe).unwrap();
     assert_eq!(schema_of(&upgraded), schema_of(&fresh.store));
+}
+
+// ---- the duplicate check --------------------------------------------------------------------
+
+mod duplicate_check {
+    use super::*;
+    use crate::dedup::{Decision, MatchReason};
+
+    fn check(f: &Fixture, name: &str, phone: &str) -> Vec<DuplicateCandidate> {
+        f.store.duplicate_candidates(&customer(name, phone)).unwrap()
+    }
+
+    /// Postings per gram, as counted by the triggers and as actually stored.
+    fn gram_counts_agree(store: &Store) {
+        let read = |sql: &'static str| -> Vec<(String, i64)> {
+            store
+                .db
+                .read(|conn| {
+                    Ok(conn
+                        .prepare(sql)?
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<_>>()?)
+                })
+                .unwrap()
+        };
+        let counted = read("SELECT gram, customers FROM customer_name_gram_counts ORDER BY gram");
+        let actual = read("SELECT gram, count(*) FROM customer_name_grams GROUP BY gram ORDER BY gram");
+        assert!(!actual.is_empty());
+        assert_eq!(counted, actual);
+    }
+
+    #[test]
+    fn the_same_phone_in_another_notation_and_the_same_name_is_same() {
+        let f = fixture();
+        let existing = f.store.create(customer("苏州市精工机械有限公司", "0512-6888 8888")).unwrap();
+        f.store.create(customer("宁波华丰电子有限公司", "13900001111")).unwrap();
+        let found = check(&f, "精工机械（苏州）", "+86 512 68888888");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let hit = &found[0];
+        assert_eq!((hit.customer.id, hit.matched, hit.decision), (existing.id, existing.id, Decision::Same));
+        assert!(hit.warning);
+        assert_eq!(hit.score, 1.0);
+        assert!(
+            hit.reasons
+                .iter()
+                .any(|r| matches!(r, MatchReason::SharedPhone { e164, .. } if e164 == "+8651268888888"))
+        );
+    }
+
+    #[test]
+    fn a_similar_name_without_a_shared_phone_is_found_through_the_name_index() {
+        let f = fixture();
+        let existing = f.store.create(customer("宁波鑫达精密模具有限公司", "13812345678")).unwrap();
+        for (i, other) in ["宁波华丰电子有限公司", "宁波精达机械有限公司", "鑫源模具厂"].iter().enumerate()
+        {
+            f.store.create(customer(other, &format!("1390000111{i}"))).unwrap();
+        }
+        for query in ["鑫达精密模具", "宁波鑫大精密模具有限公司", "鑫达精密模具厂"] {
+            let found = check(&f, query, "13700000000");
+            let hit = found.first().unwrap_or_else(|| panic!("{query}: nothing found"));
+            assert_eq!(hit.customer.id, existing.id, "{query}: {found:?}");
+            assert_eq!(hit.decision, Decision::Possible, "no shared phone: at most possible");
+            assert!(hit.warning, "{query}: a name ≥ 0.8 warns before saving ({})", hit.score);
+        }
+        assert!(check(&f, "杭州远航物流有限公司", "13700000000").is_empty());
+    }
+
+    #[test]
+    fn machinery_and_moulds_of_one_brand_sharing_a_phone_are_never_same() {
+        let f = fixture();
+        let machinery = f.store.create(customer("苏州精工机械有限公司", "13812345678")).unwrap();
+        let found = check(&f, "苏州精工模具有限公司", "138-1234-5678");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].customer.id, found[0].decision), (machinery.id, Decision::Possible));
+        assert!(!found[0].warning, "score {} is below the warning bar", found[0].score);
+        assert!(found[0].reasons.contains(&MatchReason::DifferentNameWord));
+
+        let outcome = f
+            .store
+            .create_customer_checked(
+                customer("苏州精工模具有限公司", "138-1234-5678"),
+                CreateMode::WarnIfDuplicates,
+            )
+            .unwrap();
+        let CreateOutcome::Created { customer: moulds, candidates } = outcome else {
+            panic!("a possible duplicate does not block saving: {outcome:?}");
+        };
+        assert_eq!(candidates.len(), 1, "it is still reported for review");
+        assert_ne!(moulds.id, machinery.id);
+    }
+
+    #[test]
+    fn a_likely_duplicate_blocks_a_checked_create_until_the_rep_insists() {
+        let f = fixture();
+        let existing = f.store.create(customer("东莞市鸿盛五金制品有限公司", "0769-8512 3456")).unwrap();
+        let documents = f.store.document_count().unwrap();
+        let outbox = f.store.outbox_len().unwrap();
+        let draft = customer("鸿盛五金制品厂", "076985123456");
+
+        let outcome = f.store.create_customer_checked(draft.clone(), CreateMode::WarnIfDuplicates).unwrap();
+        let CreateOutcome::Duplicates(candidates) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(candidates[0].customer.id, existing.id);
+        assert_eq!(f.store.document_count().unwrap(), documents, "nothing saved");
+        assert_eq!(f.store.outbox_len().unwrap(), outbox);
+
+        let outcome = f.store.create_customer_checked(draft, CreateMode::CreateAnyway).unwrap();
+        let CreateOutcome::Created { customer: created, candidates } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(candidates[0].customer.id, existing.id);
+        assert_eq!(f.store.get::<Customer>(created.id).unwrap(), created);
+    }
+
+    #[test]
+    fn a_merged_away_customer_is_reported_as_the_customer_it_was_merged_into() {
+        let f = fixture();
+        let canonical = f.store.create(customer("苏州精工机械有限公司", "0512-6888 8888")).unwrap();
+        f.clock.advance(60_000);
+        let mut duplicate = f.store.create(customer("精工机械厂", "13812345678")).unwrap();
+        duplicate.merged_into = Some(canonical.id);
+        f.store.update(&duplicate).unwrap();
+
+        let found = check(&f, "精工机械", "13812345678");
+        assert_eq!(found.len(), 1, "one customer, reported once: {found:?}");
+        assert_eq!(found[0].customer.id, canonical.id);
+        assert_eq!(found[0].matched, duplicate.id, "the merged-away record's phone matched");
+        assert_eq!(found[0].decision, Decision::Same);
+        assert!(found.iter().all(|c| c.customer.merged_into.is_none()));
+    }
+
+    #[test]
+    fn candidates_are_the_same_after_the_projections_are_rebuilt() {
+        let f = fixture();
+        populate_for_queries(&f);
+        f.store.create(customer("昆山宏达精密机械有限公司", "0512-5771 2345转 301")).unwrap();
+        let mut renamed = f.store.create(customer("常州华泰模具有限公司", "13912345678")).unwrap();
+        renamed.company_name = "常州华泰精密模具有限公司".into();
+        renamed.phones.push("0519-8888 1234".into());
+        f.store.update(&renamed).unwrap();
+        gram_counts_agree(&f.store);
+
+        let queries =
+            [("宏达精密机械", "0512-57712345"), ("华泰精密模具", "0519 88881234"), ("华泰模具", "")];
+        let before: Vec<_> = queries.iter().map(|(n, p)| check(&f, n, p)).collect();
+        assert!(before.iter().all(|c| !c.is_empty()), "{before:?}");
+        assert_eq!(before[1][0].customer.id, renamed.id);
+        assert_eq!(before[1][0].decision, Decision::Same, "found by the phone added later");
+
+        f.store.rebuild_projections().unwrap();
+        let after: Vec<_> = queries.iter().map(|(n, p)| check(&f, n, p)).collect();
+        assert_eq!(before, after);
+        gram_counts_agree(&f.store);
+    }
+
+    #[test]
+    fn renaming_a_customer_moves_it_in_the_name_index() {
+        let f = fixture();
+        let mut c = f.store.create(customer("温州瑞丰阀门有限公司", "13812345678")).unwrap();
+        c.company_name = "温州博远轴承有限公司".into();
+        f.store.update(&c).unwrap();
+        assert!(check(&f, "瑞丰阀门", "13700000000").is_empty(), "the old name is gone");
+        assert_eq!(check(&f, "博远轴承", "13700000000")[0].customer.id, c.id);
+        gram_counts_agree(&f.store);
+    }
+
+    #[test]
+    fn a_lead_card_is_checked_by_its_company_and_phones() {
+        let f = fixture();
+        let existing = f.store.create(customer("佛山市顺德区美达电器有限公司", "0757-2233 4455")).unwrap();
+        let card = NewLeadCard {
+            raw_payload: "MECARD:N:陈明;ORG:美达电器;TEL:13812345678;TEL:075722334455;;".into(),
+            format: "mecard".into(),
+            name: Some("陈明".into()),
+            company: Some("美达电器".into()),
+            phones: vec!["13812345678".into(), "075722334455".into()],
+            ..Default::default()
+        };
+        let found = f.store.lead_card_duplicate_candidates(&card).unwrap();
+        assert_eq!((found[0].customer.id, found[0].decision), (existing.id, Decision::Same));
+
+        let phone_only = NewLeadCard { company: None, ..card.clone() };
+        let found = f.store.lead_card_duplicate_candidates(&phone_only).unwrap();
+        assert_eq!((found[0].customer.id, found[0].decision), (existing.id, Decision::Possible));
+        assert!(!found[0].warning);
+
+        let name_only = NewLeadCard { phones: vec![], ..card };
+        let found = f.store.lead_card_duplicate_candidates(&name_only).unwrap();
+        assert_eq!(found[0].customer.id, existing.id);
+    }
+
+    #[test]
+    fn the_teams_thresholds_decide_what_warns() {
+        let f = fixture();
+        f.store.create(customer("宁波鑫达精密模具有限公司", "13812345678")).unwrap();
+        assert!(check(&f, "宁波鑫大精密模具", "13700000000")[0].warning);
+        assert_eq!(f.store.dedup_thresholds().unwrap(), crate::dedup::DedupThresholds::default());
+        f.store
+            .create(NewTeamRules {
+                dedup_same_name: 0.97,
+                dedup_possible_name: 0.5,
+                ..NewTeamRules::default()
+            })
+            .unwrap();
+        assert_eq!(f.store.dedup_thresholds().unwrap().same_name, 0.97);
+        let found = check(&f, "宁波鑫大精密模具", "13700000000");
+        assert!(!found[0].warning, "a one-character typo is below a 0.97 bar: {}", found[0].score);
+    }
+
+    #[test]
+    fn an_import_merges_same_companies_creates_the_rest_and_refuses_bad_drafts_alone() {
+        let f = fixture();
+        let existing = f
+            .store
+            .create(NewCustomer {
+                tags: vec!["老客户".into()],
+                ..customer("苏州市精工机械有限公司", "0512-6888 8888")
+            })
+            .unwrap();
+        f.clock.advance(60_000);
+        let drafts = vec![
+            NewCustomer {
+                address: Some("苏州工业园区星湖街 8 号".into()),
+                tags: vec!["展会".into()],
+                ..customer("精工机械", "+86 512 68888888")
+            },
+            customer("无锡恒通电气有限公司", "13912345678"),
+            customer("", "13900000000"),
+            NewCustomer {
+                phones: vec!["139 1234 5678".into(), "0510-8123 4567".into()],
+                ..customer("恒通电气（无锡）", "")
+            },
+            customer("苏州精工模具有限公司", "0512-68888888"),
+        ];
+        let mut progress = Vec::new();
+        let outcomes = f.store.import_customers(drafts, &mut |done| progress.push(done)).unwrap();
+        assert_eq!(progress, vec![1, 2, 3, 4, 5]);
+
+        let ImportedCustomer::Merged { into, conflicts, .. } = &outcomes[0] else {
+            panic!("{:?}", outcomes[0])
+        };
+        assert_eq!(*into, existing.id);
+        assert!(conflicts.is_empty());
+        let merged: Customer = f.store.get(existing.id).unwrap();
+        assert_eq!(merged.phones, vec!["0512-6888 8888"], "the same number is kept once");
+        assert_eq!(merged.tags, vec!["老客户", "展会"]);
+        assert_eq!(merged.address.as_deref(), Some("苏州工业园区星湖街 8 号"));
+        assert_eq!(merged.company_name, "苏州市精工机械有限公司");
+
+        let ImportedCustomer::Created { id: hengtong, .. } = &outcomes[1] else {
+            panic!("{:?}", outcomes[1])
+        };
+        assert!(matches!(&outcomes[2], ImportedCustomer::Refused(e) if e.field == "company_name"));
+        let ImportedCustomer::Merged { into, .. } = &outcomes[3] else { panic!("{:?}", outcomes[3]) };
+        assert_eq!(into, hengtong, "an earlier row of the same import is found too");
+        let hengtong: Customer = f.store.get(*hengtong).unwrap();
+        assert_eq!(hengtong.phones, vec!["13912345678", "0510-8123 4567"]);
+        let ImportedCustomer::Created { candidates, .. } = &outcomes[4] else { panic!("{:?}", outcomes[4]) };
+        assert_eq!(
+            candidates[0].customer.id, existing.id,
+            "moulds vs machinery: created, flagged for review"
+        );
+        assert_eq!(candidates[0].decision, Decision::Possible);
+
+        assert_eq!(f.store.document_count().unwrap(), 3, "existing + 恒通 + 模具");
+        gram_counts_agree(&f.store);
+    }
 }

@@ -1,6 +1,7 @@
 //! `fieldsync bench …`: the project's benchmarks. Each scenario prints one JSON object per line
 //! with `bench` (the scenario) and its figures, the unit in each key (`ms`, `rss_mb`, …).
 
+pub mod dedup;
 pub mod store;
 #[cfg(feature = "tools")]
 pub mod sync;
