@@ -234,6 +234,22 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Identity resolution on the relay with a team of N customers: lookup + scoring per
+    /// incoming customer, and pushes end to end through the writer.
+    RelayDedup {
+        /// Customers in the team.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u32,
+        /// Incoming customers timed for lookup + scoring.
+        #[arg(long, default_value_t = 2_000)]
+        probes: u32,
+        /// Customers that are also real documents, and pushes timed end to end.
+        #[arg(long, default_value_t = 500)]
+        documents: u32,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -306,6 +322,11 @@ fn main() -> ExitCode {
             scenario: BenchScenario::SyncIngest { devices, team_size, rounds, per_request, rate, dir },
         } => bench::sync::workdir(dir)
             .and_then(|(_t, d)| bench::sync::ingest(devices, team_size, rounds, per_request, rate, &d)),
+        Command::Bench { scenario: BenchScenario::RelayDedup { customers, probes, documents, dir } } => {
+            bench::sync::workdir(dir).and_then(|(_t, d)| {
+                bench::identity::run(&bench::identity::IdentityBench { customers, probes, documents }, &d)
+            })
+        }
         Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
         }

@@ -191,22 +191,22 @@ fn round(v: f64) -> f64 {
 
 /// A generated customer: its registered name and parts, and its phones.
 #[derive(Debug, Clone)]
-struct Company {
-    name: String,
+pub(crate) struct Company {
+    pub(crate) name: String,
     city: usize,
     brand: Vec<char>,
     industry: &'static str,
     legal: &'static str,
-    phones: Vec<String>,
+    pub(crate) phones: Vec<String>,
     mobile: Option<String>,
     landline: Option<(String, String)>,
 }
 
 /// A duplicate check to time, and the customer it duplicates (for the hit rate).
 #[derive(Debug)]
-struct Query {
-    draft: NewCustomer,
-    original: Option<usize>,
+pub(crate) struct Query {
+    pub(crate) draft: NewCustomer,
+    pub(crate) original: Option<usize>,
 }
 
 /// (city, area code, districts that appear in names)
@@ -318,14 +318,14 @@ const LEGAL_FORMS: &[&str] = &["有限公司", "有限公司", "有限公司", "
 
 /// splitmix64: small, fast, and the same sequence on every machine.
 #[derive(Debug)]
-struct Generator {
+pub(crate) struct Generator {
     state: u64,
     brand_chars: Vec<char>,
     next_mobile: u64,
 }
 
 impl Generator {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut brand_chars: Vec<char> = Vec::new();
         for c in BRAND_CHARS.chars() {
             if !brand_chars.contains(&c) {
@@ -383,7 +383,7 @@ impl Generator {
         format!("{prefix}{:08}", (self.next_mobile * 7_919 + self.below(7) as u64) % 100_000_000)
     }
 
-    fn company(&mut self) -> Company {
+    pub(crate) fn company(&mut self) -> Company {
         let city = self.below(CITIES.len());
         let (city_name, area, districts) = CITIES[city];
         let brand = self.brand();
@@ -418,7 +418,7 @@ impl Generator {
     }
 
     /// An existing customer as another rep types it, or a new company.
-    fn query(&mut self, companies: &[Company]) -> Query {
+    pub(crate) fn query(&mut self, companies: &[Company]) -> Query {
         if self.chance(50) {
             let fresh = self.company();
             let draft = NewCustomer { company_name: fresh.name, phones: fresh.phones, ..Default::default() };

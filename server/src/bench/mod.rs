@@ -2,6 +2,8 @@
 //! with `bench` (the scenario) and its figures, the unit in each key (`ms`, `rss_mb`, …).
 
 pub mod dedup;
+#[cfg(feature = "tools")]
+pub mod identity;
 pub mod store;
 #[cfg(feature = "tools")]
 pub mod sync;
