@@ -56,7 +56,7 @@ pub fn run(bench: &IdentityBench, work: &Path) -> Result<()> {
     let storage = Arc::new(SqliteStorage::open(work)?);
     let tenant = storage.create_tenant("bench", 0)?;
     let team = storage.create_team(&tenant, "bench", 0)?;
-    let mut generator = Generator::new(0x5EED_1D);
+    let mut generator = Generator::new(0x005E_ED1D);
     let companies: Vec<Company> = (0..bench.customers).map(|_| generator.company()).collect();
 
     // 1. The first `documents` customers become real documents (pushed in step 3); the rest are
