@@ -7,42 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=lib/python-suite.sh
+source scripts/lib/python-suite.sh
 
-missing=()
-command -v python3 >/dev/null || missing+=(python3)
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    missing+=(python3-venv)
-fi
-command -v javac >/dev/null || missing+=(default-jdk-headless)
-command -v mvn >/dev/null || missing+=(maven)
-if ((${#missing[@]})); then
-    step "installing system packages: ${missing[*]}"
-    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
-fi
+# The JDK and Maven come from Debian when missing (javac and mvn are what the suite runs).
+jvm_packages=()
+command -v javac >/dev/null || jvm_packages+=(default-jdk-headless)
+command -v mvn >/dev/null || jvm_packages+=(maven)
+ensure_packages "${jvm_packages[@]}"
 
 ./scripts/gen-bindings.sh
 
+run_pytest_suite bindings/python "Python bindings against the real library"
 venv=bindings/python/.venv
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    step "creating $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-fi
-step "installing the Python test dependencies (bindings/python/requirements.txt)"
-"$venv/bin/python" -m pip install --disable-pip-version-check -q -r bindings/python/requirements.txt
-
-step "pytest: Python bindings against the real library"
-status=0
-(cd bindings/python && .venv/bin/python -m pytest) || status=$?
-if ((status == 5)); then
-    echo "pytest collected no tests: the Python suite is missing or broken" >&2
-    exit 1
-elif ((status != 0)); then
-    exit "$status"
-fi
 
 step "FFI query cost from Python"
 "$venv/bin/python" bindings/python/bench_ffi.py

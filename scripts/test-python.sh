@@ -6,38 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=lib/python-suite.sh
+source scripts/lib/python-suite.sh
 
-missing=()
-command -v python3 >/dev/null || missing+=(python3)
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    missing+=(python3-venv)
-fi
-if ((${#missing[@]})); then
-    step "installing system packages: ${missing[*]}"
-    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
-fi
+ensure_packages
 
 step "building the fieldsync binary the tests run"
 cargo build --workspace --bins --locked
 
-venv=tests/python/.venv
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    step "creating $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-fi
-step "installing the Python test dependencies (tests/python/requirements.txt)"
-"$venv/bin/python" -m pip install --disable-pip-version-check -q -r tests/python/requirements.txt
-
-step "pytest: fieldsync push against http_ece, py_vapid and cryptography"
-status=0
-(cd tests/python && .venv/bin/python -m pytest) || status=$?
-if ((status == 5)); then
-    echo "pytest collected no tests: the Web Push suite is missing or broken" >&2
-    exit 1
-elif ((status != 0)); then
-    exit "$status"
-fi
+run_pytest_suite tests/python "fieldsync push against http_ece, py_vapid and cryptography"

@@ -346,13 +346,7 @@ impl DocCache {
     }
 
     fn get(&mut self, id: &DocId) -> Option<&CachedDoc> {
-        self.clock += 1;
-        let clock = self.clock;
-        let (doc, stamp) = self.entries.get_mut(id)?;
-        self.by_age.remove(stamp);
-        *stamp = clock;
-        self.by_age.insert(clock, *id);
-        Some(doc)
+        self.get_mut(id).map(|doc| &*doc)
     }
 
     fn put(&mut self, id: DocId, doc: CachedDoc) {
