@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, ReadDoc};
 use fieldsync_core::dedup::{
-    CustomerKey, Decision, DedupThresholds, DedupVerdict, compare, merge_customers, name_grams,
+    CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare, merge_customers, name_grams,
 };
 use fieldsync_core::model::{Customer, Record, RecordKind, TeamRules};
 use fieldsync_core::{Clock as _, DocId, SystemClock};
@@ -117,7 +117,7 @@ impl Writer {
                     // This record was merged away: it no longer absorbs others.
                     break;
                 }
-            } else {
+            } else if worth_review(&verdict, &thresholds) {
                 let (a, b) = ordered(id, candidate.doc_id);
                 batch.pairs.push(DedupPair {
                     team_id: team.to_owned(),
@@ -319,6 +319,15 @@ pub(crate) fn find_matches(
             (verdict.decision != Decision::Different).then_some((candidate, verdict))
         })
         .collect())
+}
+
+/// Whether a possible duplicate goes to the supervisors' queue: the field's rule, one of the two
+/// signals — a shared number, or a name at the "same" bar. Looser look-alikes (a similar name
+/// alone) are shown on the phone while the rep types, but would flood a queue in a team with a
+/// million customers (see `fieldsync bench relay-dedup`).
+fn worth_review(verdict: &DedupVerdict, thresholds: &DedupThresholds) -> bool {
+    verdict.score >= thresholds.same_name
+        || verdict.reasons.iter().any(|r| matches!(r, MatchReason::SharedPhone { .. }))
 }
 
 /// Adds or replaces a customer's row in the batch's index.
