@@ -1,9 +1,10 @@
 //! The duplicate check on the phone (DESIGN §4 Duplicates): before a customer or lead card is
 //! saved, find the customers it may be, from the projection indexes alone.
 //!
-//! Candidates come from two indexes written with every customer (migration 0004):
+//! Candidates come from indexes written with every customer (migration 0004):
 //!
-//! 1. **exact phone**: every customer listing one of the query's numbers (normalised E.164);
+//! 1. **exact phone**: every customer listing one of the query's numbers (normalised E.164),
+//!    and every customer with the query's (valid) credit code;
 //! 2. **name n-grams**: the customers sharing the most *rare* grams with the query's name core.
 //!    Gram counts are kept per gram, so the lookup reads the postings of the rarest grams first
 //!    and never those of grams that half the customers carry (`机械`, `科技`); it stops after a
@@ -332,11 +333,20 @@ fn resolve_redirects(conn: &Connection, mut row: CandidateRow) -> Result<Option<
     Ok(None)
 }
 
-/// Row ids of customers sharing a phone number with `key`.
-fn phone_hits(conn: &Connection, key: &CustomerKey) -> Result<Vec<i64>> {
+/// Row ids of customers with the same credit code or sharing a phone number with `key`.
+fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<Vec<i64>> {
+    let mut rows = Vec::new();
+    if let Some(code) = &key.credit_code {
+        rows.extend(
+            conn.prepare_cached(
+                "SELECT row_id FROM customer_index WHERE credit_code = ?1 ORDER BY row_id LIMIT ?2",
+            )?
+            .query_map(params![code, MAX_ROWS_PER_PHONE], |r| r.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
     let mut statement = conn
         .prepare_cached("SELECT row_id FROM customer_e164_index WHERE e164 = ?1 ORDER BY row_id LIMIT ?2")?;
-    let mut rows = Vec::new();
     for phone in &key.phones {
         let found = statement
             .query_map(params![phone.e164, MAX_ROWS_PER_PHONE], |r| r.get::<_, i64>(0))?
@@ -400,7 +410,7 @@ pub(crate) fn find_candidates(
     key: &CustomerKey,
     thresholds: &DedupThresholds,
 ) -> Result<Vec<DuplicateCandidate>> {
-    let mut row_ids = phone_hits(conn, key)?;
+    let mut row_ids = identity_hits(conn, key)?;
     row_ids.extend(name_hits(conn, key)?);
     let mut seen = std::collections::HashSet::new();
     row_ids.retain(|id| seen.insert(*id));

@@ -707,6 +707,26 @@ mod duplicate_check {
     }
 
     #[test]
+    fn an_equal_credit_code_finds_the_customer_under_any_name_and_phone() {
+        let f = fixture();
+        let existing = f
+            .store
+            .create(NewCustomer {
+                credit_code: Some("914403001922038216".into()),
+                ..customer("华为技术有限公司", "0755-2878 0808")
+            })
+            .unwrap();
+        let draft = NewCustomer {
+            credit_code: Some("9144 0300 1922 0382 16".into()),
+            ..customer("Huawei Technologies Co., Ltd.", "13800000000")
+        };
+        let found = f.store.duplicate_candidates(&draft).unwrap();
+        assert_eq!((found[0].customer.id, found[0].decision), (existing.id, Decision::Same));
+        assert_eq!(found[0].reasons, vec![MatchReason::CreditCodeMatch]);
+        assert!(found[0].warning);
+    }
+
+    #[test]
     fn renaming_a_customer_moves_it_in_the_name_index() {
         let f = fixture();
         let mut c = f.store.create(customer("温州瑞丰阀门有限公司", "13812345678")).unwrap();

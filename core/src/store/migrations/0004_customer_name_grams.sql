@@ -9,6 +9,8 @@
 -- unified social credit code.
 ALTER TABLE customer_index ADD COLUMN dedup_phones TEXT NOT NULL DEFAULT '';
 ALTER TABLE customer_index ADD COLUMN credit_code TEXT;
+-- Equal valid credit codes decide identity whatever the names and phones say.
+CREATE INDEX customer_index_by_credit_code ON customer_index (credit_code) WHERE credit_code IS NOT NULL;
 
 -- Customers by normalised phone number (E.164 without extension: the switchboard is the key).
 -- row_id is customer_index.row_id.
