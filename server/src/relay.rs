@@ -429,6 +429,8 @@ struct Batch {
     alerts: Vec<AlertRow>,
     /// Trigger keys raised in this batch (not yet in storage).
     raised_keys: HashSet<String>,
+    /// Each team's rules in force, read once per batch.
+    rules: HashMap<String, fieldsync_core::model::TeamRules>,
 }
 
 impl Writer {

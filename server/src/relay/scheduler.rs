@@ -13,7 +13,7 @@
 //!   that answers it, so the alert is held until the rep syncs (which releases it at once) or
 //!   the team's grace period runs out. Every alert says when the rep last synced.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
@@ -92,13 +92,9 @@ impl Writer {
             more: rows.len() as u32 == limit,
             ..TickReport::default()
         };
-        let mut rules: HashMap<String, TeamRules> = HashMap::new();
         for row in rows {
-            if !rules.contains_key(&row.team_id) {
-                let team_rules = self.effective_rules(&row.team_id, now, batch)?;
-                rules.insert(row.team_id.clone(), team_rules);
-            }
-            let (next_due_at, held, raised) = self.look_at(&row, &rules[&row.team_id], now, batch)?;
+            let rules = self.effective_rules(&row.team_id, now, batch)?;
+            let (next_due_at, held, raised) = self.look_at(&row, &rules, now, batch)?;
             report.raised += raised;
             report.held += u32::from(held);
             batch.schedule.push(ScheduleWrite::Evaluated { doc_id: row.doc_id, next_due_at, held });
@@ -255,12 +251,22 @@ impl Writer {
 
     /// The team's rules when they read and validate; the defaults otherwise (flagged on the
     /// rules document), so a broken rules document can neither stop alerts nor cause a storm.
-    fn effective_rules(
+    /// Read once per team per batch (identity resolution and the scheduler share it).
+    pub(super) fn effective_rules(
         &mut self,
         team: &str,
         now: i64,
         batch: &mut Batch,
     ) -> Result<TeamRules, StorageError> {
+        if let Some(rules) = batch.rules.get(team) {
+            return Ok(rules.clone());
+        }
+        let rules = self.read_rules(team, now, batch)?;
+        batch.rules.insert(team.to_owned(), rules.clone());
+        Ok(rules)
+    }
+
+    fn read_rules(&mut self, team: &str, now: i64, batch: &mut Batch) -> Result<TeamRules, StorageError> {
         let defaults = || {
             NewTeamRules::default().into_record(
                 DocId::from_bytes([0; 16]),
