@@ -322,3 +322,52 @@ async fn the_scheduler_follows_the_teams_synced_rules_and_a_tick_reads_only_due_
     assert!(refused.is_err(), "the phone refuses to write them: {refused:?}");
     assert_eq!(w.relay.tick(T0 + days(3.2), 100).await.unwrap().raised, 0);
 }
+
+/// The one change that creates a team-rules document as the admin's device, bypassing the
+/// phone's own checks, with the stage rules' days set to `days` (which may be negative).
+fn raw_rules_change(admin: &Phone, rules: &TeamRules, days: i64) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT, ReadDoc};
+    let mut doc = Automerge::new().with_actor(admin.store.device_id().actor_id());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", "team_rules").unwrap();
+    tx.put(ROOT, "schema", 1_u64).unwrap();
+    autosurgeon::reconcile(&mut tx, rules).unwrap();
+    let (_, list) = tx.get(ROOT, "stage_rules").unwrap().unwrap();
+    let first = tx.get(&list, 0).unwrap().unwrap().1;
+    // Automerge keeps signed and unsigned integers apart; the phones write days unsigned.
+    match u64::try_from(days) {
+        Ok(unsigned) => tx.put(&first, "no_activity_days", unsigned).unwrap(),
+        Err(_) => tx.put(&first, "no_activity_days", days).unwrap(),
+    }
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn rules_with_negative_or_absurd_days_are_refused_by_the_relay_and_cause_no_alert_storm() {
+    use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
+    let w = world();
+    let admin = w.phone(Role::Admin);
+    let rep = w.phone(Role::Rep);
+    deal_in_proposal(&w, &rep).await;
+    let rules: TeamRules = admin.store.create(NewTeamRules::default()).unwrap();
+    let push = |days| {
+        let request = SyncRequest {
+            changes: vec![PushedChange { doc_id: rules.id, bytes: raw_rules_change(&admin, &rules, days) }],
+            ..Default::default()
+        };
+        w.relay.sync(&admin.scope, request, 1)
+    };
+    for days in [-3_i64, 0, 100_000] {
+        let response = push(days).await.unwrap();
+        assert_eq!(response.accepted, 0, "{days} days");
+        assert_eq!(response.rejected[0].code, RejectCode::InvalidDocument, "{days}: {:?}", response.rejected);
+    }
+    // The same document with sane days is accepted: the refusals were about the days.
+    let sane = push(6).await.unwrap();
+    assert_eq!(sane.accepted, 1, "{:?}", sane.rejected);
+    // No storm: one day into 方案提交 nothing is due.
+    let tick = w.relay.tick(T0 + days(1.0), 100).await.unwrap();
+    assert_eq!((tick.raised, tick.held), (0, 0), "{tick:?}");
+}
