@@ -598,6 +598,7 @@ async fn possible_duplicates_wait_for_a_supervisor_whose_answer_is_remembered() 
     assert_eq!(pending.len(), 1, "{pending:?}");
     let (lo, hi) = if a.id < b.id { (a.id, b.id) } else { (b.id, a.id) };
     assert_eq!((pending[0].a, pending[0].b), (lo, hi));
+    assert_eq!(pending[0].reasons, "same name", "reasons read as words, not Rust debug output");
 
     // The supervisor says they are different: remembered, and an edit does not re-queue them.
     w.relay.decide_pair(&supervisor.scope, b.id, a.id, ReviewDecision::NotSame).await.unwrap();

@@ -325,5 +325,5 @@ fn index(batch: &mut Batch, row: CustomerKeyRow) {
 }
 
 fn reasons(verdict: &DedupVerdict) -> String {
-    verdict.reasons.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("; ")
+    verdict.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
