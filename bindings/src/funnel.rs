@@ -7,33 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use fieldsync_core::DocId;
 use fieldsync_core::funnel::payload::{self, PayloadError};
-use fieldsync_core::model::{
-    Alert, EvidenceKind, Money, NewOpportunity, Opportunity, Stage, StallKind, StallLevel,
-};
+use fieldsync_core::model::{Alert, EvidenceKind, Opportunity, StallKind, StallLevel};
 use fieldsync_core::push::{EndpointSecurity, PushEndpoint, SubscriptionKeys};
 use fieldsync_core::store::{AlertSubscription, StageConversion, StageCount, StalledDeal};
 
 use crate::FfiError;
-use crate::store::FieldStore;
-
-/// A funnel stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum FfiStage {
-    /// 初步接触
-    FirstContact,
-    /// 需求确认
-    NeedsConfirmed,
-    /// 方案提交
-    ProposalSubmitted,
-    /// 商务谈判
-    Negotiation,
-    /// 合同签订
-    ContractSigning,
-    /// Won.
-    Won,
-    /// Lost.
-    Lost,
-}
+use crate::error::guard;
+use crate::store::{FfiStage, FieldStore};
 
 /// A kind of document a stage may require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -81,31 +61,9 @@ macro_rules! mirror {
     };
 }
 
-mirror!(
-    FfiStage,
-    Stage,
-    [FirstContact, NeedsConfirmed, ProposalSubmitted, Negotiation, ContractSigning, Won, Lost]
-);
 mirror!(FfiEvidenceKind, EvidenceKind, [TechnicalDocument, Quote, SignedContract]);
 mirror!(FfiStallLevel, StallLevel, [Reminder, Supervisor, Escalation]);
 mirror!(FfiStallKind, StallKind, [NoActivity, StageTooLong]);
-
-/// The fields of a new deal.
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct FfiNewOpportunity {
-    /// The customer's id.
-    pub customer_id: String,
-    /// The owning rep (their user id).
-    pub owner: String,
-    /// Short description.
-    pub title: String,
-    /// First stage, usually `FirstContact`.
-    pub stage: FfiStage,
-    /// Expected value in fen (minor units of CNY).
-    pub amount_cny_minor: Option<i64>,
-    /// When the rep expects to close, Unix ms.
-    pub expected_close_at: Option<i64>,
-}
 
 /// One stage move.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -133,9 +91,9 @@ pub struct FfiDealDocument {
     pub added_at: i64,
 }
 
-/// A deal as stored.
+/// A deal with its stage history and documents (the funnel screen's view of it).
 #[derive(Debug, Clone, uniffi::Record)]
-pub struct FfiOpportunity {
+pub struct FfiDeal {
     /// Document id.
     pub id: String,
     /// The customer's id.
@@ -295,9 +253,9 @@ impl FfiAlertSubscription {
     }
 }
 
-impl From<Opportunity> for FfiOpportunity {
+impl From<Opportunity> for FfiDeal {
     fn from(o: Opportunity) -> Self {
-        FfiOpportunity {
+        FfiDeal {
             id: o.id.to_string(),
             customer_id: o.customer_id.to_string(),
             owner: o.owner,
@@ -402,25 +360,12 @@ fn non_empty(what: &str, value: &str) -> Result<(), FfiError> {
 
 #[uniffi::export]
 impl FieldStore {
-    /// Opens a deal offline.
-    pub fn create_opportunity(&self, deal: FfiNewOpportunity) -> Result<FfiOpportunity, FfiError> {
-        let customer_id: DocId = deal.customer_id.parse()?;
-        let created = self.core().create(NewOpportunity {
-            customer_id,
-            owner: deal.owner,
-            title: deal.title,
-            stage: deal.stage.into(),
-            amount: deal.amount_cny_minor.map(|minor_units| Money { minor_units, currency: "CNY".into() }),
-            expected_close_at: deal.expected_close_at,
-            next_action_due_at: None,
-        })?;
-        Ok(created.into())
-    }
-
-    /// Reads a deal.
-    pub fn opportunity(&self, opportunity_id: String) -> Result<FfiOpportunity, FfiError> {
-        let id: DocId = opportunity_id.parse()?;
-        Ok(self.core().get::<Opportunity>(id)?.into())
+    /// Reads a deal with its history and documents.
+    pub fn deal(&self, opportunity_id: String) -> Result<FfiDeal, FfiError> {
+        guard(|| {
+            let id: DocId = opportunity_id.parse()?;
+            Ok(self.core().get::<Opportunity>(id)?.into())
+        })
     }
 
     /// Attaches a document (technical document, quote, signed contract) to a deal.
@@ -430,10 +375,12 @@ impl FieldStore {
         kind: FfiEvidenceKind,
         name: String,
         bytes: Vec<u8>,
-    ) -> Result<FfiOpportunity, FfiError> {
-        non_empty("the document name", &name)?;
-        let id: DocId = opportunity_id.parse()?;
-        Ok(self.core().attach_deal_evidence(id, kind.into(), &name, &bytes)?.into())
+    ) -> Result<FfiDeal, FfiError> {
+        guard(|| {
+            non_empty("the document name", &name)?;
+            let id: DocId = opportunity_id.parse()?;
+            Ok(self.core().attach_deal_evidence(id, kind.into(), &name, &bytes)?.into())
+        })
     }
 
     /// Moves a deal to another stage. A forward move into a stage whose documents are missing
@@ -443,59 +390,67 @@ impl FieldStore {
         opportunity_id: String,
         to: FfiStage,
         note: Option<String>,
-    ) -> Result<FfiOpportunity, FfiError> {
-        let id: DocId = opportunity_id.parse()?;
-        Ok(self.core().move_stage(id, to.into(), note.filter(|n| !n.trim().is_empty()))?.into())
+    ) -> Result<FfiDeal, FfiError> {
+        guard(|| {
+            let id: DocId = opportunity_id.parse()?;
+            Ok(self.core().move_stage(id, to.into(), note.filter(|n| !n.trim().is_empty()))?.into())
+        })
     }
 
     /// The rep's reminders: their open deals with a trigger due now (by the store's clock),
     /// reminder level and up.
     pub fn stall_reminders(&self, owner: String) -> Result<Vec<FfiStalledDeal>, FfiError> {
-        non_empty("the owner", &owner)?;
-        let now = self.core().now_ms();
-        Ok(self
-            .core()
-            .stalled_deals(Some(&owner), StallLevel::Reminder, now)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        guard(|| {
+            non_empty("the owner", &owner)?;
+            let now = self.core().now_ms();
+            Ok(self
+                .core()
+                .stalled_deals(Some(&owner), StallLevel::Reminder, now)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// A supervisor's stalled deals across the team (supervisor level and up), worst first.
     pub fn stalled_deals(&self) -> Result<Vec<FfiStalledDeal>, FfiError> {
-        let now = self.core().now_ms();
-        Ok(self
-            .core()
-            .stalled_deals(None, StallLevel::Supervisor, now)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        guard(|| {
+            let now = self.core().now_ms();
+            Ok(self
+                .core()
+                .stalled_deals(None, StallLevel::Supervisor, now)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
     }
 
     /// Deals per stage for the team and per rep.
     pub fn funnel_report(&self) -> Result<FfiFunnelReport, FfiError> {
-        let report = self.core().funnel_report()?;
-        Ok(FfiFunnelReport {
-            team: report.team.into_iter().map(Into::into).collect(),
-            by_owner: report
-                .by_owner
-                .into_iter()
-                .map(|(owner, stages)| FfiOwnerFunnel {
-                    owner,
-                    stages: stages.into_iter().map(Into::into).collect(),
-                })
-                .collect(),
+        guard(|| {
+            let report = self.core().funnel_report()?;
+            Ok(FfiFunnelReport {
+                team: report.team.into_iter().map(Into::into).collect(),
+                by_owner: report
+                    .by_owner
+                    .into_iter()
+                    .map(|(owner, stages)| FfiOwnerFunnel {
+                        owner,
+                        stages: stages.into_iter().map(Into::into).collect(),
+                    })
+                    .collect(),
+            })
         })
     }
 
     /// Stage-to-stage conversion for one rep, or the team when `owner` is `None`.
     pub fn stage_conversion(&self, owner: Option<String>) -> Result<Vec<FfiStageConversion>, FfiError> {
-        Ok(self.core().stage_conversion(owner.as_deref())?.into_iter().map(Into::into).collect())
+        guard(|| Ok(self.core().stage_conversion(owner.as_deref())?.into_iter().map(Into::into).collect()))
     }
 
     /// The alerts synced to this device, newest first.
     pub fn alerts(&self, limit: u32) -> Result<Vec<FfiAlert>, FfiError> {
-        Ok(self.core().alerts(limit)?.into_iter().map(Into::into).collect())
+        guard(|| Ok(self.core().alerts(limit)?.into_iter().map(Into::into).collect()))
     }
 
     /// Calls `listener` with the alerts each sync brings, until the handle is closed.
@@ -503,40 +458,48 @@ impl FieldStore {
         &self,
         listener: Arc<dyn AlertListener>,
     ) -> Result<Arc<FfiAlertSubscription>, FfiError> {
-        if self.core().is_closed() {
-            return Err(FfiError::StoreUnavailable { message: "the store is closed".into() });
-        }
-        let subscription = self.core().subscribe_alerts(move |alerts| {
-            listener.on_alerts(alerts.iter().cloned().map(Into::into).collect());
-        });
-        Ok(Arc::new(FfiAlertSubscription { inner: Mutex::new(Some(subscription)) }))
+        guard(|| {
+            if self.core().is_closed() {
+                return Err(FfiError::StoreUnavailable { message: "the store is closed".into() });
+            }
+            let subscription = self.core().subscribe_alerts(move |alerts| {
+                listener.on_alerts(alerts.iter().cloned().map(Into::into).collect());
+            });
+            Ok(Arc::new(FfiAlertSubscription { inner: Mutex::new(Some(subscription)) }))
+        })
     }
 }
 
 /// Makes the keys of a new Web Push subscription (P-256 key pair and auth secret).
 #[uniffi::export]
 pub fn create_push_keys() -> Result<FfiPushKeys, FfiError> {
-    let keys = SubscriptionKeys::generate().map_err(|e| FfiError::Storage { message: e.to_string() })?;
-    let (p256dh, auth) = keys.public_base64url();
-    Ok(FfiPushKeys { secret: keys.to_secret_bytes().to_vec(), p256dh, auth })
+    guard(|| {
+        let keys = SubscriptionKeys::generate().map_err(|e| FfiError::Storage { message: e.to_string() })?;
+        let (p256dh, auth) = keys.public_base64url();
+        Ok(FfiPushKeys { secret: keys.to_secret_bytes().to_vec(), p256dh, auth })
+    })
 }
 
 /// The subscription JSON to register with the relay for `endpoint` (the URL the push
 /// distributor gave this device; https only).
 #[uniffi::export]
 pub fn push_subscription_json(secret: Vec<u8>, endpoint: String) -> Result<String, FfiError> {
-    let keys = SubscriptionKeys::from_secret_bytes(&secret)
-        .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
-    let endpoint = PushEndpoint::parse(&endpoint, EndpointSecurity::HttpsOnly)
-        .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
-    Ok(keys.subscription(endpoint).to_json())
+    guard(|| {
+        let keys = SubscriptionKeys::from_secret_bytes(&secret)
+            .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
+        let endpoint = PushEndpoint::parse(&endpoint, EndpointSecurity::HttpsOnly)
+            .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
+        Ok(keys.subscription(endpoint).to_json())
+    })
 }
 
 /// Decrypts a received Web Push message body with the subscription's secret and reads the
 /// alert in it. Anything else (other keys, a damaged or foreign message) is `InvalidInput`.
 #[uniffi::export]
 pub fn decode_alert_push(secret: Vec<u8>, body: Vec<u8>) -> Result<FfiAlert, FfiError> {
-    let keys = SubscriptionKeys::from_secret_bytes(&secret)
-        .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
-    Ok(payload::decode_push(&keys, &body)?.into())
+    guard(|| {
+        let keys = SubscriptionKeys::from_secret_bytes(&secret)
+            .map_err(|e| FfiError::InvalidInput { message: e.to_string() })?;
+        Ok(payload::decode_push(&keys, &body)?.into())
+    })
 }

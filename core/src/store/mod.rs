@@ -18,6 +18,7 @@ mod funnel;
 mod projection;
 mod query;
 mod schema;
+mod secrets;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedC
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
+pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
 
 use crate::clock::{Clock, SystemClock, UnixMillis};
 use crate::device::DeviceIdentity;
@@ -78,6 +80,8 @@ pub struct Store {
     identity: DeviceIdentity,
     clock: Arc<dyn Clock>,
     alert_listeners: Arc<std::sync::Mutex<funnel::AlertListeners>>,
+    /// The platform keystore holding the device key and relay token, when one was supplied.
+    secrets: Option<Arc<dyn DeviceSecrets>>,
 }
 
 impl Store {
@@ -92,11 +96,26 @@ impl Store {
         Self::open_at_version(path.as_ref(), options, schema::SCHEMA_VERSION)
     }
 
+    /// [`Store::open_with`], keeping the device key and the relay token in the platform's
+    /// keystore instead of the file (a key already in the file moves there).
+    pub fn open_with_secrets(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+        secrets: Arc<dyn DeviceSecrets>,
+    ) -> Result<Store> {
+        let db = Database::open(path.as_ref(), schema::SCHEMA_VERSION)?;
+        let clock = options.clock;
+        let identity = db.write(|tx| {
+            secrets::load_or_create_identity_in_keystore(tx, db.path(), clock.now_ms(), secrets.as_ref())
+        })?;
+        Ok(Store { db, identity, clock, alert_listeners: Default::default(), secrets: Some(secrets) })
+    }
+
     fn open_at_version(path: &Path, options: StoreOptions, version: u32) -> Result<Store> {
         let db = Database::open(path, version)?;
         let clock = options.clock;
         let identity = db.write(|tx| load_or_create_identity(tx, db.path(), clock.now_ms()))?;
-        Ok(Store { db, identity, clock, alert_listeners: Default::default() })
+        Ok(Store { db, identity, clock, alert_listeners: Default::default(), secrets: None })
     }
 
     /// Closes the store: waits for a write in progress, closes every connection and releases the
@@ -458,6 +477,7 @@ fn load_or_create_identity(tx: &Connection, path: &Path, now: UnixMillis) -> Res
     if let Some((secret, device_id)) = row {
         let damaged =
             |reason: &str| StoreError::CorruptIdentity { path: path.to_owned(), reason: reason.to_owned() };
+        secrets::refuse_key_in_keystore(path, &secret)?;
         let secret: [u8; 32] = secret.try_into().map_err(|_| damaged("the key is not 32 bytes"))?;
         let identity = DeviceIdentity::from_secret(secret);
         if identity.device_id().as_bytes()[..] != device_id[..] {
