@@ -69,9 +69,9 @@ mirror!(FfiStallKind, StallKind, [NoActivity, StageTooLong]);
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct FfiStageChange {
     /// The stage left (`None` for the first).
-    pub from: Option<FfiStage>,
+    pub from_stage: Option<FfiStage>,
     /// The stage entered.
-    pub to: FfiStage,
+    pub to_stage: FfiStage,
     /// When, Unix ms.
     pub at: i64,
     /// Why, in the rep's words.
@@ -174,12 +174,12 @@ pub struct FfiFunnelReport {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct FfiStageConversion {
     /// The stage entered.
-    pub from: FfiStage,
+    pub from_stage: FfiStage,
     /// The next stage.
-    pub to: FfiStage,
-    /// Deals that entered `from`.
+    pub to_stage: FfiStage,
+    /// Deals that entered `from_stage`.
     pub entered: u64,
-    /// Of those, deals that went on to `to` or beyond.
+    /// Of those, deals that went on to `to_stage` or beyond.
     pub advanced: u64,
     /// `advanced / entered`; `None` when nothing entered.
     pub rate: Option<f64>,
@@ -266,8 +266,8 @@ impl From<Opportunity> for FfiDeal {
                 .stage_history
                 .into_iter()
                 .map(|c| FfiStageChange {
-                    from: c.from.map(Into::into),
-                    to: c.to.into(),
+                    from_stage: c.from.map(Into::into),
+                    to_stage: c.to.into(),
                     at: c.at,
                     note: c.note,
                 })
@@ -336,8 +336,8 @@ impl From<StageCount> for FfiStageCount {
 impl From<StageConversion> for FfiStageConversion {
     fn from(c: StageConversion) -> Self {
         FfiStageConversion {
-            from: c.from.into(),
-            to: c.to.into(),
+            from_stage: c.from.into(),
+            to_stage: c.to.into(),
             entered: c.entered,
             advanced: c.advanced,
             rate: c.rate(),

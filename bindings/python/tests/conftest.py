@@ -56,15 +56,17 @@ def fieldsync_bin():
 class Relay:
     """`fieldsync serve` on a free loopback port, in its own data directory."""
 
-    def __init__(self, data_dir, reps=2):
+    def __init__(self, data_dir, reps=2, supervisors=0, env=None):
         self.binary = fieldsync_bin()
         self.data_dir = data_dir
-        boot = self.admin("bootstrap", "--reps", str(reps), "--supervisors", "0")
+        boot = self.admin("bootstrap", "--reps", str(reps), "--supervisors", str(supervisors))
         self.tenant_id = boot["tenant_id"]
+        self.users = boot["users"]
         self.codes = [user["code"] for user in boot["users"]]
         self.process = subprocess.Popen(
             [str(self.binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn"},
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "RUST_LOG": "warn", **(env or {})},
         )
         line = self.process.stdout.readline().strip()
         prefix = "fieldsync relay listening on "
