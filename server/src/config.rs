@@ -27,6 +27,8 @@ pub struct RelayConfig {
     pub document_cache: usize,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// Delivering alerts: Web Push, FCM, APNs (the `[push]` table; docs/push.md).
+    pub push: crate::delivery::PushConfig,
 }
 
 impl Default for RelayConfig {
@@ -41,6 +43,7 @@ impl Default for RelayConfig {
             request_timeout_secs: 60,
             document_cache: 4096,
             log_format: "text".into(),
+            push: crate::delivery::PushConfig::default(),
         }
     }
 }
@@ -119,6 +122,10 @@ impl RelayConfig {
         if let Some(v) = &overrides.log_format {
             config.log_format = v.clone();
         }
+        config.push.check().map_err(|message| ConfigError::Invalid {
+            path: overrides.config.clone().unwrap_or_default(),
+            message,
+        })?;
         if !matches!(config.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {
                 path: overrides.config.clone().unwrap_or_default(),

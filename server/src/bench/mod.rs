@@ -4,6 +4,7 @@
 pub mod dedup;
 #[cfg(feature = "tools")]
 pub mod identity;
+pub mod push;
 pub mod store;
 #[cfg(feature = "tools")]
 pub mod sync;
