@@ -6,6 +6,7 @@
 
 mod capture;
 mod error;
+mod funnel;
 mod store;
 
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};

@@ -21,6 +21,7 @@ pub struct Metrics {
     alerts_fanned_out: AtomicU64,
     push_deliveries_queued: AtomicU64,
     push_attempts: Mutex<Vec<(&'static str, &'static str, u64)>>,
+    alerts_raised: AtomicU64,
     http: Mutex<Vec<(u16, u64)>>,
     latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
 }
@@ -62,6 +63,11 @@ impl Metrics {
             Some((_, _, n)) => *n += 1,
             None => attempts.push((provider, outcome, 1)),
         }
+    }
+
+    /// Counts stall alerts the scheduler raised.
+    pub fn record_alerts(&self, n: u64) {
+        self.alerts_raised.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts one HTTP response and its latency.
@@ -118,6 +124,11 @@ impl Metrics {
             "fieldsync_documents_flagged_total",
             "Accepted documents flagged for supervisors (signed slips that do not verify).",
             self.documents_flagged.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_alerts_raised_total",
+            "Stall alerts the scheduler raised.",
+            self.alerts_raised.load(Ordering::Relaxed),
         );
         counter(
             "fieldsync_alerts_fanned_out_total",

@@ -175,13 +175,6 @@ async fn world(push: PushConfig) -> World {
     )
     .unwrap();
     let state = AppState::open(relay_config(dir.path(), push)).unwrap();
-    // TEMPORARY until migration 0004 (alerts) is merged from main.
-    rusqlite::Connection::open(dir.path().join("relay.sqlite")).unwrap().execute_batch(
-        "CREATE TABLE IF NOT EXISTS alerts (alert_id BLOB PRIMARY KEY CHECK (length(alert_id) = 16), key TEXT NOT NULL UNIQUE,
-         team_id TEXT NOT NULL, opportunity_id BLOB NOT NULL,
-         level TEXT NOT NULL CHECK (level IN ('supervisor', 'escalation')), payload BLOB NOT NULL,
-         raised_at INTEGER NOT NULL, fanned_out_at INTEGER) STRICT;
-         CREATE INDEX IF NOT EXISTS alerts_to_fan_out ON alerts (raised_at) WHERE fanned_out_at IS NULL;").unwrap();
     let users = boot["users"].as_array().unwrap();
     let code = |role: &str, n: usize| {
         users.iter().filter(|u| u["role"] == role).nth(n).unwrap()["code"].as_str().unwrap().to_owned()

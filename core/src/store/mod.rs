@@ -14,6 +14,7 @@ mod documents;
 mod duplicates;
 mod error;
 mod exchange;
+mod funnel;
 mod projection;
 mod query;
 mod schema;
@@ -29,6 +30,7 @@ pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
 pub use duplicates::{CreateMode, CreateOutcome, DuplicateCandidate, ImportedCustomer};
 pub use error::{Result, StoreError};
 pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
+pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 
@@ -75,6 +77,7 @@ pub struct Store {
     db: Database,
     identity: DeviceIdentity,
     clock: Arc<dyn Clock>,
+    alert_listeners: Arc<std::sync::Mutex<funnel::AlertListeners>>,
 }
 
 impl Store {
@@ -93,7 +96,7 @@ impl Store {
         let db = Database::open(path, version)?;
         let clock = options.clock;
         let identity = db.write(|tx| load_or_create_identity(tx, db.path(), clock.now_ms()))?;
-        Ok(Store { db, identity, clock })
+        Ok(Store { db, identity, clock, alert_listeners: Default::default() })
     }
 
     /// Closes the store: waits for a write in progress, closes every connection and releases the
@@ -105,6 +108,11 @@ impl Store {
     /// Whether [`Store::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.db.is_closed()
+    }
+
+    /// The time on the store's clock (the system clock, or the one the app or a test supplied).
+    pub fn now_ms(&self) -> UnixMillis {
+        self.clock.now_ms()
     }
 
     /// This device's identity (id and signing key).
@@ -260,6 +268,8 @@ impl Store {
     }
 
     /// Moves a deal to another stage (forward or backward) and records the move in its history.
+    /// A forward move into a stage the team requires documents for is refused with
+    /// [`StoreError::MissingEvidence`] until they are attached ([`Store::attach_deal_evidence`]).
     pub fn move_stage(&self, id: DocId, to: Stage, note: Option<String>) -> Result<Opportunity> {
         let now = self.clock.now_ms();
         let by = self.device_id();
@@ -268,6 +278,11 @@ impl Store {
             let mut opportunity: Opportunity = projection::hydrate(&stored.doc, id)?;
             if opportunity.stage == to {
                 return Ok(opportunity);
+            }
+            let rules = funnel::effective_rules(tx)?;
+            let missing = crate::funnel::missing_evidence(&opportunity, to, &rules);
+            if !missing.is_empty() {
+                return Err(StoreError::MissingEvidence { stage: to, missing });
             }
             opportunity.stage_history.push(StageChange {
                 from: Some(opportunity.stage),

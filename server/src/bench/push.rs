@@ -150,7 +150,8 @@ async fn measure(bench: &PushDeliveryBench, dir: &Path) -> Result<()> {
         ..PushConfig::default()
     };
     let metrics = Arc::new(Metrics::default());
-    let deliverer = Deliverer::start(storage.clone() as Arc<dyn RelayStorage>, &config, dir, metrics)?;
+    let wake = Arc::new(Notify::new());
+    let deliverer = Deliverer::start(storage.clone() as Arc<dyn RelayStorage>, &config, dir, metrics, wake)?;
     let db = rusqlite::Connection::open(dir.join("relay.sqlite"))?;
     db.busy_timeout(Duration::from_secs(30))?;
     let started = Instant::now();

@@ -297,7 +297,9 @@ pub struct StreamAlert {
 /// Signals between the handle, the task and the streams.
 #[derive(Debug)]
 struct Signals {
-    wake: Notify,
+    /// Shared with the stall scheduler (`AppState::alerts_raised`), which wakes its waiters
+    /// after raising alerts.
+    wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     alerts: broadcast::Sender<StreamAlert>,
 }
@@ -326,12 +328,15 @@ impl Drop for Owner {
 
 impl Deliverer {
     /// Loads the VAPID key (generating it on first start when the configuration names no file)
-    /// and the configured providers, and starts the task on the current Tokio runtime.
+    /// and the configured providers, and starts the task on the current Tokio runtime. `wake`
+    /// is the scheduler's "alerts raised" signal: `notify_one` or `notify_waiters` on it wakes
+    /// the deliverer as [`notify`](Self::notify) does.
     pub fn start(
         storage: Arc<dyn RelayStorage>,
         config: &PushConfig,
         data_dir: &Path,
         metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
     ) -> Result<Self, DeliveryError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DeliveryError::NoRuntime)?;
         let timeout = Duration::from_secs(config.request_timeout_secs);
@@ -348,7 +353,7 @@ impl Deliverer {
         }
         let (stop, _) = watch::channel(false);
         let (alerts, _) = broadcast::channel(1024);
-        let signals = Arc::new(Signals { wake: Notify::new(), stop, alerts });
+        let signals = Arc::new(Signals { wake, stop, alerts });
         let mut kinds: Vec<ProviderKind> = providers.keys().copied().collect();
         kinds.sort_by_key(|k| k.as_str());
         let worker = Worker {
@@ -430,6 +435,10 @@ impl Worker {
             if *stop.borrow() {
                 break;
             }
+            // Registered before the work below, so a `notify_waiters` while it runs is not lost.
+            let woken = self.signals.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             if fan_out_due {
                 fan_out_due = self.fan_out().await;
             }
@@ -440,7 +449,7 @@ impl Worker {
             self.record(finished).await;
             let wait = self.start_due(&mut in_flight).await.min(poll);
             tokio::select! {
-                () = self.signals.wake.notified() => fan_out_due = true,
+                () = woken => fan_out_due = true,
                 () = tokio::time::sleep(wait) => fan_out_due |= wait == poll,
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     self.record(done.ok().into_iter().collect()).await;
