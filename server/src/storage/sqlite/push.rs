@@ -248,11 +248,19 @@ impl PushStorage for SqliteStorage {
     }
     fn next_delivery_due(&self) -> StorageResult<Option<i64>> {
         self.read(|conn| {
-            Ok(conn.query_row(
-                "SELECT min(next_attempt_at) FROM push_deliveries WHERE state = 'pending'",
-                [],
-                |r| r.get(0),
-            )?)
+            // Only deliveries `claim_due_deliveries` can claim: one whose alert or subscription row
+            // was deleted by hand would otherwise be "due" forever and keep the deliverer spinning.
+            Ok(conn
+                .query_row(
+                    "SELECT d.next_attempt_at FROM push_deliveries d
+                     WHERE d.state = 'pending'
+                       AND EXISTS (SELECT 1 FROM alerts a WHERE a.alert_id = d.alert_id)
+                       AND EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.subscription_id = d.subscription_id)
+                     ORDER BY d.next_attempt_at LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
         })
     }
 
