@@ -15,9 +15,11 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fieldsync_core::DeviceIdentity;
+use fieldsync_core::funnel::{DAY_MS, payload};
+use fieldsync_core::model::{Alert, Provenance, Stage, StallKind, StallLevel};
 use fieldsync_core::push::{EndpointSecurity, PushEndpoint, SubscriptionKeys};
 use fieldsync_core::sync::enrollment_message;
+use fieldsync_core::{DeviceId, DeviceIdentity, DocId};
 use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
 use fieldsync_server::delivery::PushConfig;
@@ -215,6 +217,17 @@ async fn subscribe(state: &AppState, token: &str, endpoint: &str) -> (Subscripti
 /// What the stall scheduler does: writes an alert row and wakes the deliverer.
 fn raise(w: &World, level: &str, payload: &[u8]) -> ([u8; 16], [u8; 16]) {
     let (alert_id, opportunity_id) = (rand16(), rand16());
+    raise_with(w, level, payload, alert_id, opportunity_id);
+    (alert_id, opportunity_id)
+}
+
+fn raise_with(
+    w: &World,
+    level: &str,
+    payload: &[u8],
+    alert_id: [u8; 16],
+    opportunity_id: [u8; 16],
+) -> [u8; 16] {
     let db = rusqlite::Connection::open(w.dir.path().join("relay.sqlite")).unwrap();
     db.busy_timeout(Duration::from_secs(10)).unwrap();
     db.execute(
@@ -232,7 +245,32 @@ fn raise(w: &World, level: &str, payload: &[u8]) -> ([u8; 16], [u8; 16]) {
     )
     .unwrap();
     w.state.deliverer.notify();
-    (alert_id, opportunity_id)
+    opportunity_id
+}
+
+/// A deal stuck in 方案提交, as the scheduler raises it.
+fn stalled_deal_alert() -> Alert {
+    let now = fieldsync_core::Clock::now_ms(&fieldsync_core::SystemClock);
+    let opportunity_id = DocId::generate();
+    let key = format!("{opportunity_id}/ProposalSubmitted/0/no_activity/supervisor/0");
+    Alert {
+        id: fieldsync_core::funnel::alert_id(&key),
+        key,
+        opportunity_id,
+        customer_id: DocId::generate(),
+        opportunity_title: "苏州精工 注塑机二期".into(),
+        owner: "李娜".into(),
+        stage: Stage::ProposalSubmitted,
+        level: StallLevel::Supervisor,
+        kinds: vec![StallKind::NoActivity],
+        stage_entered_at: now - 9 * DAY_MS,
+        last_activity_at: now - 9 * DAY_MS,
+        due_at: now - DAY_MS,
+        threshold_days: 8,
+        rep_last_sync_at: Some(now - 3_600_000),
+        raised_at: now,
+        provenance: Provenance { created_at: now, created_by: DeviceId::from_bytes([9; 16]) },
+    }
 }
 
 async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -298,14 +336,18 @@ async fn an_alert_reaches_each_recipient_device_encrypted_and_vapid_signed() {
     assert_eq!(status, StatusCode::OK);
     let relay_key = vapid["public_key"].as_str().unwrap().to_owned();
 
-    // A supervisor-level alert goes to both supervisors, not to the admin.
-    let payload =
-        r#"{"v":1,"title":"华东 pump retrofit","stage":"方案提交","level":"supervisor"}"#.as_bytes();
-    let (_, opportunity) = raise(&w, "supervisor", payload);
+    // A supervisor-level alert, as the scheduler encodes it, goes to both supervisors, not to
+    // the admin.
+    let alert = stalled_deal_alert();
+    let encoded = payload::encode(&alert);
+    let payload = encoded.as_slice();
+    let opportunity =
+        raise_with(&w, "supervisor", payload, *alert.id.as_bytes(), *alert.opportunity_id.as_bytes());
     until("both supervisors' messages", Duration::from_secs(10), || s1.count() == 1 && s2.count() == 1).await;
     for (receiver, keys, url) in [(&s1, &keys1, &url1), (&s2, &keys2, &url2)] {
         let got = &receiver.received()[0];
         assert_eq!(keys.decrypt(&got.body).unwrap(), payload, "the phone's keys decrypt the alert");
+        assert_eq!(payload::decode_push(keys, &got.body).unwrap(), alert, "and read it as a typed alert");
         assert_eq!(got.headers["content-encoding"], "aes128gcm");
         assert_eq!(got.headers["urgency"], "normal");
         assert_eq!(got.headers["topic"], hex::encode(opportunity));
