@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{self, Device};
 use crate::blobs::{self, BlobStore};
 use crate::config::RelayConfig;
+use crate::delivery::Deliverer;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::{Relay, RelayLimits, ReviewDecision};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub config: Arc<RelayConfig>,
     /// Woken after the scheduler raised alerts (the deliverer waits on it).
     pub alerts_raised: Arc<tokio::sync::Notify>,
+    /// Delivers alerts (Web Push, FCM, APNs, live stream); the scheduler calls `notify()`.
+    pub deliverer: Deliverer,
     last_touch: Arc<Mutex<HashMap<[u8; 16], i64>>>,
 }
 
@@ -55,12 +58,22 @@ impl AppState {
         };
         let relay = Relay::start(storage, limits, metrics.clone())
             .map_err(|e| StorageError::Backend(format!("cannot start the relay's writer thread: {e}")))?;
+        let alerts_raised = Arc::new(tokio::sync::Notify::new());
+        let deliverer = Deliverer::start(
+            relay.storage().clone(),
+            &config.push,
+            &config.data_dir,
+            metrics.clone(),
+            alerts_raised.clone(),
+        )
+        .map_err(|e| StorageError::Backend(format!("cannot start alert delivery: {e}")))?;
         Ok(AppState {
             relay,
             blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
             metrics,
             config: Arc::new(config),
-            alerts_raised: Arc::new(tokio::sync::Notify::new()),
+            alerts_raised,
+            deliverer,
             last_touch: Arc::new(Mutex::new(HashMap::new())),
         })
     }
@@ -92,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/review", get(review_queue).post(review_decide))
         .merge(sync_routes)
         .merge(blob_routes)
+        .merge(crate::delivery::routes::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
         })
@@ -117,8 +131,15 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let storage = state.relay.storage().clone();
-    let documents = tokio::task::spawn_blocking(move || storage.document_count().ok()).await.ok().flatten();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(documents)).into_response()
+    let (documents, deliveries) =
+        tokio::task::spawn_blocking(move || (storage.document_count().ok(), storage.delivery_counts().ok()))
+            .await
+            .unwrap_or((None, None));
+    let mut text = state.metrics.render(documents);
+    if let Some(counts) = deliveries {
+        text.push_str(&crate::metrics::render_push_deliveries(counts));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `GET /v1/flags`: the team's flagged documents (signed slips that do not verify), newest
@@ -166,7 +187,8 @@ async fn flags(
     Ok(Json(json!({ "flags": flags })))
 }
 
-fn supervisor_only(scope: &crate::storage::DeviceScope, what: &str) -> Result<(), ApiError> {
+/// 403 for reps: `what` is for supervisors and admins.
+pub(crate) fn supervisor_only(scope: &crate::storage::DeviceScope, what: &str) -> Result<(), ApiError> {
     if scope.role == Role::Rep {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -325,7 +347,13 @@ pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr))
     let address = listener.local_addr()?;
     on_bound(address);
     let scheduler = tokio::spawn(run_scheduler(state.clone()));
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+    let deliverer = state.deliverer.clone();
+    let stopped = async move {
+        shutdown_signal().await;
+        // Ends the live streams (which would hold the shutdown open) and lets attempts in flight finish.
+        deliverer.close().await;
+    };
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(stopped).await;
     scheduler.abort();
     served
 }

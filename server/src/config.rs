@@ -31,6 +31,8 @@ pub struct RelayConfig {
     pub scheduler_interval_secs: u64,
     /// Deals one tick looks at, at most; a tick that finds more due runs again at once.
     pub scheduler_batch: u32,
+    /// Delivering alerts: Web Push, FCM, APNs (the `[push]` table; docs/push.md).
+    pub push: crate::delivery::PushConfig,
 }
 
 impl Default for RelayConfig {
@@ -47,6 +49,7 @@ impl Default for RelayConfig {
             log_format: "text".into(),
             scheduler_interval_secs: 60,
             scheduler_batch: 5000,
+            push: crate::delivery::PushConfig::default(),
         }
     }
 }
@@ -131,6 +134,10 @@ impl RelayConfig {
         if let Some(v) = &overrides.log_format {
             config.log_format = v.clone();
         }
+        config.push.check().map_err(|message| ConfigError::Invalid {
+            path: overrides.config.clone().unwrap_or_default(),
+            message,
+        })?;
         if !matches!(config.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid {
                 path: overrides.config.clone().unwrap_or_default(),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod blobs;
 pub mod config;
 pub mod dedup_cli;
+pub mod delivery;
 #[cfg(feature = "tools")]
 pub mod demo;
 pub mod error;

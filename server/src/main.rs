@@ -250,6 +250,22 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Web Push messages the relay's deliverer sends per second to a loopback receiver, against
+    /// bare HTTP POSTs of the same size.
+    PushDelivery {
+        /// Supervisors' devices, one subscription each.
+        #[arg(long, default_value_t = 100)]
+        subscriptions: u32,
+        /// Alerts raised; each goes to every subscription.
+        #[arg(long, default_value_t = 50)]
+        alerts: u32,
+        /// Requests in flight at most.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The stall scheduler with N open deals of which some are due: draining them (alerts
     /// written), an idle tick, and the due query with and without its index.
     Scheduler {
@@ -343,6 +359,11 @@ fn main() -> ExitCode {
                 bench::identity::run(&bench::identity::IdentityBench { customers, probes, documents }, &d)
             })
         }
+        Command::Bench {
+            scenario: BenchScenario::PushDelivery { subscriptions, alerts, concurrency, dir },
+        } => bench::sync::workdir(dir).and_then(|(_t, d)| {
+            bench::push::run(&bench::push::PushDeliveryBench { subscriptions, alerts, concurrency }, &d)
+        }),
         Command::Bench {
             scenario: BenchScenario::Scheduler { opportunities, due_per_mille, batch, dir },
         } => bench::sync::workdir(dir).and_then(|(_t, d)| {

@@ -18,6 +18,9 @@ pub struct Metrics {
     cached_documents: AtomicU64,
     blob_bytes_received: AtomicU64,
     documents_flagged: AtomicU64,
+    alerts_fanned_out: AtomicU64,
+    push_deliveries_queued: AtomicU64,
+    push_attempts: Mutex<Vec<(&'static str, &'static str, u64)>>,
     alerts_raised: AtomicU64,
     http: Mutex<Vec<(u16, u64)>>,
     latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
@@ -45,6 +48,21 @@ impl Metrics {
     /// Counts documents flagged (signed slips that do not verify).
     pub fn record_flags(&self, n: u64) {
         self.documents_flagged.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts an alert fanned out and the deliveries it queued.
+    pub fn record_fan_out(&self, deliveries: u64) {
+        self.alerts_fanned_out.fetch_add(1, Ordering::Relaxed);
+        self.push_deliveries_queued.fetch_add(deliveries, Ordering::Relaxed);
+    }
+
+    /// Counts one push attempt by provider and outcome.
+    pub fn record_push_attempt(&self, provider: &'static str, outcome: &'static str) {
+        let mut attempts = self.push_attempts.lock().unwrap_or_else(|p| p.into_inner());
+        match attempts.iter_mut().find(|(p, o, _)| *p == provider && *o == outcome) {
+            Some((_, _, n)) => *n += 1,
+            None => attempts.push((provider, outcome, 1)),
+        }
     }
 
     /// Counts stall alerts the scheduler raised.
@@ -112,6 +130,26 @@ impl Metrics {
             "Stall alerts the scheduler raised.",
             self.alerts_raised.load(Ordering::Relaxed),
         );
+        counter(
+            "fieldsync_alerts_fanned_out_total",
+            "Alerts fanned out to their recipients' push subscriptions.",
+            self.alerts_fanned_out.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_push_deliveries_queued_total",
+            "Push deliveries queued (one per alert and subscription).",
+            self.push_deliveries_queued.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fieldsync_push_attempts_total Push delivery attempts by provider and outcome.\n# TYPE fieldsync_push_attempts_total counter"
+        );
+        for (provider, outcome, n) in self.push_attempts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "fieldsync_push_attempts_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP fieldsync_cached_documents Documents merged in memory.\n# TYPE fieldsync_cached_documents gauge\nfieldsync_cached_documents {}",
@@ -143,4 +181,20 @@ impl Metrics {
         let _ = writeln!(out, "fieldsync_http_request_seconds_count {}", latency.1);
         out
     }
+}
+
+/// The push deliveries per state, as a gauge.
+pub fn render_push_deliveries(counts: crate::storage::push::DeliveryCounts) -> String {
+    let mut out = String::from(
+        "# HELP fieldsync_push_deliveries Push deliveries by state.\n# TYPE fieldsync_push_deliveries gauge\n",
+    );
+    for (state, n) in [
+        ("pending", counts.pending),
+        ("delivered", counts.delivered),
+        ("gone", counts.gone),
+        ("failed", counts.failed),
+    ] {
+        let _ = writeln!(out, "fieldsync_push_deliveries{{state=\"{state}\"}} {n}");
+    }
+    out
 }

@@ -12,7 +12,6 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -362,22 +361,9 @@ fn report(endpoint: &PushEndpoint, answer: Answer, timeout: Duration) -> SendRep
     }
 }
 
-/// An HTTP client over rustls (ring provider, Mozilla's roots; no OpenSSL) that does not follow
-/// redirects: a push service that redirects is misconfigured, and the body and VAPID token are
-/// for the endpoint's origin only.
+/// The relay deliverer's HTTP client (rustls, no redirects, the timeout per request).
 fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS setup failed")?
-        .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .timeout(timeout)
-        .build()
-        .context("HTTP client setup failed")
+    crate::delivery::http_client(timeout).map_err(|e| anyhow!(e))
 }
 
 /// New phone keys and the subscription to register for `endpoint`.

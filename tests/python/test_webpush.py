@@ -360,3 +360,101 @@ def test_fieldsync_decrypts_what_http_ece_encrypted_to_its_subscription_keys(tmp
     assert refused.returncode == 1
     assert refused.stdout == b""
     assert "does not decrypt with these keys" in refused.stderr.decode()
+
+
+def relay_call(base, method, path, token=None, body=None):
+    """One JSON request to the relay; returns (status, parsed body)."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_the_relays_deliverer_sends_an_alert_that_http_ece_decrypts_and_py_vapid_verifies(tmp_path):
+    """The relay process (`fieldsync serve`) delivers an alert written into its `alerts` table to a
+    supervisor's subscription: the body decrypts with http_ece, the VAPID token verifies with
+    py_vapid and cryptography, and the delivery log says it was accepted."""
+    import contextlib
+    import sqlite3
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    data = tmp_path / "relay"
+    boot = fieldsync("admin", "--data-dir", str(data), "bootstrap", "--reps", "0", "--supervisors", "1")
+    assert boot.returncode == 0, boot.stderr.decode()
+    boot = json.loads(boot.stdout)
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        f'listen = "127.0.0.1:0"\ndata_dir = "{data}"\n'
+        f'[push]\ncontact = "{CONTACT}"\nallow_insecure_loopback = true\npoll_interval_secs = 1\n'
+    )
+    relay = subprocess.Popen([str(FIELDSYNC), "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        line = relay.stdout.readline().decode()
+        assert "listening on " in line, line
+        base = line.split("listening on ", 1)[1].strip()
+
+        # Enroll the supervisor's phone: Ed25519 signature over the enrollment message.
+        code = boot["users"][0]["code"]
+        key = ed25519.Ed25519PrivateKey.generate()
+        public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        signature = key.sign(b"fieldsync-enroll-v1\n" + code.encode() + b"\n" + public)
+        status, enrolled = relay_call(base, "POST", "/v1/enroll", body={"code": code, "public_key": public.hex(), "signature": signature.hex()})
+        assert status == 200, enrolled
+        token = enrolled["token"]
+        status, vapid = relay_call(base, "GET", "/v1/push/vapid", token)
+        assert status == 200, vapid
+
+        device = Receiver()
+        with PushReceiver(status=201) as service:
+            status, registered = relay_call(base, "POST", "/v1/push/subscriptions", token, device.subscription(f"{service.origin}/up/1"))
+            assert status == 201, registered
+            payload = json.dumps({"v": 1, "title": "华东 pump retrofit", "stage": "方案提交"}, ensure_ascii=False).encode()
+            alert_id, opportunity = os.urandom(16), os.urandom(16)
+            started = int(time.time())
+            with contextlib.closing(sqlite3.connect(data / "relay.sqlite")) as db, db:
+                db.execute(
+                    "INSERT INTO alerts (alert_id, key, team_id, opportunity_id, level, payload, raised_at) VALUES (?, ?, ?, ?, 'escalation', ?, ?)",
+                    (alert_id, "py-" + alert_id.hex(), boot["team_id"], opportunity, payload, started * 1000),
+                )
+            deadline = time.time() + 15
+            while not service.requests and time.time() < deadline:
+                time.sleep(0.05)
+            assert len(service.requests) == 1, "the relay sent nothing (or more than one message)"
+            request = service.requests[0]
+
+        assert header(request, "Urgency") == "high"
+        assert header(request, "Topic") == opportunity.hex()
+        assert header(request, "Content-Encoding") == "aes128gcm"
+        assert int(header(request, "TTL")) <= 24 * 3600
+        plaintext = http_ece.decrypt(request["body"], private_key=device.private_key, auth_secret=device.auth, version="aes128gcm")
+        assert plaintext == payload
+        token_, k = parse_vapid(header(request, "Authorization"))
+        assert k == vapid["public_key"]
+        claims = py_vapid.jwt.decode(token_, k)
+        verify_es256_with_cryptography(token_, k)
+        assert claims["aud"] == service.origin
+        assert claims["sub"] == CONTACT
+        assert started < claims["exp"] <= int(time.time()) + 24 * 3600
+
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status, log = relay_call(base, "GET", "/v1/push/deliveries", token)
+            if log["deliveries"]:
+                break
+            time.sleep(0.1)
+        assert [(d["alert_id"], d["outcome"], d["status"]) for d in log["deliveries"]] == [(alert_id.hex(), "accepted", 201)]
+    finally:
+        relay.terminate()
+        exit_status = relay.wait(timeout=20)
+        relay.stdout.close()
+        assert exit_status == 0, "the relay did not shut down cleanly"

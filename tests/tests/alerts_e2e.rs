@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use fieldsync_core::funnel::{DAY_MS, payload};
 use fieldsync_core::model::{Alert, EvidenceKind, NewCustomer, NewOpportunity, Stage, StallKind, StallLevel};
+use fieldsync_core::push::{EndpointSecurity, PushEndpoint, SubscriptionKeys};
 use fieldsync_core::store::StoreOptions;
 use fieldsync_core::sync::client::RelayClient;
 use fieldsync_core::{Clock, ManualClock, Store, SystemClock};
@@ -31,6 +32,37 @@ async fn enroll(url: &str, code: &str, now: i64) -> Device {
     Device { store, client, clock, _dir: dir }
 }
 
+/// A push service stand-in on loopback: answers every POST with 201 and hands over its body.
+fn push_receiver() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                let _ = sender.send(body);
+            }
+            let _ = reader.get_mut().write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    (address, received)
+}
+
 fn code_of(boot: &Value, role: &str) -> String {
     let users = boot["users"].as_array().unwrap();
     let user = users.iter().find(|u| u["role"] == role).unwrap();
@@ -48,7 +80,18 @@ fn get_alerts(relay: &RelayProcess, device: &Device) -> (u16, Value) {
 async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     let data = tempfile::tempdir().unwrap();
     let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "1"]);
-    let relay = RelayProcess::start_with_env(data.path(), &[("FIELDSYNC_SCHEDULER_INTERVAL_SECS", "1")]);
+    // The supervisor's phone also has a Web Push subscription; its push service is a receiver on
+    // loopback, which the relay may reach over plain http only because this config says so.
+    let config = data.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "[push]\ncontact = \"mailto:ops@fieldsync.example\"\nallow_insecure_loopback = true\n",
+    )
+    .unwrap();
+    let relay = RelayProcess::start_with_env(
+        data.path(),
+        &[("FIELDSYNC_SCHEDULER_INTERVAL_SECS", "1"), ("FIELDSYNC_CONFIG", config.to_str().unwrap())],
+    );
     let now = SystemClock.now_ms();
 
     // Nine days ago the rep sent the quote: the deal entered 方案提交 and nothing happened since.
@@ -80,6 +123,19 @@ async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     rep.client.sync(&rep.store, |_| {}).await.unwrap();
 
     let supervisor = enroll(&relay.url(), &code_of(&boot, "supervisor"), now).await;
+    let push_keys = SubscriptionKeys::generate().unwrap();
+    let (push_service, pushed) = push_receiver();
+    let endpoint =
+        PushEndpoint::parse(&format!("http://{push_service}/up/1"), EndpointSecurity::AllowInsecureLoopback);
+    let token = supervisor.store.relay().unwrap().unwrap().1;
+    let (status, _, body) = raw_http(
+        relay.addr,
+        "POST",
+        "/v1/push/subscriptions",
+        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+        push_keys.subscription(endpoint.unwrap()).to_json().as_bytes(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let heard: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let sink = heard.clone();
     let subscription =
@@ -102,6 +158,10 @@ async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     let synced_ago = alert.rep_sync_age_ms().expect("the alert says when the rep last synced");
     assert!((0..60_000).contains(&synced_ago), "the rep synced just now: {synced_ago} ms");
     assert_eq!(supervisor.store.alerts(10).unwrap(), alerts, "stored, not only heard");
+
+    // The same alert arrived as a push message that the phone's keys decrypt into the typed alert.
+    let message = pushed.recv_timeout(Duration::from_secs(15)).expect("no push message within 15 s");
+    assert_eq!(&payload::decode_push(&push_keys, &message).unwrap(), alert);
 
     // The relay's list holds the same alert, as the push payload phones decode; reps may not read it.
     let (status, body) = get_alerts(&relay, &supervisor);

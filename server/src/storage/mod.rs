@@ -5,6 +5,7 @@
 //! request handlers call it from `spawn_blocking`. A PostgreSQL backend would use a blocking
 //! client the same way; nothing above this trait knows which backend it talks to.
 
+pub mod push;
 pub mod sqlite;
 
 use fieldsync_core::DocId;
@@ -358,8 +359,8 @@ pub struct SnapshotPage {
     pub more: bool,
 }
 
-/// Relay storage.
-pub trait RelayStorage: Send + Sync + 'static {
+/// Relay storage (push delivery's part is [`push::PushStorage`]).
+pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     // --- who is who ---
     /// Creates a tenant; returns its id.
     fn create_tenant(&self, name: &str, now: i64) -> StorageResult<String>;

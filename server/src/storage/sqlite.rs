@@ -14,12 +14,15 @@ use super::{
     StoredDocument,
 };
 
+mod push;
+
 const APPLICATION_ID: i32 = 0x4653_524C; // "FSRL"
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_relay.sql"),
     include_str!("../../migrations/0002_document_flags.sql"),
     include_str!("../../migrations/0003_identity.sql"),
     include_str!("../../migrations/0004_alerts.sql"),
+    include_str!("../../migrations/0005_push.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
