@@ -87,14 +87,18 @@ class VisitCaptureViewModel(
     }
 
     /** Asks the phone for a fix and checks in with it. No fix, no check-in: the rep is told why. */
-    fun checkIn(): Job = scope.launch {
+    fun checkIn(): Job {
         val id = visitId
+        return scope.launch { checkIn(id) }
+    }
+
+    private suspend fun checkIn(id: String) {
         mutableState.update { it.copy(busy = true, problem = null) }
         val fix = when (val answer = location.currentFix()) {
             is FixResult.Fix -> answer.fix
             is FixResult.Unavailable -> {
                 mutableState.update { it.copy(busy = false, problem = Problem(ProblemKind.NO_LOCATION, answer.reason)) }
-                return@launch
+                return
             }
         }
         val checked = callLibrary(io) {
@@ -120,8 +124,12 @@ class VisitCaptureViewModel(
      * Attaches a photo the camera returned. The phone's current fix goes with it when there is
      * one; without one the core checks the photo against the visit's last fix, or flags it.
      */
-    fun attachPhoto(jpeg: ByteArray): Job = scope.launch {
+    fun attachPhoto(jpeg: ByteArray): Job {
         val id = visitId
+        return scope.launch { attachPhoto(id, jpeg) }
+    }
+
+    private suspend fun attachPhoto(id: String, jpeg: ByteArray) {
         mutableState.update { it.copy(busy = true, problem = null) }
         val fix = (location.currentFix() as? FixResult.Fix)?.fix
         val attached = callLibrary(io) {
