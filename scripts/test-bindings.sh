@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests the foreign-language bindings against the real library: generates them
 # (scripts/gen-bindings.sh), runs the Python suite (pytest, in bindings/python/.venv) and the Kotlin
-# suite on the JVM (Maven, bindings/kotlin), and prints the FFI query cost measured from each.
+# suite on the JVM (Maven, bindings/kotlin), and prints the FFI query cost measured from each, with
+# the same query called from Rust directly as the reference. Both suites start the real relay
+# (`fieldsync serve`, built by gen-bindings.sh) on loopback.
 # Installs python3-venv, a JDK and Maven with apt-get when they are missing (Debian/Ubuntu).
 # Swift bindings are generated but not compiled: that needs a Swift toolchain (see docs/mobile.md).
 set -euo pipefail
@@ -16,10 +18,17 @@ command -v javac >/dev/null || jvm_packages+=(default-jdk-headless)
 command -v mvn >/dev/null || jvm_packages+=(maven)
 ensure_packages "${jvm_packages[@]}"
 
-./scripts/gen-bindings.sh
+FIELDSYNC_FFI_TEST_HOOKS=1 ./scripts/gen-bindings.sh
 
 run_pytest_suite bindings/python "Python bindings against the real library"
 venv=bindings/python/.venv
+
+step "FFI query cost reference: the same query in Rust, no FFI (bindings/examples/query_cost.rs)"
+# Same profile and features as the library the suites load, so nothing is rebuilt.
+cargo build --workspace --examples --locked --features fieldsync-ffi/test-hooks
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+"$target_dir/debug/examples/query_cost"
 
 step "FFI query cost from Python"
 "$venv/bin/python" bindings/python/bench_ffi.py

@@ -12,6 +12,7 @@ use fieldsync_core::model::{
 use fieldsync_core::store::{CaptureContext, SlipSignature};
 
 use crate::FfiError;
+use crate::error::guard;
 use crate::store::FieldStore;
 
 /// A location fix as the phone's location service reports it.
@@ -72,6 +73,8 @@ pub struct FfiPhoto {
     pub sha256: String,
     /// SHA-256 of the thumbnail.
     pub thumbnail_sha256: Option<String>,
+    /// SHA-256 of the camera's original file, recorded as evidence (the file itself is not kept).
+    pub original_sha256: Option<String>,
     /// Whether the photo's fix was on site.
     pub on_site: Option<bool>,
     /// What the checks found.
@@ -130,15 +133,17 @@ pub struct FfiSlip {
     pub signed_at: Option<i64>,
     /// SHA-256 of the rendered signature PNG (its blob name).
     pub signature_png_sha256: Option<String>,
+    /// SHA-256 of the signature strokes in their canonical encoding (also a blob).
+    pub strokes_sha256: Option<String>,
     /// `None` when the signature verifies (or the slip is unsigned); otherwise why not.
     pub verification_problem: Option<String>,
 }
 
-fn invalid(message: impl Into<String>) -> FfiError {
+pub(crate) fn invalid(message: impl Into<String>) -> FfiError {
     FfiError::InvalidInput { message: message.into() }
 }
 
-fn location(fix: FfiFix) -> Result<Location, FfiError> {
+pub(crate) fn location(fix: FfiFix) -> Result<Location, FfiError> {
     let datum = match fix.datum.as_str() {
         "wgs84" => Datum::Wgs84,
         "gcj02" => Datum::Gcj02,
@@ -163,7 +168,7 @@ fn location(fix: FfiFix) -> Result<Location, FfiError> {
     })
 }
 
-fn id(text: &str) -> Result<DocId, FfiError> {
+pub(crate) fn id(text: &str) -> Result<DocId, FfiError> {
     Ok(text.parse()?)
 }
 
@@ -185,6 +190,7 @@ impl From<PhotoRef> for FfiPhoto {
         FfiPhoto {
             sha256: p.sha256,
             thumbnail_sha256: p.thumbnail_sha256,
+            original_sha256: p.original_sha256,
             on_site: p.on_site,
             flags: flags(p.flags),
         }
@@ -223,6 +229,7 @@ impl From<ServiceSlip> for FfiSlip {
             signer_name: s.signer_name,
             signed_at: s.signed_at,
             signature_png_sha256: s.signature_png_sha256,
+            strokes_sha256: s.strokes_sha256,
             verification_problem,
         }
     }
@@ -241,23 +248,27 @@ impl FieldStore {
         planned_at: i64,
         notes: String,
     ) -> Result<FfiVisit, FfiError> {
-        let visit = self.core().create(NewVisit {
-            customer_id: id(&customer_id)?,
-            opportunity_id: None,
-            planned_at,
-            notes,
-        })?;
-        Ok(visit.into())
+        guard(|| {
+            let visit = self.core().create(NewVisit {
+                customer_id: id(&customer_id)?,
+                opportunity_id: None,
+                planned_at,
+                notes,
+            })?;
+            Ok(visit.into())
+        })
     }
 
     /// Reads a visit.
     pub fn visit(&self, visit_id: String) -> Result<FfiVisit, FfiError> {
-        Ok(self.core().get::<Visit>(id(&visit_id)?)?.into())
+        guard(|| Ok(self.core().get::<Visit>(id(&visit_id)?)?.into()))
     }
 
     /// Today's visits for a phone at UTC + `utc_offset_minutes`, by time.
     pub fn todays_visits(&self, utc_offset_minutes: i32) -> Result<Vec<String>, FfiError> {
-        Ok(self.core().todays_visits(utc_offset_minutes)?.into_iter().map(|v| v.id.to_string()).collect())
+        guard(|| {
+            Ok(self.core().todays_visits(utc_offset_minutes)?.into_iter().map(|v| v.id.to_string()).collect())
+        })
     }
 
     /// Checks in with a fix: the team's geofence and the plausibility checks run; a hard geofence
@@ -268,12 +279,23 @@ impl FieldStore {
         fix: FfiFix,
         utc_offset_minutes: i32,
     ) -> Result<FfiCheckIn, FfiError> {
-        let result = self.core().check_in(id(&visit_id)?, location(fix)?, context(utc_offset_minutes))?;
-        Ok(FfiCheckIn {
-            visit: result.visit.into(),
-            distance_m: result.on_site.map(|o| o.distance_m),
-            outcome: outcome(result.outcome),
+        guard(|| {
+            let result = self.core().check_in(id(&visit_id)?, location(fix)?, context(utc_offset_minutes))?;
+            Ok(FfiCheckIn {
+                visit: result.visit.into(),
+                distance_m: result.on_site.map(|o| o.distance_m),
+                outcome: outcome(result.outcome),
+            })
         })
+    }
+
+    /// Checks in with the current fix from the location service given to `open_with`.
+    /// `InvalidInput` when the store has no location service or the phone has no fix.
+    pub fn check_in_here(&self, visit_id: String, utc_offset_minutes: i32) -> Result<FfiCheckIn, FfiError> {
+        let service = self.location_service().ok_or_else(|| {
+            invalid("no location service was given to FieldStore.open_with; pass the fix to check_in")
+        })?;
+        self.check_in(visit_id, service.current_fix()?, utc_offset_minutes)
     }
 
     /// Attaches a camera JPEG to a visit (upright copy and thumbnail stored and queued for
@@ -285,9 +307,12 @@ impl FieldStore {
         fix: Option<FfiFix>,
         utc_offset_minutes: i32,
     ) -> Result<FfiPhoto, FfiError> {
-        let fix = fix.map(location).transpose()?;
-        let capture = self.core().attach_photo(id(&visit_id)?, &jpeg, fix, context(utc_offset_minutes))?;
-        Ok(capture.photo.into())
+        guard(|| {
+            let fix = fix.map(location).transpose()?;
+            let capture =
+                self.core().attach_photo(id(&visit_id)?, &jpeg, fix, context(utc_offset_minutes))?;
+            Ok(capture.photo.into())
+        })
     }
 
     /// Opens a service slip for a visit.
@@ -297,15 +322,17 @@ impl FieldStore {
         items: Vec<FfiSlipItem>,
         notes: String,
     ) -> Result<FfiSlip, FfiError> {
-        let slip = self.core().create(NewServiceSlip {
-            visit_id: id(&visit_id)?,
-            items: items
-                .into_iter()
-                .map(|i| SlipItem { description: i.description, quantity: i.quantity, unit: i.unit })
-                .collect(),
-            notes,
-        })?;
-        Ok(slip.into())
+        guard(|| {
+            let slip = self.core().create(NewServiceSlip {
+                visit_id: id(&visit_id)?,
+                items: items
+                    .into_iter()
+                    .map(|i| SlipItem { description: i.description, quantity: i.quantity, unit: i.unit })
+                    .collect(),
+                notes,
+            })?;
+            Ok(slip.into())
+        })
     }
 
     /// The customer signs: strokes from the pad (`pad_width` × `pad_height`), the signer's
@@ -319,33 +346,37 @@ impl FieldStore {
         strokes: Vec<Vec<FfiStrokePoint>>,
         fix: Option<FfiFix>,
     ) -> Result<FfiSlip, FfiError> {
-        let strokes = SignatureStrokes {
-            pad_width,
-            pad_height,
-            strokes: strokes
-                .into_iter()
-                .map(|s| {
-                    s.into_iter()
-                        .map(|p| StrokePoint { x: p.x, y: p.y, t_ms: p.t_ms, pressure: p.pressure })
-                        .collect()
-                })
-                .collect(),
-        };
-        let fix = fix.map(location).transpose()?;
-        let slip = self.core().sign_slip(id(&slip_id)?, SlipSignature { signer_name, strokes, fix })?;
-        Ok(slip.into())
+        guard(|| {
+            let strokes = SignatureStrokes {
+                pad_width,
+                pad_height,
+                strokes: strokes
+                    .into_iter()
+                    .map(|s| {
+                        s.into_iter()
+                            .map(|p| StrokePoint { x: p.x, y: p.y, t_ms: p.t_ms, pressure: p.pressure })
+                            .collect()
+                    })
+                    .collect(),
+            };
+            let fix = fix.map(location).transpose()?;
+            let slip = self.core().sign_slip(id(&slip_id)?, SlipSignature { signer_name, strokes, fix })?;
+            Ok(slip.into())
+        })
     }
 
     /// Reads a slip, with the result of verifying its signature.
     pub fn slip(&self, slip_id: String) -> Result<FfiSlip, FfiError> {
-        Ok(self.core().get::<ServiceSlip>(id(&slip_id)?)?.into())
+        guard(|| Ok(self.core().get::<ServiceSlip>(id(&slip_id)?)?.into()))
     }
 
     /// The bytes of a stored blob (photo copy, thumbnail, signature PNG).
     pub fn blob(&self, sha256: String) -> Result<Vec<u8>, FfiError> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!("{sha256:?} is not a SHA-256 in hex")));
-        }
-        Ok(self.core().read_blob(&sha256)?)
+        guard(|| {
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(format!("{sha256:?} is not a SHA-256 in hex")));
+            }
+            Ok(self.core().read_blob(&sha256)?)
+        })
     }
 }

@@ -1,11 +1,18 @@
-//! The one error type the apps see, mapped from core errors in one place.
+//! The one error type the apps see, mapped from core errors in one place, and the guard that
+//! turns a panic inside an exported call into an error instead of an abort.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use fieldsync_core::StoreError;
+use fieldsync_core::leadcard::PayloadError;
+use fieldsync_core::leadcard::qr_image::QrImageError;
+use fieldsync_core::sync::client::SyncError;
 
 /// What went wrong, in the few kinds an app branches on, each with a readable message.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum FfiError {
-    /// The caller passed something invalid (an empty name, a NaN coordinate, a malformed id).
+    /// The caller passed something invalid (an empty name, a NaN coordinate, a malformed id,
+    /// bytes that are not a photo, a QR code that is not a contact card).
     #[error("{message}")]
     InvalidInput {
         /// What was wrong and what would be right.
@@ -29,10 +36,33 @@ pub enum FfiError {
         /// Why, and what to do.
         message: String,
     },
-    /// Stored data is damaged or the disk failed.
+    /// Stored data is damaged, the disk failed, or the phone's keystore failed.
     #[error("{message}")]
     Storage {
         /// What failed.
+        message: String,
+    },
+    /// The relay could not be reached or answered with an error; `retryable` says whether trying
+    /// again later may succeed (no network, relay overloaded) or not (the relay refused the data).
+    #[error("{message}")]
+    Network {
+        /// What happened.
+        message: String,
+        /// Whether a later retry may succeed.
+        retryable: bool,
+    },
+    /// The relay does not accept this device: not enrolled, an unknown or used enrollment code,
+    /// a revoked device. Enroll again with a new code from an admin.
+    #[error("{message}")]
+    Unauthorized {
+        /// The relay's words.
+        message: String,
+    },
+    /// A bug: the library panicked or a platform service broke its contract. The call did
+    /// nothing it reported; the store stays usable.
+    #[error("{message}")]
+    Internal {
+        /// What failed, for a bug report.
         message: String,
     },
 }
@@ -65,8 +95,102 @@ impl From<StoreError> for FfiError {
     }
 }
 
+impl From<SyncError> for FfiError {
+    fn from(error: SyncError) -> Self {
+        let retryable = error.is_retryable();
+        let message = error.to_string();
+        match error {
+            SyncError::Store(e) => e.into(),
+            SyncError::NotEnrolled | SyncError::Relay { status: 401 | 403, .. } => {
+                FfiError::Unauthorized { message }
+            }
+            // An enrollment code that was already used or has expired (HTTP 409).
+            SyncError::Relay { ref code, .. } if code == "code_unusable" => {
+                FfiError::Unauthorized { message }
+            }
+            SyncError::Network(_) | SyncError::Relay { .. } | SyncError::Wire(_) => {
+                FfiError::Network { message, retryable }
+            }
+        }
+    }
+}
+
 impl From<fieldsync_core::ids::IdError> for FfiError {
     fn from(error: fieldsync_core::ids::IdError) -> Self {
         FfiError::InvalidInput { message: error.to_string() }
+    }
+}
+
+impl From<PayloadError> for FfiError {
+    fn from(error: PayloadError) -> Self {
+        FfiError::InvalidInput { message: error.to_string() }
+    }
+}
+
+impl From<QrImageError> for FfiError {
+    fn from(error: QrImageError) -> Self {
+        FfiError::InvalidInput { message: error.to_string() }
+    }
+}
+
+/// A foreign implementation of a platform service threw something other than an `FfiError`.
+impl From<uniffi::UnexpectedUniFFICallbackError> for FfiError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        FfiError::Internal { message: format!("a platform service failed: {}", error.reason) }
+    }
+}
+
+/// Runs the body of an exported call, turning a panic into [`FfiError::Internal`] (UniFFI would
+/// otherwise raise its own untyped internal exception; STYLE: no panic crosses the FFI as
+/// anything but an `FfiError`).
+pub(crate) fn guard<T>(call: impl FnOnce() -> Result<T, FfiError>) -> Result<T, FfiError> {
+    // AssertUnwindSafe: the core's state is in SQLite transactions, which roll back when the
+    // closure unwinds, and in `Arc`s that a panic leaves intact.
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|payload| Err(panicked(payload.as_ref())))
+}
+
+/// The error reported for a panic whose payload is `payload`.
+pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> FfiError {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into());
+    FfiError::Internal { message: format!("fieldsync failed internally (a bug; please report it): {what}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_guarded_call_is_an_internal_error() {
+        let result: Result<(), FfiError> = guard(|| panic!("index out of bounds"));
+        match result {
+            Err(FfiError::Internal { message }) => {
+                assert!(message.contains("index out of bounds"), "{message}")
+            }
+            other => panic!("expected Internal, got {other:?}"),
+        }
+        assert_eq!(guard(|| Ok(7)).unwrap(), 7);
+    }
+
+    #[test]
+    fn sync_errors_map_to_network_or_unauthorized() {
+        let relay = |status: u16| SyncError::Relay { status, code: "x".into(), message: "m".into() };
+        assert!(matches!(FfiError::from(relay(401)), FfiError::Unauthorized { .. }));
+        assert!(matches!(FfiError::from(SyncError::NotEnrolled), FfiError::Unauthorized { .. }));
+        assert!(matches!(FfiError::from(relay(503)), FfiError::Network { retryable: true, .. }));
+        assert!(matches!(FfiError::from(relay(400)), FfiError::Network { retryable: false, .. }));
+        let used = SyncError::Relay { status: 409, code: "code_unusable".into(), message: "used".into() };
+        assert!(matches!(FfiError::from(used), FfiError::Unauthorized { .. }));
+        assert!(matches!(
+            FfiError::from(SyncError::Network("refused".into())),
+            FfiError::Network { retryable: true, .. }
+        ));
+        assert!(matches!(
+            FfiError::from(SyncError::Store(StoreError::Closed)),
+            FfiError::StoreUnavailable { .. }
+        ));
     }
 }

@@ -1,15 +1,28 @@
 //! fieldsync-ffi: the core's API for Kotlin, Swift and Python, through UniFFI proc-macros.
 //!
 //! A thin layer (STYLE §2): objects hold an `Arc` of a core object, records are plain copies of
-//! core types, and every core error becomes one [`FfiError`] in one `From` impl. No business
-//! logic lives here. The bindings issue grows this to the whole capture/sync/alerts surface.
+//! core types, every core error becomes one [`FfiError`] in one place (`error.rs`), and every
+//! exported call runs inside a guard that turns a panic into `FfiError::Internal`. Async calls
+//! (enroll, sync) run on a runtime the library owns. The phone's services (clock, key storage,
+//! location) come in as foreign traits. No business logic lives here.
 
 mod capture;
 mod error;
+mod leads;
+mod services;
 mod store;
+mod sync;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
-pub use store::{FfiCustomer, FfiCustomerSummary, FfiNewCustomer, FieldStore};
+pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};
+pub use services::{LocationService, PhoneClock, SecureKeyStorage};
+pub use store::{
+    FfiCreateMode, FfiCreateOutcome, FfiCustomer, FfiCustomerSummary, FfiDuplicateCandidate, FfiMatchReason,
+    FfiNewCustomer, FfiNewOpportunity, FfiOpportunity, FfiStage, FfiVisitSummary, FieldStore,
+};
+pub use sync::{FfiEnrollment, FfiSyncProgress, FfiSyncReport, SyncPhase, SyncProgressListener};
 
 uniffi::setup_scaffolding!();

@@ -210,6 +210,14 @@ impl Store {
 
     /// Remembers the relay this device enrolled with.
     pub fn set_relay(&self, url: &str, token: &str) -> Result<()> {
+        // With a keystore the token goes there and the file keeps only the URL.
+        let token = match &self.secrets {
+            Some(secrets) => {
+                super::secrets::save_relay_token(secrets.as_ref(), self.db.path(), token)?;
+                None
+            }
+            None => Some(token),
+        };
         self.db.write(|tx| {
             tx.execute(
                 "INSERT INTO sync_state (singleton, relay_url, relay_token) VALUES (1, ?1, ?2)
@@ -222,14 +230,20 @@ impl Store {
 
     /// The relay URL and token this device enrolled with, if any.
     pub fn relay(&self) -> Result<Option<(String, String)>> {
-        self.db.read(|conn| {
+        let row = self.db.read(|conn| {
             Ok(conn
                 .query_row("SELECT relay_url, relay_token FROM sync_state WHERE singleton = 1", [], |r| {
                     Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?))
                 })
-                .optional()?
-                .and_then(|(url, token)| url.zip(token)))
-        })
+                .optional()?)
+        })?;
+        let Some((url, in_file)) = row else { return Ok(None) };
+        // A token enrolled before the keystore was supplied stays readable from the file.
+        let token = match &self.secrets {
+            Some(secrets) => super::secrets::load_relay_token(secrets.as_ref(), self.db.path())?.or(in_file),
+            None => in_file,
+        };
+        Ok(url.zip(token))
     }
 
     /// Queues a blob (photo, thumbnail, signature) for upload. Queuing the same hash twice is

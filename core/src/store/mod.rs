@@ -17,6 +17,7 @@ mod exchange;
 mod projection;
 mod query;
 mod schema;
+mod secrets;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use error::{Result, StoreError};
 pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
+pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
 
 use crate::clock::{Clock, SystemClock, UnixMillis};
 use crate::device::DeviceIdentity;
@@ -75,6 +77,8 @@ pub struct Store {
     db: Database,
     identity: DeviceIdentity,
     clock: Arc<dyn Clock>,
+    /// The platform keystore holding the device key and relay token, when one was supplied.
+    secrets: Option<Arc<dyn DeviceSecrets>>,
 }
 
 impl Store {
@@ -89,11 +93,26 @@ impl Store {
         Self::open_at_version(path.as_ref(), options, schema::SCHEMA_VERSION)
     }
 
+    /// [`Store::open_with`], keeping the device key and the relay token in the platform's
+    /// keystore instead of the file (a key already in the file moves there).
+    pub fn open_with_secrets(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+        secrets: Arc<dyn DeviceSecrets>,
+    ) -> Result<Store> {
+        let db = Database::open(path.as_ref(), schema::SCHEMA_VERSION)?;
+        let clock = options.clock;
+        let identity = db.write(|tx| {
+            secrets::load_or_create_identity_in_keystore(tx, db.path(), clock.now_ms(), secrets.as_ref())
+        })?;
+        Ok(Store { db, identity, clock, secrets: Some(secrets) })
+    }
+
     fn open_at_version(path: &Path, options: StoreOptions, version: u32) -> Result<Store> {
         let db = Database::open(path, version)?;
         let clock = options.clock;
         let identity = db.write(|tx| load_or_create_identity(tx, db.path(), clock.now_ms()))?;
-        Ok(Store { db, identity, clock })
+        Ok(Store { db, identity, clock, secrets: None })
     }
 
     /// Closes the store: waits for a write in progress, closes every connection and releases the
@@ -443,6 +462,7 @@ fn load_or_create_identity(tx: &Connection, path: &Path, now: UnixMillis) -> Res
     if let Some((secret, device_id)) = row {
         let damaged =
             |reason: &str| StoreError::CorruptIdentity { path: path.to_owned(), reason: reason.to_owned() };
+        secrets::refuse_key_in_keystore(path, &secret)?;
         let secret: [u8; 32] = secret.try_into().map_err(|_| damaged("the key is not 32 bytes"))?;
         let identity = DeviceIdentity::from_secret(secret);
         if identity.device_id().as_bytes()[..] != device_id[..] {
