@@ -7,9 +7,14 @@ import java.time.ZoneId
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import uniffi.fieldsync_ffi.FfiCheckIn
+import uniffi.fieldsync_ffi.FfiCreateMode
+import uniffi.fieldsync_ffi.FfiCreateOutcome
 import uniffi.fieldsync_ffi.FfiCustomer
 import uniffi.fieldsync_ffi.FfiCustomerSummary
 import uniffi.fieldsync_ffi.FfiFix
+import uniffi.fieldsync_ffi.FfiLead
+import uniffi.fieldsync_ffi.FfiLeadCard
+import uniffi.fieldsync_ffi.FfiLeadScan
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiPhoto
 import uniffi.fieldsync_ffi.FfiSlip
@@ -76,6 +81,20 @@ class FieldRepository(
 
     /** Creates a customer (no duplicate check: see the scan-lead flow for that). */
     fun createCustomer(customer: FfiNewCustomer): FfiCustomer = store.createCustomer(customer)
+
+    /** Creates a customer after the core's duplicate check (see [FfiCreateMode]). */
+    fun createCustomerChecked(customer: FfiNewCustomer, mode: FfiCreateMode): FfiCreateOutcome =
+        store.createCustomerChecked(customer, mode)
+
+    /** Parses the text a QR scanner read into a lead, with the customers it may duplicate. */
+    fun scanLeadText(text: String): FfiLeadScan = store.scanLeadText(text)
+
+    /** Finds a QR code in a photo (JPEG or PNG) and parses it like [scanLeadText]. */
+    fun scanLeadImage(image: ByteArray): FfiLeadScan = store.scanLeadImage(image)
+
+    /** Saves a scanned lead, linked to a customer or not. */
+    fun saveLeadCard(lead: FfiLead, sourceEvent: String?, customerId: String?): FfiLeadCard =
+        store.saveLeadCard(lead, sourceEvent, customerId)
 
     /** Reads a customer. */
     fun customer(id: String): FfiCustomer = store.customer(id)

@@ -20,15 +20,22 @@ enum class ProblemKind {
     /** Stored data is damaged or the disk failed. */
     STORAGE,
 
+    /** The relay could not be reached or failed; [Problem.retryable] says whether to try again. */
+    NETWORK,
+
+    /** The relay refused this device (token revoked or wrong); enroll again. */
+    UNAUTHORIZED,
+
     /** The phone has no location fix (location off, no permission, no signal). */
     NO_LOCATION,
 
-    /** A bug in the library, caught at the boundary (a Rust panic arrives as this). */
+    /** A bug in the library, caught at the boundary (a Rust panic arrives as this), or a platform
+     *  service of the app's that failed inside a library call. */
     INTERNAL,
 }
 
 /** What went wrong, for a screen to show: a kind it can branch on and a sentence for the rep. */
-data class Problem(val kind: ProblemKind, val detail: String) {
+data class Problem(val kind: ProblemKind, val detail: String, val retryable: Boolean = false) {
     companion object {
         /**
          * The one place core errors become UI state. Returns `null` for anything that is not an
@@ -43,6 +50,9 @@ data class Problem(val kind: ProblemKind, val detail: String) {
                 is FfiException.Sealed -> Problem(ProblemKind.SEALED, error.detail)
                 is FfiException.StoreUnavailable -> Problem(ProblemKind.STORE_UNAVAILABLE, error.detail)
                 is FfiException.Storage -> Problem(ProblemKind.STORAGE, error.detail)
+                is FfiException.Network -> Problem(ProblemKind.NETWORK, error.detail, error.retryable)
+                is FfiException.Unauthorized -> Problem(ProblemKind.UNAUTHORIZED, error.detail)
+                is FfiException.Internal -> Problem(ProblemKind.INTERNAL, error.detail)
             }
             is InternalException -> Problem(ProblemKind.INTERNAL, error.message ?: "internal error in fieldsync")
             else -> null

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
+import uniffi.fieldsync_ffi.FfiNewCustomer
 
 class VisitCaptureViewModelTest {
     @TempDir
@@ -69,6 +70,37 @@ class VisitCaptureViewModelTest {
         assertTrue(state.visit!!.checkedIn)
         assertEquals(1u, state.visit!!.visit.fixCount)
         assertEquals(1, location.calls)
+    }
+
+    @Test
+    fun `at a customer with a known site the screen shows on site, and off site as a flagged check-in`() = runBlocking {
+        val site = gpsFix(31.2989, 120.5853, accuracyM = 5.0)
+        val customer = phone.repository.createCustomer(
+            FfiNewCustomer(companyName = "苏州精工机械二厂", phones = emptyList(), address = null, tags = emptyList(), location = site),
+        )
+        val noon = ZonedDateTime.now(phone.zone).with(LocalTime.NOON).toInstant().toEpochMilli()
+        val visit = phone.repository.planVisit(customer.id, noon, "").id
+        // ~110 m north of the site, then ~2.2 km north (0.001° and 0.02° of latitude).
+        val location = ScriptedLocation(
+            FixResult.Fix(gpsFix(31.2999, 120.5853, accuracyM = 10.0)),
+            FixResult.Fix(gpsFix(31.3189, 120.5853, accuracyM = 10.0)),
+        )
+        val capture = VisitCaptureViewModel(phone.repository, location, phone.scope)
+        capture.load(visit).join()
+
+        capture.checkIn().join()
+        val near = assertNotNull(capture.state.value.lastCheckIn, "${capture.state.value.problem}")
+        assertEquals("accept", near.outcome)
+        assertEquals(true, near.onSite)
+        assertTrue(near.distanceM!! in 90.0..130.0, "${near.distanceM}")
+        assertFalse("off_site" in capture.state.value.flagCodes)
+
+        capture.checkIn().join()
+        val far = assertNotNull(capture.state.value.lastCheckIn)
+        assertEquals("accept_flagged", far.outcome)
+        assertEquals(false, far.onSite)
+        assertTrue(far.distanceM!! in 2_000.0..2_400.0, "${far.distanceM}")
+        assertContains(capture.state.value.flagCodes, "off_site")
     }
 
     @Test
