@@ -76,7 +76,8 @@ impl From<StoreError> for FfiError {
             | StoreError::Photo(_)
             | StoreError::Signature(_)
             | StoreError::Slip(_)
-            | StoreError::OffSite { .. } => FfiError::InvalidInput { message },
+            | StoreError::OffSite { .. }
+            | StoreError::MissingEvidence { .. } => FfiError::InvalidInput { message },
             StoreError::NotFound { .. } | StoreError::NoSuchDocument { .. } => FfiError::NotFound { message },
             StoreError::Sealed { .. } => FfiError::Sealed { message },
             StoreError::Closed

@@ -8,6 +8,7 @@
 
 mod capture;
 mod error;
+mod funnel;
 mod leads;
 mod services;
 mod store;

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod dedup;
 pub mod device;
 pub mod evidence;
+pub mod funnel;
 pub mod geo;
 pub mod ids;
 pub mod leadcard;

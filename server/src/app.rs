@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Limits.
     pub config: Arc<RelayConfig>,
+    /// Woken after the scheduler raised alerts (the deliverer waits on it).
+    pub alerts_raised: Arc<tokio::sync::Notify>,
     last_touch: Arc<Mutex<HashMap<[u8; 16], i64>>>,
 }
 
@@ -58,6 +60,7 @@ impl AppState {
             blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
             metrics,
             config: Arc::new(config),
+            alerts_raised: Arc::new(tokio::sync::Notify::new()),
             last_touch: Arc::new(Mutex::new(HashMap::new())),
         })
     }
@@ -85,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/flags", get(flags))
+        .route("/v1/alerts", get(alerts))
         .route("/v1/review", get(review_queue).post(review_decide))
         .merge(sync_routes)
         .merge(blob_routes)
@@ -119,17 +123,28 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// `GET /v1/flags`: the team's flagged documents (signed slips that do not verify), newest
 /// first, for supervisors and admins.
+/// `GET /v1/alerts`: the team's stall alerts, newest first, each as its push payload (the same
+/// JSON the phones decode). Supervisors and admins only.
+async fn alerts(
+    State(state): State<AppState>,
+    Device(scope): Device,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    supervisor_only(&scope, "alerts")?;
+    let relay = state.relay.clone();
+    let team = scope.team_id.clone();
+    let alerts = tokio::task::spawn_blocking(move || relay.team_alerts(&team, 500))
+        .await
+        .map_err(ApiError::internal)??;
+    let alerts: Vec<serde_json::Value> =
+        alerts.into_iter().filter_map(|(_, payload)| serde_json::from_slice(&payload).ok()).collect();
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
 async fn flags(
     State(state): State<AppState>,
     Device(scope): Device,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if scope.role == Role::Rep {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "flagged documents are for supervisors and admins",
-        ));
-    }
+    supervisor_only(&scope, "flagged documents")?;
     let storage = state.relay.storage().clone();
     let team = scope.team_id.clone();
     let flags = tokio::task::spawn_blocking(move || storage.document_flags(&team, 500))
@@ -309,7 +324,42 @@ pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr))
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let address = listener.local_addr()?;
     on_bound(address);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
+    let scheduler = tokio::spawn(run_scheduler(state.clone()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await;
+    scheduler.abort();
+    served
+}
+
+/// The stall scheduler's loop: a tick every `scheduler_interval_secs` on the system clock, again
+/// at once while a tick finds more due deals than its batch; wakes `alerts_raised` listeners
+/// (delivery) when alerts were written.
+pub async fn run_scheduler(state: AppState) {
+    let every = state.config.scheduler_interval_secs;
+    if every == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(every));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        loop {
+            match state.relay.tick(SystemClock.now_ms(), state.config.scheduler_batch).await {
+                Ok(report) => {
+                    if report.raised > 0 {
+                        tracing::info!(raised = report.raised, held = report.held, "stall alerts raised");
+                        state.alerts_raised.notify_waiters();
+                    }
+                    if !report.more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler tick failed; retrying at the next interval");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,10 @@ pub struct RelayConfig {
     pub document_cache: usize,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// Seconds between stall-scheduler ticks (0: no scheduler in this process).
+    pub scheduler_interval_secs: u64,
+    /// Deals one tick looks at, at most; a tick that finds more due runs again at once.
+    pub scheduler_batch: u32,
 }
 
 impl Default for RelayConfig {
@@ -41,6 +45,8 @@ impl Default for RelayConfig {
             request_timeout_secs: 60,
             document_cache: 4096,
             log_format: "text".into(),
+            scheduler_interval_secs: 60,
+            scheduler_batch: 5000,
         }
     }
 }
@@ -67,6 +73,9 @@ pub struct ConfigOverrides {
     /// Documents kept merged in memory.
     #[arg(long, env = "FIELDSYNC_DOCUMENT_CACHE")]
     pub document_cache: Option<usize>,
+    /// Seconds between stall-scheduler ticks (0: no scheduler).
+    #[arg(long, env = "FIELDSYNC_SCHEDULER_INTERVAL_SECS")]
+    pub scheduler_interval_secs: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "FIELDSYNC_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -112,6 +121,9 @@ impl RelayConfig {
         }
         if let Some(v) = overrides.max_blob_bytes {
             config.max_blob_bytes = v;
+        }
+        if let Some(v) = overrides.scheduler_interval_secs {
+            config.scheduler_interval_secs = v;
         }
         if let Some(v) = overrides.document_cache {
             config.document_cache = v;

@@ -6,13 +6,18 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use fieldsync_core::model::{Customer, Money, NewCustomer, NewOpportunity, NewVisit, Opportunity, Stage};
+use fieldsync_core::model::{
+    Customer, EvidenceKind, Money, NewCustomer, NewOpportunity, NewVisit, Opportunity, Stage,
+};
 use fieldsync_core::sync::client::RelayClient;
 use fieldsync_core::{Clock as _, Store, SystemClock};
 
 use crate::admin::{self, AdminCommand};
 use crate::app::{self, AppState};
 use crate::config::RelayConfig;
+
+/// The technical document rep 1 attaches before confirming the customer's needs.
+const DEMO_SPEC: &[u8] = b"Injection moulding line 2: 2 x 450 t, cycle <= 28 s, PP/ABS";
 
 /// Runs the demo with its data under `dir` (removed and recreated) and returns the report.
 pub fn run(dir: &Path) -> Result<String> {
@@ -88,6 +93,7 @@ pub fn run(dir: &Path) -> Result<String> {
 
         // Offline: two reps edit the same deal; the third visits and adds a contact number.
         let now = SystemClock.now_ms();
+        rep1.attach_deal_evidence(deal.id, EvidenceKind::TechnicalDocument, "技术参数.pdf", DEMO_SPEC)?;
         rep1.move_stage(deal.id, Stage::NeedsConfirmed, Some("技术参数确认".into()))?;
         let mut d2: Opportunity = rep2.get(deal.id)?;
         d2.amount = Some(Money { minor_units: 52_000_000, currency: "CNY".into() });

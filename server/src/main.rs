@@ -250,6 +250,22 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The stall scheduler with N open deals of which some are due: draining them (alerts
+    /// written), an idle tick, and the due query with and without its index.
+    Scheduler {
+        /// Open deals.
+        #[arg(long, default_value_t = 1_000_000)]
+        opportunities: u32,
+        /// Per mille of them due (10 = 1 %).
+        #[arg(long, default_value_t = 10)]
+        due_per_mille: u32,
+        /// Deals one tick looks at, at most (the serve loop's default).
+        #[arg(long, default_value_t = 5_000)]
+        batch: u32,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -327,6 +343,11 @@ fn main() -> ExitCode {
                 bench::identity::run(&bench::identity::IdentityBench { customers, probes, documents }, &d)
             })
         }
+        Command::Bench {
+            scenario: BenchScenario::Scheduler { opportunities, due_per_mille, batch, dir },
+        } => bench::sync::workdir(dir).and_then(|(_t, d)| {
+            bench::alerts::run(&bench::alerts::SchedulerBench { opportunities, due_per_mille, batch }, &d)
+        }),
         Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
         }

@@ -18,6 +18,7 @@ pub struct Metrics {
     cached_documents: AtomicU64,
     blob_bytes_received: AtomicU64,
     documents_flagged: AtomicU64,
+    alerts_raised: AtomicU64,
     http: Mutex<Vec<(u16, u64)>>,
     latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
 }
@@ -44,6 +45,11 @@ impl Metrics {
     /// Counts documents flagged (signed slips that do not verify).
     pub fn record_flags(&self, n: u64) {
         self.documents_flagged.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts stall alerts the scheduler raised.
+    pub fn record_alerts(&self, n: u64) {
+        self.alerts_raised.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts one HTTP response and its latency.
@@ -100,6 +106,11 @@ impl Metrics {
             "fieldsync_documents_flagged_total",
             "Accepted documents flagged for supervisors (signed slips that do not verify).",
             self.documents_flagged.load(Ordering::Relaxed),
+        );
+        counter(
+            "fieldsync_alerts_raised_total",
+            "Stall alerts the scheduler raised.",
+            self.alerts_raised.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

@@ -21,11 +21,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 use crate::storage::{
-    BatchWrite, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry,
-    MergeConflict, PairStatus, RelayStorage, Role, StorageError,
+    AlertRow, BatchWrite, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry,
+    MergeConflict, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError,
 };
 
 pub(crate) mod identity;
+pub(crate) mod scheduler;
+
+pub use scheduler::TickReport;
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -150,16 +153,24 @@ struct DecideJob {
     reply: oneshot::Sender<Result<(), RelayError>>,
 }
 
+struct TickJob {
+    now: i64,
+    limit: u32,
+    reply: oneshot::Sender<Result<TickReport, RelayError>>,
+}
+
 /// Work for the writer thread.
 enum Job {
     Push(PushJob),
     Decide(DecideJob),
+    Tick(TickJob),
 }
 
 /// What a job came to, before the batch commits.
 enum Outcome {
     Pushed(PushOutcome),
     Decided(Result<(), RelayError>),
+    Ticked(TickReport),
 }
 
 #[derive(Debug, Default)]
@@ -255,6 +266,25 @@ impl Relay {
             cursor: cursor.encode(),
             more,
         })
+    }
+}
+
+impl Relay {
+    /// One scheduler tick at `now_ms`: looks at up to `limit` deals whose next look is due and
+    /// raises their alerts (see [`scheduler`]). The serve loop calls it on an interval with the
+    /// system clock; tests call it with a fake one.
+    pub async fn tick(&self, now_ms: i64, limit: u32) -> Result<TickReport, RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Tick(TickJob { now: now_ms, limit, reply }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
+    }
+
+    /// The alerts raised for a team, newest first, as push payloads.
+    pub fn team_alerts(&self, team_id: &str, limit: u32) -> Result<Vec<(DocId, Vec<u8>)>, RelayError> {
+        Ok(self.storage.team_alerts(team_id, limit)?)
     }
 }
 
@@ -393,6 +423,14 @@ struct Batch {
     customer_rows: Vec<CustomerKeyRow>,
     pairs: Vec<DedupPair>,
     conflicts: Vec<MergeConflict>,
+    /// Deals, visits and rules documents the scheduler must hear about: `(id, kind, team)`.
+    funnel: Vec<(DocId, RecordKind, String)>,
+    schedule: Vec<ScheduleWrite>,
+    alerts: Vec<AlertRow>,
+    /// Trigger keys raised in this batch (not yet in storage).
+    raised_keys: HashSet<String>,
+    /// Each team's rules in force, read once per batch.
+    rules: HashMap<String, fieldsync_core::model::TeamRules>,
 }
 
 impl Writer {
@@ -435,6 +473,7 @@ impl Writer {
             let outcome = match job {
                 Job::Push(push) => self.check_job(push, &mut batch).map(Outcome::Pushed),
                 Job::Decide(decide) => self.decide(decide, &mut batch).map(Outcome::Decided),
+                Job::Tick(tick) => self.tick(tick.now, tick.limit, &mut batch).map(Outcome::Ticked),
             };
             match outcome {
                 Ok(outcome) => outcomes.push(outcome),
@@ -446,7 +485,10 @@ impl Writer {
         }
         let result = match failure {
             Some(e) => Err(e),
-            None => self.resolve_identities(&mut batch).and_then(|()| self.commit(&batch)),
+            None => self
+                .resolve_identities(&mut batch)
+                .and_then(|()| self.schedule_touched(&mut batch))
+                .and_then(|()| self.commit(&batch)),
         };
         match result {
             Ok(()) => {
@@ -458,6 +500,10 @@ impl Writer {
                         }
                         (Job::Decide(decide), Outcome::Decided(result)) => {
                             let _ = decide.reply.send(result);
+                        }
+                        (Job::Tick(tick), Outcome::Ticked(report)) => {
+                            self.metrics.record_alerts(u64::from(report.raised));
+                            let _ = tick.reply.send(Ok(report));
                         }
                         // Outcomes are pushed in job order, one per job.
                         _ => {}
@@ -479,6 +525,9 @@ impl Writer {
                         Job::Decide(decide) => {
                             let _ = decide.reply.send(Err(error()));
                         }
+                        Job::Tick(tick) => {
+                            let _ = tick.reply.send(Err(error()));
+                        }
                     }
                 }
             }
@@ -486,7 +535,12 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StorageError> {
-        if batch.entries.is_empty() && batch.pairs.is_empty() && batch.customer_rows.is_empty() {
+        if batch.entries.is_empty()
+            && batch.pairs.is_empty()
+            && batch.customer_rows.is_empty()
+            && batch.schedule.is_empty()
+            && batch.flags.is_empty()
+        {
             return Ok(());
         }
         let mut updates = Vec::with_capacity(batch.touched.len());
@@ -509,6 +563,8 @@ impl Writer {
             customers: &batch.customer_rows,
             pairs: &batch.pairs,
             conflicts: &batch.conflicts,
+            schedule: &batch.schedule,
+            alerts: &batch.alerts,
         };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
         self.metrics.record_flags(batch.flags.len() as u64);
@@ -615,6 +671,12 @@ impl Writer {
                 format!("document {doc_id} cannot change kind from {} to {}", doc.kind, facts.kind),
             ));
         }
+        if facts.kind == RecordKind::Alert {
+            return Err(Verdict::Reject(
+                RejectCode::OutOfScope,
+                "alerts are written by the relay only".into(),
+            ));
+        }
         if facts.kind == RecordKind::TeamRules && scope.role != Role::Admin {
             return Err(Verdict::Reject(RejectCode::OutOfScope, "only admins edit team rules".into()));
         }
@@ -637,6 +699,11 @@ impl Writer {
         }
         if facts.kind == RecordKind::Customer {
             batch.customers.push((doc_id, scope.team_id.clone()));
+        }
+        if matches!(facts.kind, RecordKind::Opportunity | RecordKind::Visit | RecordKind::TeamRules)
+            && !batch.funnel.iter().any(|(id, ..)| *id == doc_id)
+        {
+            batch.funnel.push((doc_id, facts.kind, scope.team_id.clone()));
         }
         self.cache.put(
             doc_id,

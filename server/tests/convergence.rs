@@ -7,8 +7,8 @@ use automerge::{ActorId, Automerge, ROOT, transaction::Transactable};
 use fieldsync_core::evidence::signature::{SignatureStrokes, StrokePoint};
 use fieldsync_core::evidence::slip::{seal_slip, verify_slip};
 use fieldsync_core::model::{
-    Customer, NewCustomer, NewOpportunity, NewServiceSlip, NewTeamRules, NewVisit, Opportunity, ServiceSlip,
-    SlipItem, Stage,
+    Customer, EvidenceKind, NewCustomer, NewOpportunity, NewServiceSlip, NewTeamRules, NewVisit, Opportunity,
+    ServiceSlip, SlipItem, Stage,
 };
 use fieldsync_core::store::{AppliedSync, PushLimits, SlipSignature};
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest, SyncResponse};
@@ -125,6 +125,10 @@ async fn three_reps_editing_offline_converge_whatever_the_sync_order() {
                 next_action_due_at: None,
             })
             .unwrap();
+        for (kind, name) in [(EvidenceKind::TechnicalDocument, "参数.pdf"), (EvidenceKind::Quote, "报价.pdf")]
+        {
+            phones[0].store.attach_deal_evidence(deal.id, kind, name, name.as_bytes()).unwrap();
+        }
         for p in &phones {
             w.sync(p).await;
         }
@@ -594,6 +598,7 @@ async fn possible_duplicates_wait_for_a_supervisor_whose_answer_is_remembered() 
     assert_eq!(pending.len(), 1, "{pending:?}");
     let (lo, hi) = if a.id < b.id { (a.id, b.id) } else { (b.id, a.id) };
     assert_eq!((pending[0].a, pending[0].b), (lo, hi));
+    assert_eq!(pending[0].reasons, "same name", "reasons read as words, not Rust debug output");
 
     // The supervisor says they are different: remembered, and an edit does not re-queue them.
     w.relay.decide_pair(&supervisor.scope, b.id, a.id, ReviewDecision::NotSame).await.unwrap();

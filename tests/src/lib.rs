@@ -57,14 +57,25 @@ impl RelayProcess {
         Self::start_at(data_dir, "127.0.0.1:0")
     }
 
+    /// Starts `fieldsync serve` on a free port with extra environment (configuration such as
+    /// `FIELDSYNC_SCHEDULER_INTERVAL_SECS`).
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_inner(data_dir, "127.0.0.1:0", env)
+    }
+
     /// Starts `fieldsync serve` on `listen` (to restart on the same port after a kill).
     pub fn start_at(data_dir: &Path, listen: &str) -> Self {
+        Self::start_inner(data_dir, listen, &[])
+    }
+
+    fn start_inner(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> Self {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let mut child = Command::new(fieldsync_bin())
                 .args(["serve", "--listen", listen, "--data-dir"])
                 .arg(data_dir)
                 .env("RUST_LOG", "warn")
+                .envs(env.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()

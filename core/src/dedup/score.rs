@@ -91,6 +91,32 @@ pub enum MatchReason {
     BranchOfSameCompany,
 }
 
+impl std::fmt::Display for MatchReason {
+    /// A short English phrase for review queues and reports.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MatchReason::CreditCodeMatch => f.write_str("same credit code"),
+            MatchReason::CreditCodeMismatch => f.write_str("different credit codes"),
+            MatchReason::SharedPhone { e164, kind } => {
+                let kind = match kind {
+                    PhoneKind::Mobile => "mobile",
+                    PhoneKind::Landline => "landline",
+                    PhoneKind::Service => "service number",
+                };
+                write!(f, "shared {kind} {e164}")
+            }
+            MatchReason::SharedSwitchboard { e164 } => {
+                write!(f, "shared switchboard {e164}, other extensions")
+            }
+            MatchReason::SameName => f.write_str("same name"),
+            MatchReason::SimilarName => f.write_str("similar name"),
+            MatchReason::DifferentNameWord => f.write_str("names differ by a word"),
+            MatchReason::DifferentRegions => f.write_str("different regions"),
+            MatchReason::BranchOfSameCompany => f.write_str("branch of the same company"),
+        }
+    }
+}
+
 /// The verdict on a pair of customers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DedupVerdict {

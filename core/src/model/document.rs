@@ -3,7 +3,7 @@
 
 use automerge::{Automerge, ROOT, ReadDoc, Value};
 
-use super::{Customer, LeadCard, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit};
+use super::{Alert, Customer, LeadCard, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit};
 
 /// What a valid document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,15 @@ pub fn check_document(doc: &Automerge) -> Result<DocumentFacts, String> {
         RecordKind::Opportunity => facts::<Opportunity>(doc)?,
         RecordKind::Visit => facts::<Visit>(doc)?,
         RecordKind::ServiceSlip => facts::<ServiceSlip>(doc)?,
-        RecordKind::TeamRules => facts::<TeamRules>(doc)?,
+        // Rules steer every phone's checks and the relay's alerts: a change that leaves them
+        // out of range (0-day stall rules would alert on every deal at once) is refused.
+        RecordKind::TeamRules => {
+            let rules: TeamRules =
+                autosurgeon::hydrate(doc).map_err(|e| format!("it does not read as a {}: {e}", kind))?;
+            rules.validate().map_err(|e| e.to_string())?;
+            false
+        }
+        RecordKind::Alert => facts::<Alert>(doc)?,
     };
     Ok(DocumentFacts { kind, sealed })
 }

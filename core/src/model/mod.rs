@@ -5,6 +5,7 @@
 //! record offline both keep their edit after a merge. Every document's root also carries `kind`
 //! and `schema`, written by the store, so a reader can tell what it holds and from which version.
 
+mod alert;
 mod customer;
 mod document;
 mod lead_card;
@@ -19,13 +20,14 @@ use std::str::FromStr;
 
 use autosurgeon::{Hydrate, Reconcile};
 
+pub use alert::{Alert, StallKind, StallLevel};
 pub use customer::{Contact, Customer, NewCustomer};
 pub use document::{DocumentFacts, check_document, declared_kind};
 pub use lead_card::{LeadCard, NewLeadCard};
 pub use location::{Datum, FixSource, Location};
-pub use opportunity::{Money, NewOpportunity, Opportunity, Stage, StageChange};
+pub use opportunity::{DealEvidence, EvidenceKind, Money, NewOpportunity, Opportunity, Stage, StageChange};
 pub use service_slip::{NewServiceSlip, ServiceSlip, SlipItem};
-pub use team_rules::{GeofenceMode, NewTeamRules, StageRule, TeamRules};
+pub use team_rules::{GeofenceMode, NewTeamRules, StageEvidence, StageRule, TeamRules};
 pub use visit::{EvidenceFlag, NewVisit, PhotoRef, Visit};
 
 use crate::clock::UnixMillis;
@@ -50,17 +52,20 @@ pub enum RecordKind {
     ServiceSlip,
     /// The team's rules: stall thresholds, geofence radius, required fields.
     TeamRules,
+    /// A stalled deal reported to supervisors; written by the relay only.
+    Alert,
 }
 
 impl RecordKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Customer,
         RecordKind::LeadCard,
         RecordKind::Opportunity,
         RecordKind::Visit,
         RecordKind::ServiceSlip,
         RecordKind::TeamRules,
+        RecordKind::Alert,
     ];
 
     /// The name stored in documents and tables.
@@ -72,6 +77,7 @@ impl RecordKind {
             RecordKind::Visit => "visit",
             RecordKind::ServiceSlip => "service_slip",
             RecordKind::TeamRules => "team_rules",
+            RecordKind::Alert => "alert",
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use autosurgeon::{Hydrate, Reconcile};
 
-use super::{Draft, Provenance, Record, RecordKind, ValidationError, limit_text, require_text};
+use super::{Draft, Provenance, Record, RecordKind, ValidationError, limit_list, limit_text, require_text};
 use crate::clock::UnixMillis;
 use crate::ids::{DeviceId, DocId};
 
@@ -97,6 +97,68 @@ pub struct StageChange {
     pub note: Option<String>,
 }
 
+/// A kind of document a deal must carry before it may enter a stage (TeamRules `stage_evidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile, Hydrate)]
+pub enum EvidenceKind {
+    /// 技术文件: the technical document that confirms the customer's needs.
+    TechnicalDocument,
+    /// 报价单: the quote.
+    Quote,
+    /// 合同: the contract signed by the customer.
+    SignedContract,
+}
+
+impl EvidenceKind {
+    /// Every kind, in funnel order.
+    pub const ALL: [EvidenceKind; 3] =
+        [EvidenceKind::TechnicalDocument, EvidenceKind::Quote, EvidenceKind::SignedContract];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::TechnicalDocument => "TechnicalDocument",
+            EvidenceKind::Quote => "Quote",
+            EvidenceKind::SignedContract => "SignedContract",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<EvidenceKind> {
+        EvidenceKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The name reps see.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            EvidenceKind::TechnicalDocument => "技术文件",
+            EvidenceKind::Quote => "报价单",
+            EvidenceKind::SignedContract => "签字合同",
+        }
+    }
+}
+
+impl fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A document attached to a deal; its bytes are a content-addressed blob.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct DealEvidence {
+    /// SHA-256 (hex) of the file.
+    #[key]
+    pub sha256: String,
+    /// What the document is.
+    pub kind: EvidenceKind,
+    /// File name as the rep chose it.
+    pub name: String,
+    /// When it was attached, on the attaching device's clock.
+    pub added_at: UnixMillis,
+    /// The device that attached it.
+    pub added_by: DeviceId,
+}
+
 /// An amount of money in the smallest unit of its currency (fen for CNY), so sums are exact.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct Money {
@@ -129,8 +191,18 @@ pub struct Opportunity {
     pub expected_close_at: Option<UnixMillis>,
     /// When the next action is due; the funnel's stall rules read this.
     pub next_action_due_at: Option<UnixMillis>,
+    /// Documents attached as stage evidence (technical document, quote, contract).
+    #[autosurgeon(missing = "Default::default")]
+    pub evidence: Vec<DealEvidence>,
     /// Who created it and when.
     pub provenance: Provenance,
+}
+
+impl Opportunity {
+    /// Whether a document of `kind` is attached.
+    pub fn has_evidence(&self, kind: EvidenceKind) -> bool {
+        self.evidence.iter().any(|e| e.kind == kind)
+    }
 }
 
 /// The fields a rep fills in to open a deal.
@@ -173,6 +245,7 @@ impl Draft for NewOpportunity {
             amount: self.amount,
             expected_close_at: self.expected_close_at,
             next_action_due_at: self.next_action_due_at,
+            evidence: Vec::new(),
             provenance,
         }
     }
@@ -193,6 +266,13 @@ impl Record for Opportunity {
         let kind = Self::KIND;
         require_text(kind, "title", &self.title, 200)?;
         limit_text(kind, "owner", &self.owner, 100)?;
+        limit_list(kind, "evidence", &self.evidence, 50)?;
+        for evidence in &self.evidence {
+            require_text(kind, "evidence.name", &evidence.name, 200)?;
+            if evidence.sha256.len() != 64 || !evidence.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ValidationError::new(kind, "evidence.sha256", "must be 64 hex digits"));
+            }
+        }
         if let Some(amount) = &self.amount {
             if amount.minor_units < 0 {
                 return Err(ValidationError::new(kind, "amount", "must not be negative"));

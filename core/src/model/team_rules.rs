@@ -2,7 +2,7 @@
 
 use autosurgeon::{Hydrate, Reconcile};
 
-use super::{Draft, Provenance, Record, RecordKind, Stage, ValidationError, limit_list};
+use super::{Draft, EvidenceKind, Provenance, Record, RecordKind, Stage, ValidationError, limit_list};
 use crate::dedup::DedupThresholds;
 use crate::ids::DocId;
 
@@ -25,6 +25,60 @@ pub struct StageRule {
     pub no_activity_days: u32,
     /// Days in the stage before the deal counts as stalled, activity or not.
     pub max_stage_days: u32,
+    /// Days before the supervisor is alerted that the rep's own phone reminds them (0: no
+    /// reminder). Rules written before the field existed read as 1.
+    #[autosurgeon(missing = "default_remind_days_before")]
+    pub remind_days_before: u32,
+    /// Days after the supervisor's alert, with still no progress, before the next level is
+    /// alerted. Rules written before the field existed read as 3.
+    #[autosurgeon(missing = "default_escalate_after_days")]
+    pub escalate_after_days: u32,
+}
+
+fn default_remind_days_before() -> u32 {
+    1
+}
+
+fn default_escalate_after_days() -> u32 {
+    3
+}
+
+impl StageRule {
+    /// A rule with the default reminder and escalation.
+    pub fn new(stage: Stage, no_activity_days: u32, max_stage_days: u32) -> Self {
+        StageRule {
+            stage,
+            no_activity_days,
+            max_stage_days,
+            remind_days_before: default_remind_days_before(),
+            escalate_after_days: default_escalate_after_days(),
+        }
+    }
+}
+
+/// The documents a deal must carry to enter a stage.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct StageEvidence {
+    /// The stage entered.
+    #[key]
+    pub stage: Stage,
+    /// Every kind of document it needs.
+    pub required: Vec<EvidenceKind>,
+}
+
+/// The field's defaults: 需求确认 needs a technical document, 方案提交 a quote, 合同签订 a signed
+/// contract.
+pub fn default_stage_evidence() -> Vec<StageEvidence> {
+    let needs = |stage, kind| StageEvidence { stage, required: vec![kind] };
+    vec![
+        needs(Stage::NeedsConfirmed, EvidenceKind::TechnicalDocument),
+        needs(Stage::ProposalSubmitted, EvidenceKind::Quote),
+        needs(Stage::ContractSigning, EvidenceKind::SignedContract),
+    ]
+}
+
+fn default_alert_grace_hours() -> u32 {
+    24
 }
 
 /// The team's rules.
@@ -38,6 +92,14 @@ pub struct TeamRules {
     pub geofence_mode: GeofenceMode,
     /// Per-stage stall thresholds.
     pub stage_rules: Vec<StageRule>,
+    /// Documents each stage needs on entry. Rules written before the field existed read as
+    /// the defaults.
+    #[autosurgeon(missing = "default_stage_evidence")]
+    pub stage_evidence: Vec<StageEvidence>,
+    /// Hours the relay holds a due alert while the rep has not synced since it came due: their
+    /// phone may hold the work that answers it (default 24).
+    #[autosurgeon(missing = "default_alert_grace_hours")]
+    pub alert_grace_hours: u32,
     /// Fields a customer record must have before it is saved, beyond the company name.
     pub required_customer_fields: Vec<String>,
     /// Name similarity at which two customers count as the same name (default 0.8); with a
@@ -61,6 +123,21 @@ fn default_possible_name() -> f64 {
 }
 
 impl TeamRules {
+    /// The stall rule for `stage`, if the team has one.
+    pub fn stage_rule(&self, stage: Stage) -> Option<&StageRule> {
+        self.stage_rules.iter().find(|r| r.stage == stage)
+    }
+
+    /// The documents `stage` needs on entry.
+    pub fn evidence_for(&self, stage: Stage) -> &[EvidenceKind] {
+        self.stage_evidence.iter().find(|e| e.stage == stage).map_or(&[], |e| &e.required)
+    }
+
+    /// The grace period in milliseconds.
+    pub fn alert_grace_ms(&self) -> i64 {
+        i64::from(self.alert_grace_hours) * 3_600_000
+    }
+
     /// The thresholds the duplicate check uses for this team.
     pub fn dedup_thresholds(&self) -> DedupThresholds {
         DedupThresholds { same_name: self.dedup_same_name, possible_name: self.dedup_possible_name }
@@ -76,6 +153,10 @@ pub struct NewTeamRules {
     pub geofence_mode: GeofenceMode,
     /// Per-stage stall thresholds.
     pub stage_rules: Vec<StageRule>,
+    /// Documents each stage needs on entry.
+    pub stage_evidence: Vec<StageEvidence>,
+    /// Hours a due alert waits for a rep who has not synced since.
+    pub alert_grace_hours: u32,
     /// Required customer fields beyond the company name.
     pub required_customer_fields: Vec<String>,
     /// Name similarity that counts as the same name (default 0.8).
@@ -86,8 +167,7 @@ pub struct NewTeamRules {
 
 impl Default for NewTeamRules {
     fn default() -> Self {
-        let rule =
-            |stage, no_activity_days, max_stage_days| StageRule { stage, no_activity_days, max_stage_days };
+        let rule = StageRule::new;
         NewTeamRules {
             geofence_radius_m: 300.0,
             geofence_mode: GeofenceMode::Soft,
@@ -98,6 +178,8 @@ impl Default for NewTeamRules {
                 rule(Stage::Negotiation, 10, 15),
                 rule(Stage::ContractSigning, 3, 3),
             ],
+            stage_evidence: default_stage_evidence(),
+            alert_grace_hours: default_alert_grace_hours(),
             required_customer_fields: Vec::new(),
             dedup_same_name: default_same_name(),
             dedup_possible_name: default_possible_name(),
@@ -114,6 +196,8 @@ impl Draft for NewTeamRules {
             geofence_radius_m: self.geofence_radius_m,
             geofence_mode: self.geofence_mode,
             stage_rules: self.stage_rules,
+            stage_evidence: self.stage_evidence,
+            alert_grace_hours: self.alert_grace_hours,
             required_customer_fields: self.required_customer_fields,
             dedup_same_name: self.dedup_same_name,
             dedup_possible_name: self.dedup_possible_name,
@@ -144,10 +228,25 @@ impl Record for TeamRules {
         }
         check_dedup_thresholds(self.dedup_same_name, self.dedup_possible_name)?;
         limit_list(kind, "stage_rules", &self.stage_rules, Stage::ALL.len())?;
-        for rule in &self.stage_rules {
+        for (i, rule) in self.stage_rules.iter().enumerate() {
+            if rule.stage.is_closed() {
+                return Err(ValidationError::new(
+                    kind,
+                    "stage_rules.stage",
+                    format!("{} closes the deal; a closed deal cannot stall", rule.stage),
+                ));
+            }
+            if self.stage_rules[..i].iter().any(|r| r.stage == rule.stage) {
+                return Err(ValidationError::new(
+                    kind,
+                    "stage_rules.stage",
+                    format!("{} has two rules", rule.stage),
+                ));
+            }
             for (field, days) in [
                 ("stage_rules.no_activity_days", rule.no_activity_days),
                 ("stage_rules.max_stage_days", rule.max_stage_days),
+                ("stage_rules.escalate_after_days", rule.escalate_after_days),
             ] {
                 if !(1..=365).contains(&days) {
                     return Err(ValidationError::new(
@@ -157,6 +256,29 @@ impl Record for TeamRules {
                     ));
                 }
             }
+            let shortest = rule.no_activity_days.min(rule.max_stage_days);
+            if rule.remind_days_before >= shortest {
+                return Err(ValidationError::new(
+                    kind,
+                    "stage_rules.remind_days_before",
+                    format!(
+                        "{} days before the alert for {} is not after the stage starts \
+                         ({shortest} days); use 0 for no reminder",
+                        rule.remind_days_before, rule.stage
+                    ),
+                ));
+            }
+        }
+        limit_list(kind, "stage_evidence", &self.stage_evidence, Stage::ALL.len())?;
+        for evidence in &self.stage_evidence {
+            limit_list(kind, "stage_evidence.required", &evidence.required, EvidenceKind::ALL.len())?;
+        }
+        if self.alert_grace_hours > 24 * 14 {
+            return Err(ValidationError::new(
+                kind,
+                "alert_grace_hours",
+                format!("{} hours is more than two weeks", self.alert_grace_hours),
+            ));
         }
         Ok(())
     }

@@ -454,6 +454,11 @@ impl SubscriptionKeys {
         Self::from_private(&bytes[..P256_SCALAR_LEN], &bytes[P256_SCALAR_LEN..])
     }
 
+    /// The public key (`p256dh`) and auth secret, base64url, as a subscription carries them.
+    pub fn public_base64url(&self) -> (String, String) {
+        (b64url_encode(&self.public.p256dh()), b64url_encode(&self.public.auth))
+    }
+
     /// The private keys and public key as JSON: `{"private_key", "p256dh", "auth"}`, base64url.
     /// This is secret material: it decrypts every message sent to the subscription.
     pub fn to_json(&self) -> String {

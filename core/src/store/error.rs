@@ -134,6 +134,18 @@ pub enum StoreError {
         /// The team's radius, metres.
         radius_m: f64,
     },
+    /// The deal lacks the documents the team requires to enter the stage; nothing was saved.
+    #[error(
+        "{stage} ({label}) needs {names} attached first",
+        label = stage.label_zh(),
+        names = missing.iter().map(|k| format!("{} ({})", k, k.label_zh())).collect::<Vec<_>>().join(", ")
+    )]
+    MissingEvidence {
+        /// The stage the move was refused into.
+        stage: crate::model::Stage,
+        /// The kinds of document still missing.
+        missing: Vec<crate::model::EvidenceKind>,
+    },
     /// The relay's response does not fit the request or the documents; nothing was applied.
     #[error("sync response refused: {0}")]
     Protocol(String),

@@ -11,6 +11,7 @@ use super::error::{Result, StoreError};
 use super::{Store, projection};
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
+use crate::model::RecordKind;
 use crate::sync::wire::{DocumentBytes, PushedChange, SyncRequest, SyncResponse};
 
 /// How much one request may carry.
@@ -60,6 +61,8 @@ pub struct AppliedSync {
     pub documents_unindexed: u32,
     /// The relay has more: sync again.
     pub more: bool,
+    /// Alerts this exchange brought that the device did not have (supervisors' devices).
+    pub new_alerts: Vec<DocId>,
 }
 
 /// A change the relay refused for good.
@@ -190,6 +193,7 @@ impl Store {
             .execute(params![response.cursor, now, i64::try_from(response.server_time_ms).unwrap_or(i64::MAX)])?;
             Ok(applied)
         })
+        .inspect(|applied| self.notify_alerts(&applied.new_alerts))
     }
 
     /// Where this device stands with the relay.
@@ -362,6 +366,7 @@ fn merge_remote(
         return Ok(()); // already had all of it (our own change echoed, or a replayed page)
     }
     let kind = documents::kind_of(&doc, id)?;
+    let had_local = local.is_some();
     let stored = match local {
         Some((local_kind, _, _)) if local_kind != kind => {
             return Err(corrupt(format!("it changed kind from {local_kind} to {kind}")));
@@ -378,6 +383,9 @@ fn merge_remote(
         }
     };
     project_remote(conn, id, &stored, applied)?;
+    if stored.kind == RecordKind::Alert && !had_local {
+        applied.new_alerts.push(id);
+    }
     applied.documents_changed += 1;
     Ok(())
 }

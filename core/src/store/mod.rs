@@ -14,6 +14,7 @@ mod documents;
 mod duplicates;
 mod error;
 mod exchange;
+mod funnel;
 mod projection;
 mod query;
 mod schema;
@@ -30,6 +31,7 @@ pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
 pub use duplicates::{CreateMode, CreateOutcome, DuplicateCandidate, ImportedCustomer};
 pub use error::{Result, StoreError};
 pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
+pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
@@ -77,6 +79,7 @@ pub struct Store {
     db: Database,
     identity: DeviceIdentity,
     clock: Arc<dyn Clock>,
+    alert_listeners: Arc<std::sync::Mutex<funnel::AlertListeners>>,
     /// The platform keystore holding the device key and relay token, when one was supplied.
     secrets: Option<Arc<dyn DeviceSecrets>>,
 }
@@ -105,14 +108,14 @@ impl Store {
         let identity = db.write(|tx| {
             secrets::load_or_create_identity_in_keystore(tx, db.path(), clock.now_ms(), secrets.as_ref())
         })?;
-        Ok(Store { db, identity, clock, secrets: Some(secrets) })
+        Ok(Store { db, identity, clock, alert_listeners: Default::default(), secrets: Some(secrets) })
     }
 
     fn open_at_version(path: &Path, options: StoreOptions, version: u32) -> Result<Store> {
         let db = Database::open(path, version)?;
         let clock = options.clock;
         let identity = db.write(|tx| load_or_create_identity(tx, db.path(), clock.now_ms()))?;
-        Ok(Store { db, identity, clock, secrets: None })
+        Ok(Store { db, identity, clock, alert_listeners: Default::default(), secrets: None })
     }
 
     /// Closes the store: waits for a write in progress, closes every connection and releases the
@@ -124,6 +127,11 @@ impl Store {
     /// Whether [`Store::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.db.is_closed()
+    }
+
+    /// The time on the store's clock (the system clock, or the one the app or a test supplied).
+    pub fn now_ms(&self) -> UnixMillis {
+        self.clock.now_ms()
     }
 
     /// This device's identity (id and signing key).
@@ -279,6 +287,8 @@ impl Store {
     }
 
     /// Moves a deal to another stage (forward or backward) and records the move in its history.
+    /// A forward move into a stage the team requires documents for is refused with
+    /// [`StoreError::MissingEvidence`] until they are attached ([`Store::attach_deal_evidence`]).
     pub fn move_stage(&self, id: DocId, to: Stage, note: Option<String>) -> Result<Opportunity> {
         let now = self.clock.now_ms();
         let by = self.device_id();
@@ -287,6 +297,11 @@ impl Store {
             let mut opportunity: Opportunity = projection::hydrate(&stored.doc, id)?;
             if opportunity.stage == to {
                 return Ok(opportunity);
+            }
+            let rules = funnel::effective_rules(tx)?;
+            let missing = crate::funnel::missing_evidence(&opportunity, to, &rules);
+            if !missing.is_empty() {
+                return Err(StoreError::MissingEvidence { stage: to, missing });
             }
             opportunity.stage_history.push(StageChange {
                 from: Some(opportunity.stage),

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::error::{Result, StoreError};
 use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_grams};
 use crate::ids::DocId;
-use crate::model::{Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
+use crate::model::{Alert, Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
 
 /// Rewrites the projection rows of one document from its current state.
 pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<()> {
@@ -17,6 +17,7 @@ pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Auto
         RecordKind::Visit => project_visit(conn, &hydrate::<Visit>(doc, id)?),
         RecordKind::Opportunity => project_opportunity(conn, &hydrate::<Opportunity>(doc, id)?),
         RecordKind::LeadCard => project_lead_card(conn, &hydrate::<LeadCard>(doc, id)?),
+        RecordKind::Alert => project_alert(conn, &hydrate::<Alert>(doc, id)?),
         // Slips and rules are read by id; nothing queries them by field yet.
         RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(()),
     }
@@ -35,7 +36,8 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
         "DELETE FROM customer_geo; DELETE FROM customer_phone_index; DELETE FROM customer_index;
          DELETE FROM customer_e164_index; DELETE FROM customer_name_grams;
          DELETE FROM customer_name_gram_counts;
-         DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;",
+         DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;
+         DELETE FROM stage_history_index; DELETE FROM alert_index;",
     )?;
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?
@@ -288,13 +290,15 @@ fn project_visit(conn: &Connection, visit: &Visit) -> Result<()> {
 }
 
 fn project_opportunity(conn: &Connection, opportunity: &Opportunity) -> Result<()> {
+    let id = opportunity.id.to_string();
     conn.prepare_cached(
         "INSERT OR REPLACE INTO opportunity_index
-         (doc_id, customer_id, owner, title, stage, stage_entered_at, next_action_due_at, amount_minor, currency)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (doc_id, customer_id, owner, title, stage, stage_entered_at, next_action_due_at, amount_minor,
+          currency, last_activity_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
-        opportunity.id.to_string(),
+        id,
         opportunity.customer_id.to_string(),
         opportunity.owner,
         opportunity.title,
@@ -302,8 +306,56 @@ fn project_opportunity(conn: &Connection, opportunity: &Opportunity) -> Result<(
         opportunity.stage_entered_at,
         opportunity.next_action_due_at,
         opportunity.amount.as_ref().map(|a| a.minor_units),
-        opportunity.amount.as_ref().map(|a| a.currency.clone())
+        opportunity.amount.as_ref().map(|a| a.currency.clone()),
+        crate::funnel::deal_activity(opportunity)
     ])?;
+    conn.prepare_cached("DELETE FROM stage_history_index WHERE opportunity_id = ?1")?.execute([&id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO stage_history_index (opportunity_id, seq, from_stage, to_stage, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, change) in opportunity.stage_history.iter().enumerate() {
+        insert.execute(params![
+            id,
+            seq as i64,
+            change.from.map(|s| s.as_str()),
+            change.to.as_str(),
+            change.at
+        ])?;
+    }
+    Ok(())
+}
+
+fn project_alert(conn: &Connection, alert: &Alert) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO alert_index (doc_id, opportunity_id, owner, stage, level, due_at, raised_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        alert.id.to_string(),
+        alert.opportunity_id.to_string(),
+        alert.owner,
+        alert.stage.as_str(),
+        alert.level.as_str(),
+        alert.due_at,
+        alert.raised_at
+    ])?;
+    Ok(())
+}
+
+/// The Rust step of migration 0005: projects the funnel columns and the stage history of the
+/// deals already in the store (alerts did not exist before it). An unreadable deal is skipped,
+/// as in 0004.
+pub(crate) fn index_funnel(conn: &Connection) -> Result<()> {
+    let ids: Vec<DocId> = conn
+        .prepare("SELECT doc_id FROM documents WHERE kind = 'opportunity' ORDER BY doc_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let Ok(Some(stored)) = super::documents::load(conn, id) else { continue };
+        if let Ok(opportunity) = hydrate::<Opportunity>(&stored.doc, id) {
+            project_opportunity(conn, &opportunity)?;
+        }
+    }
     Ok(())
 }
 

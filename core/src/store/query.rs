@@ -199,10 +199,10 @@ pub(crate) fn visits_between(
         .collect::<rusqlite::Result<_>>()?)
 }
 
-const OPPORTUNITY_COLUMNS: &str =
+pub(crate) const OPPORTUNITY_COLUMNS: &str =
     "doc_id, customer_id, owner, title, stage, stage_entered_at, next_action_due_at, amount_minor, currency";
 
-fn opportunity_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OpportunitySummary> {
+pub(crate) fn opportunity_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OpportunitySummary> {
     let stage: String = row.get(4)?;
     let amount: Option<i64> = row.get(7)?;
     let currency: Option<String> = row.get(8)?;

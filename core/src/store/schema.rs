@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_customer_name_grams.sql"),
         then: Some(super::projection::index_customers_for_dedup),
     },
+    Migration {
+        sql: include_str!("migrations/0005_funnel.sql"),
+        then: Some(super::projection::index_funnel),
+    },
 ];
 
 /// The schema version this build writes.

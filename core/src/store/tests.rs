@@ -192,6 +192,20 @@ fn moving_a_deal_between_stages_records_history_including_backward_moves() {
         })
         .unwrap();
     f.clock.advance(DAY_MS);
+    let refused = f.store.move_stage(opp.id, Stage::NeedsConfirmed, None).unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::MissingEvidence { stage: Stage::NeedsConfirmed, missing }
+            if missing == &[EvidenceKind::TechnicalDocument]),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("技术文件"), "{refused}");
+    assert_eq!(f.store.get::<Opportunity>(opp.id).unwrap().stage, Stage::FirstContact, "nothing saved");
+    let with_doc = f
+        .store
+        .attach_deal_evidence(opp.id, EvidenceKind::TechnicalDocument, "需求说明.pdf", b"%PDF-1.7 spec")
+        .unwrap();
+    assert_eq!(with_doc.evidence[0].sha256.len(), 64);
+    assert!(f.store.pending_blobs().unwrap().iter().any(|b| b.sha256 == with_doc.evidence[0].sha256));
     let moved = f.store.move_stage(opp.id, Stage::NeedsConfirmed, None).unwrap();
     f.clock.advance(DAY_MS);
     let back = f.store.move_stage(opp.id, Stage::FirstContact, Some("客户换了负责人".into())).unwrap();
@@ -317,6 +331,7 @@ fn todays_visits_and_due_deals_come_from_the_projections() {
     f.store.create(draft("later", Some(NOW + DAY_MS))).unwrap();
     f.store.create(draft("no date", None)).unwrap();
     let won = f.store.create(draft("won", Some(NOW - 2 * DAY_MS))).unwrap();
+    f.store.attach_deal_evidence(won.id, EvidenceKind::SignedContract, "合同.pdf", b"signed").unwrap();
     f.store.move_stage(won.id, Stage::Won, None).unwrap();
     let due: Vec<_> = f.store.opportunities_due_before(NOW, 10).unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(due, vec![overdue.id], "closed deals are never due");
@@ -837,5 +852,182 @@ mod duplicate_check {
 
         assert_eq!(f.store.document_count().unwrap(), 3, "existing + 恒通 + 模具");
         gram_counts_agree(&f.store);
+    }
+}
+
+// ---- the funnel ------------------------------------------------------------------------------
+
+mod funnel_queries {
+    use super::*;
+
+    fn deal(f: &Fixture, owner: &str, title: &str) -> Opportunity {
+        let c = f.store.create(customer(&format!("{title} 客户"), "13500000000")).unwrap();
+        f.store
+            .create(NewOpportunity {
+                customer_id: c.id,
+                owner: owner.into(),
+                title: title.into(),
+                stage: Stage::FirstContact,
+                amount: Some(Money { minor_units: 10_000_000, currency: "CNY".into() }),
+                expected_close_at: None,
+                next_action_due_at: None,
+            })
+            .unwrap()
+    }
+
+    /// Moves a deal forward through the funnel to `to`, attaching what each stage needs.
+    fn advance(f: &Fixture, id: DocId, to: Stage) -> Opportunity {
+        let mut current = f.store.get::<Opportunity>(id).unwrap();
+        let start = current.stage;
+        for stage in Stage::ALL.into_iter().filter(|s| *s > start && *s <= to && *s != Stage::Lost) {
+            if stage == Stage::Won && current.stage != Stage::ContractSigning {
+                continue;
+            }
+            let rules = f.store.team_rules().unwrap();
+            let needs = match &rules {
+                Some(r) => r.evidence_for(stage).to_vec(),
+                None => NewTeamRules::default()
+                    .stage_evidence
+                    .iter()
+                    .find(|e| e.stage == stage)
+                    .map(|e| e.required.clone())
+                    .unwrap_or_default(),
+            };
+            for kind in needs {
+                f.store
+                    .attach_deal_evidence(id, kind, kind.label_zh(), format!("{id}{kind}").as_bytes())
+                    .unwrap();
+            }
+            current = f.store.move_stage(id, stage, None).unwrap();
+        }
+        current
+    }
+
+    #[test]
+    fn the_reps_phone_reminds_before_the_supervisor_would_be_alerted_and_visits_count_as_activity() {
+        let f = fixture();
+        let quiet = deal(&f, "rep-li", "安静的方案");
+        advance(&f, quiet.id, Stage::ProposalSubmitted);
+        let visited = deal(&f, "rep-li", "拜访过的方案");
+        advance(&f, visited.id, Stage::ProposalSubmitted);
+        let other = deal(&f, "rep-wang", "别人的方案");
+        advance(&f, other.id, Stage::ProposalSubmitted);
+        let entered = NOW;
+
+        f.clock.set(entered + 3 * DAY_MS);
+        let visit = f
+            .store
+            .create(NewVisit {
+                customer_id: visited.customer_id,
+                opportunity_id: Some(visited.id),
+                planned_at: f.clock.now_ms(),
+                notes: String::new(),
+            })
+            .unwrap();
+        f.store.check_in(visit.id, at(31.0, 120.0, Datum::Wgs84), CaptureContext::default()).unwrap();
+
+        f.clock.set(entered + 6 * DAY_MS);
+        assert!(
+            f.store.stalled_deals(Some("rep-li"), StallLevel::Reminder, f.clock.now_ms()).unwrap().is_empty()
+        );
+
+        // Day 7 of 方案提交 (8-day rules, reminder a day before): the quiet deal is due a reminder.
+        f.clock.set(entered + 7 * DAY_MS);
+        let reminders =
+            f.store.stalled_deals(Some("rep-li"), StallLevel::Reminder, f.clock.now_ms()).unwrap();
+        assert_eq!(reminders.len(), 2, "rep-wang's deal is not rep-li's: {reminders:?}");
+        let kinds = |id| -> Vec<StallKind> {
+            reminders.iter().find(|s| s.deal.id == id).unwrap().due.iter().map(|t| t.kind).collect()
+        };
+        assert_eq!(kinds(quiet.id), [StallKind::NoActivity, StallKind::StageTooLong]);
+        assert_eq!(
+            kinds(visited.id),
+            [StallKind::StageTooLong],
+            "the visit on day 3 restarted its activity clock"
+        );
+        assert!(reminders.iter().all(|s| s.level == StallLevel::Reminder));
+        assert_eq!(reminders[0].next_due_at, Some(entered + 8 * DAY_MS));
+
+        // Day 9: both of rep-li's deals are past the 8-day stage limit; the supervisor's view has
+        // rep-wang's too, and reminders are left out of it.
+        f.clock.set(entered + 9 * DAY_MS);
+        let team = f.store.stalled_deals(None, StallLevel::Supervisor, f.clock.now_ms()).unwrap();
+        assert_eq!(team.len(), 3);
+        assert!(team.iter().all(|s| s.due.iter().all(|t| t.level >= StallLevel::Supervisor)));
+        let visited_row = team.iter().find(|s| s.deal.id == visited.id).unwrap();
+        assert_eq!(visited_row.last_activity_at, entered + 3 * DAY_MS);
+        assert!(visited_row.due.iter().all(|t| t.kind == StallKind::StageTooLong));
+    }
+
+    #[test]
+    fn funnel_counts_and_stage_conversion_per_rep_and_for_the_team() {
+        let f = fixture();
+        let mut ids = Vec::new();
+        for (owner, to) in [
+            ("rep-li", Stage::FirstContact),
+            ("rep-li", Stage::NeedsConfirmed),
+            ("rep-li", Stage::ProposalSubmitted),
+            ("rep-li", Stage::Won),
+            ("rep-wang", Stage::NeedsConfirmed),
+            ("rep-wang", Stage::Negotiation),
+        ] {
+            let d = deal(&f, owner, &format!("{owner}-{to}"));
+            advance(&f, d.id, to);
+            ids.push(d.id);
+        }
+        // rep-wang's negotiation falls through; a backward move is history, not a new entry.
+        f.store.move_stage(ids[5], Stage::ProposalSubmitted, Some("重新报价".into())).unwrap();
+        f.store.move_stage(ids[5], Stage::Lost, None).unwrap();
+
+        let report = f.store.funnel_report().unwrap();
+        let count = |counts: &[StageCount], stage| counts.iter().find(|c| c.stage == stage).unwrap().deals;
+        assert_eq!(count(&report.team, Stage::FirstContact), 1);
+        assert_eq!(count(&report.team, Stage::NeedsConfirmed), 2);
+        assert_eq!(count(&report.team, Stage::Won), 1);
+        assert_eq!(count(&report.team, Stage::Lost), 1);
+        assert_eq!(report.team.iter().map(|c| c.deals).sum::<u64>(), 6);
+        assert_eq!(
+            report.team.iter().find(|c| c.stage == Stage::NeedsConfirmed).unwrap().amount_cny_minor,
+            20_000_000
+        );
+        let owners: Vec<_> = report.by_owner.iter().map(|(o, _)| o.as_str()).collect();
+        assert_eq!(owners, ["rep-li", "rep-wang"]);
+
+        let team = f.store.stage_conversion(None).unwrap();
+        let step = |rows: &[StageConversion], from| {
+            let row = rows.iter().find(|r| r.from == from).unwrap();
+            (row.entered, row.advanced)
+        };
+        assert_eq!(step(&team, Stage::FirstContact), (6, 5));
+        assert_eq!(step(&team, Stage::NeedsConfirmed), (5, 3));
+        assert_eq!(step(&team, Stage::ProposalSubmitted), (3, 2));
+        assert_eq!(step(&team, Stage::ContractSigning), (1, 1));
+        let li = f.store.stage_conversion(Some("rep-li")).unwrap();
+        assert_eq!(step(&li, Stage::FirstContact), (4, 3));
+        assert_eq!(li.iter().find(|r| r.from == Stage::NeedsConfirmed).unwrap().rate(), Some(2.0 / 3.0));
+        assert_eq!(f.store.stage_conversion(Some("nobody")).unwrap()[0].rate(), None);
+    }
+
+    #[test]
+    fn evidence_is_checked_against_the_synced_rules_and_bad_documents_are_refused() {
+        let f = fixture();
+        let d = deal(&f, "rep-li", "规则");
+        assert!(matches!(
+            f.store.attach_deal_evidence(d.id, EvidenceKind::Quote, "空.pdf", b""),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            f.store.attach_deal_evidence(d.id, EvidenceKind::Quote, "  ", b"x"),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(f.store.get::<Opportunity>(d.id).unwrap().evidence.is_empty(), "nothing saved");
+        // A team that asks for nothing on entry lets the move through.
+        let mut rules = NewTeamRules::default();
+        rules.stage_evidence.clear();
+        f.store.create(rules).unwrap();
+        assert_eq!(
+            f.store.move_stage(d.id, Stage::ProposalSubmitted, None).unwrap().stage,
+            Stage::ProposalSubmitted
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `fieldsync bench …`: the project's benchmarks. Each scenario prints one JSON object per line
 //! with `bench` (the scenario) and its figures, the unit in each key (`ms`, `rss_mb`, …).
 
+#[cfg(feature = "tools")]
+pub mod alerts;
 pub mod dedup;
 #[cfg(feature = "tools")]
 pub mod identity;

@@ -25,7 +25,7 @@ use automerge::{ActorId, ReadDoc};
 use fieldsync_core::dedup::{
     CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare, merge_customers, name_grams,
 };
-use fieldsync_core::model::{Customer, Record, RecordKind, TeamRules};
+use fieldsync_core::model::{Customer, Record, RecordKind};
 use fieldsync_core::{Clock as _, DocId, SystemClock};
 
 use super::{Batch, Verdict, Writer};
@@ -103,7 +103,7 @@ impl Writer {
             }
             return Ok(());
         }
-        let thresholds = self.thresholds(team)?;
+        let thresholds = self.effective_rules(team, SystemClock.now_ms(), batch)?.dedup_thresholds();
         let matches = find_matches(self.storage.as_ref(), &row, &batch.customer_rows, &thresholds)?;
         for (candidate, verdict) in matches {
             match self.pair_status(team, id, candidate.doc_id, batch)? {
@@ -261,18 +261,6 @@ impl Writer {
         Ok(self.cache.get(&id).and_then(|cached| autosurgeon::hydrate(&cached.doc).ok()))
     }
 
-    /// The team's duplicate thresholds, from its rules document when an admin wrote one.
-    fn thresholds(&mut self, team: &str) -> Result<DedupThresholds, StorageError> {
-        let Some(id) = self.storage.team_rules_document(team)? else { return Ok(DedupThresholds::default()) };
-        self.document_meta(id).map_err(storage)?;
-        Ok(self
-            .cache
-            .get(&id)
-            .and_then(|cached| autosurgeon::hydrate::<_, TeamRules>(&cached.doc).ok())
-            .map(|rules| rules.dedup_thresholds())
-            .unwrap_or_default())
-    }
-
     fn pair_status(
         &self,
         team: &str,
@@ -337,5 +325,5 @@ fn index(batch: &mut Batch, row: CustomerKeyRow) {
 }
 
 fn reasons(verdict: &DedupVerdict) -> String {
-    verdict.reasons.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("; ")
+    verdict.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

@@ -165,6 +165,88 @@ pub struct BatchWrite<'a> {
     pub pairs: &'a [DedupPair],
     /// Scalars that differed in merges.
     pub conflicts: &'a [MergeConflict],
+    /// Changes to the stall scheduler's rows.
+    pub schedule: &'a [ScheduleWrite],
+    /// Alerts raised (their documents are in `documents` and `entries`).
+    pub alerts: &'a [AlertRow],
+}
+
+/// A deal as the stall scheduler reads it (one row per opportunity document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    /// The opportunity.
+    pub doc_id: DocId,
+    /// Its team.
+    pub team_id: String,
+    /// The rep whose devices' last sync the grace period reads, when known.
+    pub rep_user_id: Option<String>,
+    /// The customer.
+    pub customer_id: DocId,
+    /// Owner as written in the deal.
+    pub owner: String,
+    /// Title.
+    pub title: String,
+    /// Stage name.
+    pub stage: String,
+    /// When the stage was entered.
+    pub stage_entered_at: i64,
+    /// Last activity recorded in the deal itself.
+    pub doc_activity_at: i64,
+    /// When to look at it next (`None`: nothing can fall due).
+    pub next_due_at: Option<i64>,
+    /// A due alert is held for the rep's next sync.
+    pub held: bool,
+}
+
+/// One change to the scheduler's state, written with a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleWrite {
+    /// A deal's document changed: replace its row.
+    Deal(ScheduleRow),
+    /// A visit to a deal started at `at` (kept as the latest per deal).
+    Visit {
+        /// The deal.
+        opportunity_id: DocId,
+        /// The visit's start.
+        at: i64,
+    },
+    /// The team's rules changed: every open deal of the team is looked at again at `at`.
+    Team {
+        /// The team.
+        team_id: String,
+        /// When.
+        at: i64,
+    },
+    /// The scheduler looked at a deal.
+    Evaluated {
+        /// The deal.
+        doc_id: DocId,
+        /// When to look again.
+        next_due_at: Option<i64>,
+        /// Whether a due alert is held for the rep's next sync.
+        held: bool,
+    },
+}
+
+/// An alert the scheduler raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// The alert document.
+    pub alert_id: DocId,
+    /// Its key.
+    pub key: String,
+    /// Every trigger key it answers (its own key included).
+    pub trigger_keys: Vec<String>,
+    /// Team.
+    pub team_id: String,
+    /// The deal.
+    pub opportunity_id: DocId,
+    /// `supervisor` or `escalation`.
+    pub level: String,
+    /// The push payload.
+    pub payload: Vec<u8>,
+    /// When.
+    pub raised_at: i64,
 }
 
 /// What the duplicate rule needs of one customer, as the relay indexes it.
@@ -336,6 +418,22 @@ pub trait RelayStorage: Send + Sync + 'static {
     fn merge_conflicts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<MergeConflict>>;
     /// The team's rules document, if an admin wrote one.
     fn team_rules_document(&self, team_id: &str) -> StorageResult<Option<DocId>>;
+
+    /// The tenant a team belongs to.
+    fn team_tenant(&self, team_id: &str) -> StorageResult<Option<String>>;
+    /// Up to `limit` deals whose `next_due_at` is at or before `now`, earliest first.
+    fn due_deals(&self, now: i64, limit: u32) -> StorageResult<Vec<ScheduleRow>>;
+    /// The latest visit start recorded for a deal.
+    fn last_visit(&self, opportunity_id: DocId) -> StorageResult<Option<i64>>;
+    /// Which of `keys` already have an alert.
+    fn raised_keys(&self, keys: &[String]) -> StorageResult<Vec<String>>;
+    /// The rep a deal belongs to: `owner` when it is a user of the team, else the user of the
+    /// device that created the deal.
+    fn deal_rep(&self, team_id: &str, owner: &str, creator: [u8; 16]) -> StorageResult<Option<String>>;
+    /// When any device of `user_id` last synced.
+    fn user_last_sync(&self, user_id: &str) -> StorageResult<Option<i64>>;
+    /// The alerts raised for a team, newest first: `(alert id, payload)`.
+    fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq`, skipping `exclude_actor`'s own, up to `max_bytes`.

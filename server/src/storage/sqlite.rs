@@ -10,7 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, MergeConflict, PairStatus,
-    RelayStorage, Role, SnapshotPage, StorageError, StorageResult, StoredDocument,
+    RelayStorage, Role, ScheduleRow, ScheduleWrite, SnapshotPage, StorageError, StorageResult,
+    StoredDocument,
 };
 
 const APPLICATION_ID: i32 = 0x4653_524C; // "FSRL"
@@ -18,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_relay.sql"),
     include_str!("../../migrations/0002_document_flags.sql"),
     include_str!("../../migrations/0003_identity.sql"),
+    include_str!("../../migrations/0004_alerts.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
@@ -369,6 +371,12 @@ impl RelayStorage for SqliteStorage {
                 "UPDATE devices SET last_sync_at = ?2 WHERE device_id = ?1",
                 params![&device_id[..], now],
             )?;
+            // Alerts held for this rep's unsynced work are looked at again now that they synced.
+            tx.prepare_cached(
+                "UPDATE opportunity_schedule SET held = 0, next_due_at = ?2
+                 WHERE held = 1 AND rep_user_id = (SELECT user_id FROM devices WHERE device_id = ?1)",
+            )?
+            .execute(params![&device_id[..], now])?;
             Ok(())
         })
     }
@@ -406,7 +414,7 @@ impl RelayStorage for SqliteStorage {
     }
 
     fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64> {
-        let BatchWrite { entries, documents, flags, customers, pairs, conflicts } = batch;
+        let BatchWrite { entries, documents, flags, customers, pairs, conflicts, schedule, alerts } = batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO changes (team_id, doc_id, change_hash, actor, bytes, received_at)
@@ -492,6 +500,28 @@ impl RelayStorage for SqliteStorage {
                     c.other,
                     c.at
                 ])?;
+            }
+            for write in schedule {
+                write_schedule(tx, write)?;
+            }
+            let mut alert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO alerts (alert_id, key, team_id, opportunity_id, level, payload, raised_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut alert_key = tx.prepare_cached("INSERT OR IGNORE INTO alert_keys (key, alert_id) VALUES (?1, ?2)")?;
+            for a in alerts {
+                alert.execute(params![
+                    &a.alert_id.as_bytes()[..],
+                    a.key,
+                    a.team_id,
+                    &a.opportunity_id.as_bytes()[..],
+                    a.level,
+                    a.payload,
+                    a.raised_at
+                ])?;
+                for key in &a.trigger_keys {
+                    alert_key.execute(params![key, &a.alert_id.as_bytes()[..]])?;
+                }
             }
             Ok(seq.max(0) as u64)
         })
@@ -654,6 +684,122 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn team_tenant(&self, team_id: &str) -> StorageResult<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT tenant_id FROM teams WHERE team_id = ?1")?
+                .query_row([team_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn due_deals(&self, now: i64, limit: u32) -> StorageResult<Vec<ScheduleRow>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT doc_id, team_id, rep_user_id, customer_id, owner, title, stage, stage_entered_at,
+                        doc_activity_at, next_due_at, held
+                 FROM opportunity_schedule WHERE next_due_at <= ?1 ORDER BY next_due_at LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![now, limit], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, bool>(10)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (doc, team_id, rep_user_id, customer, owner, title, stage, entered, activity, next, held) = row?;
+                out.push(ScheduleRow {
+                    doc_id: doc_id_of(doc)?,
+                    team_id,
+                    rep_user_id,
+                    customer_id: doc_id_of(customer)?,
+                    owner,
+                    title,
+                    stage,
+                    stage_entered_at: entered,
+                    doc_activity_at: activity,
+                    next_due_at: next,
+                    held,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_visit(&self, opportunity_id: DocId) -> StorageResult<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT last_visit_at FROM opportunity_visits WHERE opportunity_id = ?1")?
+                .query_row([&opportunity_id.as_bytes()[..]], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn raised_keys(&self, keys: &[String]) -> StorageResult<Vec<String>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached("SELECT 1 FROM alert_keys WHERE key = ?1")?;
+            let mut raised = Vec::new();
+            for key in keys {
+                if statement.exists([key])? {
+                    raised.push(key.clone());
+                }
+            }
+            Ok(raised)
+        })
+    }
+
+    fn deal_rep(&self, team_id: &str, owner: &str, creator: [u8; 16]) -> StorageResult<Option<String>> {
+        self.read(|conn| {
+            let by_owner: Option<String> = conn
+                .prepare_cached("SELECT user_id FROM users WHERE team_id = ?1 AND user_id = ?2")?
+                .query_row(params![team_id, owner], |r| r.get(0))
+                .optional()?;
+            if by_owner.is_some() {
+                return Ok(by_owner);
+            }
+            Ok(conn
+                .prepare_cached(
+                    "SELECT d.user_id FROM devices d JOIN users u ON u.user_id = d.user_id
+                     WHERE d.device_id = ?1 AND u.team_id = ?2",
+                )?
+                .query_row(params![&creator[..], team_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn user_last_sync(&self, user_id: &str) -> StorageResult<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT max(last_sync_at) FROM devices WHERE user_id = ?1")?
+                .query_row([user_id], |r| r.get(0))?)
+        })
+    }
+
+    fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT alert_id, payload FROM alerts WHERE team_id = ?1 ORDER BY raised_at DESC, alert_id LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![team_id, limit], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, payload) = row?;
+                out.push((doc_id_of(id)?, payload));
+            }
+            Ok(out)
+        })
+    }
+
     fn team_rules_document(&self, team_id: &str) -> StorageResult<Option<DocId>> {
         self.read(|conn| {
             let id: Option<Vec<u8>> = conn
@@ -795,4 +941,52 @@ impl RelayStorage for SqliteStorage {
             Ok(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))?.max(0) as u64)
         })
     }
+}
+
+/// Applies one scheduler write inside a batch's transaction.
+fn write_schedule(tx: &rusqlite::Transaction<'_>, write: &ScheduleWrite) -> StorageResult<()> {
+    match write {
+        ScheduleWrite::Deal(row) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO opportunity_schedule
+                 (doc_id, team_id, rep_user_id, customer_id, owner, title, stage, stage_entered_at,
+                  doc_activity_at, next_due_at, held)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                &row.doc_id.as_bytes()[..],
+                row.team_id,
+                row.rep_user_id,
+                &row.customer_id.as_bytes()[..],
+                row.owner,
+                row.title,
+                row.stage,
+                row.stage_entered_at,
+                row.doc_activity_at,
+                row.next_due_at,
+                row.held
+            ])?;
+        }
+        ScheduleWrite::Visit { opportunity_id, at } => {
+            tx.prepare_cached(
+                "INSERT INTO opportunity_visits (opportunity_id, last_visit_at) VALUES (?1, ?2)
+                 ON CONFLICT (opportunity_id) DO UPDATE SET last_visit_at = max(last_visit_at, excluded.last_visit_at)",
+            )?
+            .execute(params![&opportunity_id.as_bytes()[..], at])?;
+        }
+        ScheduleWrite::Team { team_id, at } => {
+            tx.prepare_cached(
+                "UPDATE opportunity_schedule SET next_due_at = ?2, held = 0
+                 WHERE team_id = ?1 AND stage NOT IN ('Won', 'Lost')",
+            )?
+            .execute(params![team_id, at])?;
+        }
+        ScheduleWrite::Evaluated { doc_id, next_due_at, held } => {
+            tx.prepare_cached(
+                "UPDATE opportunity_schedule SET next_due_at = ?2, held = ?3 WHERE doc_id = ?1",
+            )?
+            .execute(params![&doc_id.as_bytes()[..], next_due_at, held])?;
+        }
+    }
+    Ok(())
 }

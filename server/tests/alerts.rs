@@ -1,0 +1,373 @@
+//! The stall scheduler through the real relay engine, real SQLite and real phone stores on fake
+//! clocks (in one process; the HTTP path and delivery have their own suites). Scenarios follow
+//! the stage table of DESIGN §4: 方案提交 without progress for 8 days alerts the supervisor, three
+//! more days escalate.
+
+use std::sync::Arc;
+
+use fieldsync_core::funnel::{DAY_MS, payload};
+use fieldsync_core::model::{
+    Alert, EvidenceKind, NewOpportunity, NewTeamRules, NewVisit, Opportunity, Stage, StageRule, StallKind,
+    StallLevel, TeamRules,
+};
+use fieldsync_core::store::StoreOptions;
+use fieldsync_core::{ManualClock, Store};
+use fieldsync_server::metrics::Metrics;
+use fieldsync_server::relay::{Relay, RelayLimits};
+use fieldsync_server::storage::sqlite::SqliteStorage;
+use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
+use tempfile::TempDir;
+
+/// A fixed start: every clock in a scenario counts from here.
+const T0: i64 = 1_800_000_000_000;
+
+struct World {
+    dir: TempDir,
+    relay: Relay,
+    storage: Arc<SqliteStorage>,
+    team: String,
+}
+
+struct Phone {
+    store: Store,
+    clock: Arc<ManualClock>,
+    scope: DeviceScope,
+    _dir: TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let tenant = storage.create_tenant("Acme", 0).unwrap();
+    let team = storage.create_team(&tenant, "East", 0).unwrap();
+    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default())).unwrap();
+    World { dir, relay, storage, team }
+}
+
+impl World {
+    fn phone(&self, role: Role) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let store =
+            Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock: clock.clone() })
+                .unwrap();
+        let user = self.storage.create_user(&self.team, "李娜", role, 0).unwrap();
+        // Enrolled like a real phone, so the relay knows whose device it is (the grace period
+        // reads the user's devices' last sync).
+        let code_hash = sha(format!("code for {user}").as_bytes());
+        self.storage.add_enrollment_code(&user, code_hash, i64::MAX).unwrap();
+        let scope = self
+            .storage
+            .enroll_device(
+                code_hash,
+                *store.device_id().as_bytes(),
+                store.identity().public_key(),
+                "phone",
+                sha(format!("token for {user}").as_bytes()),
+                T0,
+            )
+            .unwrap();
+        assert_eq!((scope.role, &scope.team_id), (role, &self.team));
+        Phone { store, clock, scope, _dir: dir }
+    }
+
+    /// Syncs a phone at its clock's time; the relay records the sync like the HTTP layer does.
+    async fn sync(&self, phone: &Phone) {
+        for _ in 0..100 {
+            let prepared = phone.store.prepare_sync(Default::default()).unwrap();
+            let now = phone.clock.now();
+            let response = self.relay.sync(&phone.scope, prepared.request.clone(), now as u64).await.unwrap();
+            let applied = phone.store.apply_sync(&prepared, &response).unwrap();
+            if !applied.more && phone.store.outbox_len().unwrap() == 0 {
+                self.storage.touch_device(phone.scope.device_id, now).unwrap();
+                return;
+            }
+        }
+        panic!("sync did not settle");
+    }
+
+    /// Restarts the relay engine over the same data directory.
+    fn restart(&mut self) {
+        let storage = Arc::new(SqliteStorage::open(self.dir.path()).unwrap());
+        self.relay =
+            Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default())).unwrap();
+        self.storage = storage;
+    }
+
+    fn alerts(&self) -> Vec<Alert> {
+        self.storage
+            .team_alerts(&self.team, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, bytes)| payload::decode(&bytes).unwrap())
+            .collect()
+    }
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+trait Now {
+    fn now(&self) -> i64;
+}
+
+impl Now for ManualClock {
+    fn now(&self) -> i64 {
+        fieldsync_core::Clock::now_ms(self)
+    }
+}
+
+fn days(n: f64) -> i64 {
+    (n * DAY_MS as f64) as i64
+}
+
+/// A rep with a deal in 方案提交 since T0 (the quote attached), synced at T0.
+async fn deal_in_proposal(w: &World, rep: &Phone) -> Opportunity {
+    let customer = rep
+        .store
+        .create(fieldsync_core::model::NewCustomer {
+            company_name: "苏州精工机械".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let deal = rep
+        .store
+        .create(NewOpportunity {
+            customer_id: customer.id,
+            owner: rep.scope.user_id.clone(),
+            title: "注塑机二期".into(),
+            stage: Stage::FirstContact,
+            amount: None,
+            expected_close_at: None,
+            next_action_due_at: None,
+        })
+        .unwrap();
+    rep.store
+        .attach_deal_evidence(deal.id, EvidenceKind::TechnicalDocument, "需求.pdf", b"%PDF tech")
+        .unwrap();
+    rep.store.move_stage(deal.id, Stage::NeedsConfirmed, None).unwrap();
+    rep.store.attach_deal_evidence(deal.id, EvidenceKind::Quote, "报价.xlsx", b"quote v1").unwrap();
+    let deal = rep.store.move_stage(deal.id, Stage::ProposalSubmitted, None).unwrap();
+    w.sync(rep).await;
+    deal
+}
+
+#[tokio::test]
+async fn a_proposal_stalled_eight_days_alerts_the_supervisor_once_then_escalates() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let supervisor = w.phone(Role::Supervisor);
+    let deal = deal_in_proposal(&w, &rep).await;
+
+    let before = w.relay.tick(T0 + days(7.9), 100).await.unwrap();
+    assert_eq!(before.raised, 0, "{before:?}");
+
+    // The rep synced on day 8.5 without touching the deal: nothing of theirs is unknown.
+    rep.clock.set(T0 + days(8.5));
+    w.sync(&rep).await;
+    let day9 = w.relay.tick(T0 + days(9.0), 100).await.unwrap();
+    assert_eq!((day9.raised, day9.held), (1, 0), "{day9:?}");
+    let alerts = w.alerts();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(
+        (alert.opportunity_id, alert.stage, alert.level),
+        (deal.id, Stage::ProposalSubmitted, StallLevel::Supervisor)
+    );
+    assert_eq!(
+        alert.kinds,
+        [StallKind::NoActivity, StallKind::StageTooLong],
+        "both 8-day rules fell due together"
+    );
+    assert_eq!(alert.due_at, T0 + days(8.0));
+    assert_eq!(alert.rep_last_sync_at, Some(T0 + days(8.5)));
+    assert_eq!(alert.opportunity_title, "注塑机二期");
+
+    // The supervisor's phone receives it as an ordinary synced document.
+    supervisor.clock.set(T0 + days(9.1));
+    w.sync(&supervisor).await;
+    assert_eq!(supervisor.store.alerts(10).unwrap(), alerts);
+
+    // Ticking again raises nothing new. The escalation falls due on day 11; the rep has not
+    // synced since day 8.5, so it waits out the 24 h grace and goes on day 12, once.
+    assert_eq!(w.relay.tick(T0 + days(10.0), 100).await.unwrap().raised, 0);
+    let day11 = w.relay.tick(T0 + days(11.0), 100).await.unwrap();
+    assert_eq!((day11.raised, day11.held), (0, 1));
+    assert_eq!(w.relay.tick(T0 + days(12.0), 100).await.unwrap().raised, 1);
+    assert_eq!(w.relay.tick(T0 + days(13.0), 100).await.unwrap().raised, 0);
+    let levels: Vec<_> = w.alerts().iter().map(|a| a.level).collect();
+    assert_eq!(levels, [StallLevel::Escalation, StallLevel::Supervisor]);
+}
+
+#[tokio::test]
+async fn an_offline_rep_inside_the_grace_period_holds_the_alert_until_they_sync_or_it_runs_out() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let deal = deal_in_proposal(&w, &rep).await;
+
+    // Last sync at T0; the rules fall due on day 8; the default grace is 24 h.
+    let held = w.relay.tick(T0 + days(8.5), 100).await.unwrap();
+    assert_eq!((held.raised, held.held), (0, 1), "the rep may have unsynced work: {held:?}");
+    assert!(w.alerts().is_empty());
+
+    // The rep was in a basement and visited the customer on day 7; they sync on day 8.6.
+    rep.clock.set(T0 + days(7.0));
+    let visit = rep
+        .store
+        .create(NewVisit {
+            customer_id: deal.customer_id,
+            opportunity_id: Some(deal.id),
+            planned_at: T0 + days(7.0),
+            notes: "补拜访".into(),
+        })
+        .unwrap();
+    let mut started = rep.store.get::<fieldsync_core::model::Visit>(visit.id).unwrap();
+    started.started_at = Some(T0 + days(7.0));
+    rep.store.update(&started).unwrap();
+    rep.clock.set(T0 + days(8.6));
+    w.sync(&rep).await;
+
+    // Their sync released the hold: the no-activity rule no longer holds, the stage rule does.
+    let after = w.relay.tick(T0 + days(8.6), 100).await.unwrap();
+    eprintln!("{after:?} {:#?} visit {:?}", w.alerts(), w.storage.last_visit(deal.id));
+    assert_eq!((after.raised, after.held), (1, 0), "{after:?}");
+    let alerts = w.alerts();
+    assert_eq!(alerts[0].kinds, [StallKind::StageTooLong]);
+    assert_eq!(alerts[0].last_activity_at, T0 + days(7.0));
+
+    // A rep who never syncs again: the stage rule escalates on day 11, once its grace (from the
+    // day-11 due time) has run out; the no-activity alert of day 15 waits out its own grace too.
+    assert_eq!(w.relay.tick(T0 + days(11.5), 100).await.unwrap().held, 1);
+    let escalated = w.relay.tick(T0 + days(12.0), 100).await.unwrap();
+    assert_eq!(escalated.raised, 1, "{escalated:?}");
+    assert_eq!(w.alerts()[0].level, StallLevel::Escalation);
+    let no_activity_due = T0 + days(15.0);
+    let inside = w.relay.tick(no_activity_due + days(0.5), 100).await.unwrap();
+    assert_eq!((inside.raised, inside.held), (0, 1));
+    let outside = w.relay.tick(no_activity_due + days(1.0), 100).await.unwrap();
+    assert_eq!(outside.raised, 1);
+    let newest = &w.alerts()[0];
+    assert_eq!(newest.kinds, [StallKind::NoActivity]);
+    assert_eq!(newest.rep_last_sync_at, Some(T0 + days(8.6)), "the alert says how stale the rep's data is");
+}
+
+#[tokio::test]
+async fn restarting_the_relay_never_raises_an_alert_twice() {
+    let mut w = world();
+    let rep = w.phone(Role::Rep);
+    deal_in_proposal(&w, &rep).await;
+    rep.clock.set(T0 + days(8.5));
+    w.sync(&rep).await;
+    assert_eq!(w.relay.tick(T0 + days(9.0), 100).await.unwrap().raised, 1);
+    w.restart();
+    for day in [9.0, 9.5, 10.0] {
+        assert_eq!(w.relay.tick(T0 + days(day), 100).await.unwrap().raised, 0, "day {day}");
+    }
+    // Even a deal made due again (its row rewritten by an unrelated edit) is not re-raised.
+    let mut deal = rep.store.get::<Opportunity>(w.alerts()[0].opportunity_id).unwrap();
+    deal.title = "注塑机二期（改）".into();
+    rep.store.update(&deal).unwrap();
+    w.sync(&rep).await;
+    w.restart();
+    assert_eq!(w.relay.tick(T0 + days(10.5), 100).await.unwrap().raised, 0);
+    assert_eq!(w.alerts().len(), 1);
+}
+
+#[tokio::test]
+async fn moving_the_deal_on_clears_the_stall_and_closed_deals_never_alert() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let deal = deal_in_proposal(&w, &rep).await;
+    rep.clock.set(T0 + days(5.0));
+    rep.store.move_stage(deal.id, Stage::Negotiation, Some("客户约了谈判".into())).unwrap();
+    w.sync(&rep).await;
+    assert_eq!(w.relay.tick(T0 + days(9.0), 100).await.unwrap().raised, 0, "no longer in 方案提交");
+    rep.clock.set(T0 + days(6.0));
+    rep.store.move_stage(deal.id, Stage::Lost, Some("选了别家".into())).unwrap();
+    w.sync(&rep).await;
+    for day in [20.0, 40.0, 400.0] {
+        assert_eq!(w.relay.tick(T0 + days(day), 100).await.unwrap().raised, 0);
+    }
+}
+
+#[tokio::test]
+async fn the_scheduler_follows_the_teams_synced_rules_and_a_tick_reads_only_due_deals() {
+    let w = world();
+    let admin = w.phone(Role::Admin);
+    // An admin sets 方案提交 to 2 days: the scheduler follows the synced rules.
+    let mut rules = NewTeamRules::default();
+    rules.stage_rules.retain(|r| r.stage != Stage::ProposalSubmitted);
+    rules.stage_rules.push(StageRule::new(Stage::ProposalSubmitted, 2, 30));
+    let rules: TeamRules = admin.store.create(rules).unwrap();
+    w.sync(&admin).await;
+    let rep = w.phone(Role::Rep);
+    rep.clock.set(T0);
+    deal_in_proposal(&w, &rep).await;
+    rep.clock.set(T0 + days(2.5));
+    w.sync(&rep).await;
+    let tick = w.relay.tick(T0 + days(3.0), 100).await.unwrap();
+    assert_eq!(tick.raised, 1, "2-day rule: {tick:?}");
+
+    // A batch limit of 1 with one due deal: the tick reads one row and says whether more wait.
+    let limited = w.relay.tick(T0 + days(3.1), 1).await.unwrap();
+    assert!(limited.examined <= 1);
+
+    // Rules with absurd days never reach the relay's copy: the change is refused, and the
+    // scheduler keeps the rules it had (no storm of alerts from a 0-day rule).
+    let mut broken = rules.clone();
+    broken.stage_rules.iter_mut().for_each(|r| r.no_activity_days = 0);
+    let refused = admin.store.update(&broken);
+    assert!(refused.is_err(), "the phone refuses to write them: {refused:?}");
+    assert_eq!(w.relay.tick(T0 + days(3.2), 100).await.unwrap().raised, 0);
+}
+
+/// The one change that creates a team-rules document as the admin's device, bypassing the
+/// phone's own checks, with the stage rules' days set to `days` (which may be negative).
+fn raw_rules_change(admin: &Phone, rules: &TeamRules, days: i64) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT, ReadDoc};
+    let mut doc = Automerge::new().with_actor(admin.store.device_id().actor_id());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", "team_rules").unwrap();
+    tx.put(ROOT, "schema", 1_u64).unwrap();
+    autosurgeon::reconcile(&mut tx, rules).unwrap();
+    let (_, list) = tx.get(ROOT, "stage_rules").unwrap().unwrap();
+    let first = tx.get(&list, 0).unwrap().unwrap().1;
+    // Automerge keeps signed and unsigned integers apart; the phones write days unsigned.
+    match u64::try_from(days) {
+        Ok(unsigned) => tx.put(&first, "no_activity_days", unsigned).unwrap(),
+        Err(_) => tx.put(&first, "no_activity_days", days).unwrap(),
+    }
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn rules_with_negative_or_absurd_days_are_refused_by_the_relay_and_cause_no_alert_storm() {
+    use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
+    let w = world();
+    let admin = w.phone(Role::Admin);
+    let rep = w.phone(Role::Rep);
+    deal_in_proposal(&w, &rep).await;
+    let rules: TeamRules = admin.store.create(NewTeamRules::default()).unwrap();
+    let push = |days| {
+        let request = SyncRequest {
+            changes: vec![PushedChange { doc_id: rules.id, bytes: raw_rules_change(&admin, &rules, days) }],
+            ..Default::default()
+        };
+        w.relay.sync(&admin.scope, request, 1)
+    };
+    for days in [-3_i64, 0, 100_000] {
+        let response = push(days).await.unwrap();
+        assert_eq!(response.accepted, 0, "{days} days");
+        assert_eq!(response.rejected[0].code, RejectCode::InvalidDocument, "{days}: {:?}", response.rejected);
+    }
+    // The same document with sane days is accepted: the refusals were about the days.
+    let sane = push(6).await.unwrap();
+    assert_eq!(sane.accepted, 1, "{:?}", sane.rejected);
+    // No storm: one day into 方案提交 nothing is due.
+    let tick = w.relay.tick(T0 + days(1.0), 100).await.unwrap();
+    assert_eq!((tick.raised, tick.held), (0, 0), "{tick:?}");
+}
