@@ -11,17 +11,24 @@ import uniffi.fieldsync_ffi.FfiCreateMode
 import uniffi.fieldsync_ffi.FfiCreateOutcome
 import uniffi.fieldsync_ffi.FfiCustomer
 import uniffi.fieldsync_ffi.FfiCustomerSummary
+import uniffi.fieldsync_ffi.FfiDeal
+import uniffi.fieldsync_ffi.FfiEvidenceKind
 import uniffi.fieldsync_ffi.FfiFix
+import uniffi.fieldsync_ffi.FfiFunnelReport
 import uniffi.fieldsync_ffi.FfiLead
 import uniffi.fieldsync_ffi.FfiLeadCard
 import uniffi.fieldsync_ffi.FfiLeadScan
 import uniffi.fieldsync_ffi.FfiNewCustomer
+import uniffi.fieldsync_ffi.FfiNewOpportunity
 import uniffi.fieldsync_ffi.FfiPhoto
 import uniffi.fieldsync_ffi.FfiSlip
 import uniffi.fieldsync_ffi.FfiSlipItem
+import uniffi.fieldsync_ffi.FfiStage
+import uniffi.fieldsync_ffi.FfiStalledDeal
 import uniffi.fieldsync_ffi.FfiStrokePoint
 import uniffi.fieldsync_ffi.FfiVisit
 import uniffi.fieldsync_ffi.FieldStore
+import uniffi.fieldsync_ffi.PhoneClock
 
 /** A visit as the day's list shows it: the visit, whom it is for, and its local time. */
 data class VisitRow(
@@ -53,6 +60,13 @@ class FieldRepository(
         /** Opens (or creates) the store file at [path]; blocks, and throws the library's errors. */
         fun open(path: String, zone: ZoneId = ZoneId.systemDefault()): FieldRepository =
             FieldRepository(FieldStore.open(path), zone)
+
+        /**
+         * Opens the store with the phone's clock (the core's "now" for check-ins, stage moves and
+         * stall rules) instead of the system clock; for tests and demos that move time.
+         */
+        fun openWithClock(path: String, clock: PhoneClock, zone: ZoneId = ZoneId.systemDefault()): FieldRepository =
+            FieldRepository(FieldStore.openWith(path, clock, null, null), zone, Clock.systemUTC())
 
         /**
          * Opens the store on [io] for the app's start-up: a file held by another process, a file
@@ -95,6 +109,39 @@ class FieldRepository(
     /** Saves a scanned lead, linked to a customer or not. */
     fun saveLeadCard(lead: FfiLead, sourceEvent: String?, customerId: String?): FfiLeadCard =
         store.saveLeadCard(lead, sourceEvent, customerId)
+
+    /** Opens a deal for a customer in [stage]; returns it as the funnel shows deals. */
+    fun createDeal(customerId: String, owner: String, title: String, stage: FfiStage): FfiDeal {
+        val created = store.createOpportunity(
+            FfiNewOpportunity(
+                customerId = customerId,
+                owner = owner,
+                title = title,
+                stage = stage,
+                amountMinorUnits = null,
+                currency = null,
+                expectedCloseAt = null,
+                nextActionDueAt = null,
+            ),
+        )
+        return store.deal(created.id)
+    }
+
+    /** A deal with its stage history and documents. */
+    fun deal(id: String): FfiDeal = store.deal(id)
+
+    /** Attaches a document to a deal (the evidence a stage may require). */
+    fun attachDealDocument(dealId: String, kind: FfiEvidenceKind, name: String, bytes: ByteArray): FfiDeal =
+        store.attachDealDocument(dealId, kind, name, bytes)
+
+    /** Moves a deal; the core refuses a forward move that lacks the stage's documents. */
+    fun moveStage(dealId: String, to: FfiStage, note: String?): FfiDeal = store.moveStage(dealId, to, note)
+
+    /** Deals per stage, the team's and each rep's. */
+    fun funnelReport(): FfiFunnelReport = store.funnelReport()
+
+    /** [owner]'s deals with a stall trigger due now, by the store's clock. */
+    fun stallReminders(owner: String): List<FfiStalledDeal> = store.stallReminders(owner)
 
     /** Reads a customer. */
     fun customer(id: String): FfiCustomer = store.customer(id)

@@ -21,6 +21,7 @@ class TodayActivity : ScreenActivity() {
         val search = field("Customer name to plan a visit")
         val matches = section()
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
+        button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
 
         search.addTextChangedListener(object : TextWatcher {
             override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) {}
