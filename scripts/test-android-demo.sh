@@ -42,9 +42,9 @@ fixtures=${FIELDSYNC_FIXTURES:-$PWD/../shared/fixtures}
 
 step "mvn test: the demo's view models on the JVM against the real library"
 # failIfNoTests in the pom: a suite that finds no tests fails.
-mvn -B -ntp -f android-demo/logic/pom.xml test "-Dfieldsync.fixtures=$fixtures"
+mvn -B -ntp -f android-demo/logic/pom.xml clean test "-Dfieldsync.fixtures=$fixtures"
 
 step "mvn compile: the Android module's Kotlin against android-all (API 36)"
-mvn -B -ntp -f android-demo/app/pom-jvm-check.xml compile
+mvn -B -ntp -f android-demo/app/pom-jvm-check.xml clean compile
 
 printf '\nandroid-demo checks passed in %ss\n' "$SECONDS"
