@@ -3,7 +3,7 @@
 # Android module's Kotlin against the Android framework (Robolectric's android-all jar):
 #
 #   1. mvn test     android-demo/logic             view models + repository, JUnit 5, real store
-#   2. mvn compile  android-demo/app/pom-jvm-check  Activities, Views, receiver vs android-all API 36
+#   2. mvn compile  android-demo/app/pom-jvm-check  Activities and Views vs android-all API 36
 #
 # Uses the bindings in bindings/generated (scripts/gen-bindings.sh); generates them when they are
 # missing. Installs a JDK and Maven with apt-get only when missing, as scripts/test-bindings.sh
