@@ -1,0 +1,72 @@
+package dev.fieldsync.demo.app
+
+import android.content.Intent
+import android.text.Editable
+import android.text.TextWatcher
+import android.widget.TextView
+import dev.fieldsync.demo.FieldRepository
+import dev.fieldsync.demo.TodayViewModel
+import java.time.Duration
+import java.time.Instant
+import java.time.temporal.ChronoUnit
+
+/** The launcher screen: today's visits; find a customer and plan a visit; go to the other screens. */
+class TodayActivity : ScreenActivity() {
+    private var model: TodayViewModel? = null
+
+    override fun onStoreReady(repository: FieldRepository) {
+        val today = TodayViewModel(repository, screenScope).also { model = it }
+        val summary = text(size = 20f)
+        val visits = section()
+        val search = field("Customer name to plan a visit")
+        val matches = section()
+        button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
+        button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
+
+        search.addTextChangedListener(object : TextWatcher {
+            override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) {}
+            override fun onTextChanged(s: CharSequence?, start: Int, before: Int, count: Int) {}
+            override fun afterTextChanged(s: Editable?) {
+                today.searchCustomers(s?.toString().orEmpty())
+            }
+        })
+
+        today.state.renderWith { state ->
+            showProblem(state.problem)
+            summary.text = buildString {
+                append("Today: ${state.visits.size} visits, ${state.checkedInCount} checked in")
+                if (state.unsynced > 0u) append(" · ${state.unsynced} changes not yet synced")
+                if (state.busy) append(" …")
+            }
+            visits.removeAllViews()
+            for (row in state.visits) {
+                visits.addView(TextView(this).apply {
+                    textSize = 18f
+                    text = "${row.plannedLocal}  ${row.customerName}" + if (row.checkedIn) "  ✓" else ""
+                    setPadding(0, 16, 0, 16)
+                    setOnClickListener {
+                        startActivity(Intent(this@TodayActivity, VisitActivity::class.java).putExtra(VisitActivity.EXTRA_VISIT_ID, row.visit.id))
+                    }
+                })
+            }
+            matches.removeAllViews()
+            for (customer in state.customerMatches) {
+                matches.addView(TextView(this).apply {
+                    text = "Plan a visit in an hour: ${customer.companyName}"
+                    setPadding(0, 12, 0, 12)
+                    setOnClickListener {
+                        val inAnHour = Instant.now().plus(Duration.ofHours(1)).truncatedTo(ChronoUnit.MINUTES)
+                        today.planVisit(customer.id, inAnHour.toEpochMilli())
+                        search.text.clear()
+                    }
+                })
+            }
+        }
+        today.refresh()
+    }
+
+    override fun onResume() {
+        super.onResume()
+        model?.refresh() // a visit checked in on its own screen shows here on return
+    }
+}

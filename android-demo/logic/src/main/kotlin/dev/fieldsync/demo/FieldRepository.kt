@@ -1,0 +1,202 @@
+package dev.fieldsync.demo
+
+import java.time.Clock
+import java.time.Instant
+import java.time.LocalTime
+import java.time.ZoneId
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import uniffi.fieldsync_ffi.FfiCheckIn
+import uniffi.fieldsync_ffi.FfiCreateMode
+import uniffi.fieldsync_ffi.FfiCreateOutcome
+import uniffi.fieldsync_ffi.FfiCustomer
+import uniffi.fieldsync_ffi.FfiCustomerSummary
+import uniffi.fieldsync_ffi.FfiDeal
+import uniffi.fieldsync_ffi.FfiEvidenceKind
+import uniffi.fieldsync_ffi.FfiFix
+import uniffi.fieldsync_ffi.FfiFunnelReport
+import uniffi.fieldsync_ffi.FfiLead
+import uniffi.fieldsync_ffi.FfiLeadCard
+import uniffi.fieldsync_ffi.FfiLeadScan
+import uniffi.fieldsync_ffi.FfiNewCustomer
+import uniffi.fieldsync_ffi.FfiNewOpportunity
+import uniffi.fieldsync_ffi.FfiPhoto
+import uniffi.fieldsync_ffi.FfiSlip
+import uniffi.fieldsync_ffi.FfiSlipItem
+import uniffi.fieldsync_ffi.FfiStage
+import uniffi.fieldsync_ffi.FfiStalledDeal
+import uniffi.fieldsync_ffi.FfiStrokePoint
+import uniffi.fieldsync_ffi.FfiVisit
+import uniffi.fieldsync_ffi.FieldStore
+import uniffi.fieldsync_ffi.PhoneClock
+
+/** A visit as the day's list shows it: the visit, whom it is for, and its local time. */
+data class VisitRow(
+    val visit: FfiVisit,
+    val customerName: String,
+    /** Planned time on the phone's clock face. */
+    val plannedLocal: LocalTime,
+) {
+    /** Checked in at least once. */
+    val checkedIn: Boolean get() = visit.startedAt != null
+}
+
+/**
+ * The app's one door to the store: the blocking calls of the generated bindings, with the phone's
+ * time zone filled in and the joins a screen needs (a visit with its customer's name).
+ *
+ * Owns the [FieldStore]; [close] closes the store and releases the Rust handle (STYLE §4). The app
+ * holds one repository for its process and closes it last: view models must not outlive it (a
+ * call on a released handle is an `IllegalStateException` from the generated code, a bug, not a
+ * screen state). The calls block; view models make them through [callLibrary] on an I/O
+ * dispatcher.
+ */
+class FieldRepository(
+    private val store: FieldStore,
+    private val zone: ZoneId = ZoneId.systemDefault(),
+    private val clock: Clock = Clock.systemUTC(),
+) : AutoCloseable {
+    companion object {
+        /** Opens (or creates) the store file at [path]; blocks, and throws the library's errors. */
+        fun open(path: String, zone: ZoneId = ZoneId.systemDefault()): FieldRepository =
+            FieldRepository(FieldStore.open(path), zone)
+
+        /**
+         * Opens the store with the phone's clock (the core's "now" for check-ins, stage moves and
+         * stall rules) instead of the system clock; for tests and demos that move time.
+         */
+        fun openWithClock(path: String, clock: PhoneClock, zone: ZoneId = ZoneId.systemDefault()): FieldRepository =
+            FieldRepository(FieldStore.openWith(path, clock, null, null), zone, Clock.systemUTC())
+
+        /**
+         * Opens the store on [io] for the app's start-up: a file held by another process, a file
+         * that is not a fieldsync store, or one from a newer app version arrive as a [Problem].
+         */
+        suspend fun openOnIo(
+            path: String,
+            io: CoroutineDispatcher = Dispatchers.IO,
+            zone: ZoneId = ZoneId.systemDefault(),
+        ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone) }
+    }
+
+    /** The phone's offset from UTC now, in minutes, as the core wants it for "today" and EXIF. */
+    val utcOffsetMinutes: Int
+        get() = zone.rules.getOffset(Instant.now(clock)).totalSeconds / 60
+
+    /** This device's id. */
+    fun deviceId(): String = store.deviceId()
+
+    /** Changes not yet sent to the relay. */
+    fun outboxLength(): ULong = store.outboxLen()
+
+    /** Customers whose name starts with [prefix]. */
+    fun searchCustomers(prefix: String, limit: UInt = 20u): List<FfiCustomerSummary> =
+        store.customersByNamePrefix(prefix, limit)
+
+    /** Creates a customer (no duplicate check: see the scan-lead flow for that). */
+    fun createCustomer(customer: FfiNewCustomer): FfiCustomer = store.createCustomer(customer)
+
+    /** Creates a customer after the core's duplicate check (see [FfiCreateMode]). */
+    fun createCustomerChecked(customer: FfiNewCustomer, mode: FfiCreateMode): FfiCreateOutcome =
+        store.createCustomerChecked(customer, mode)
+
+    /** Parses the text a QR scanner read into a lead, with the customers it may duplicate. */
+    fun scanLeadText(text: String): FfiLeadScan = store.scanLeadText(text)
+
+    /** Finds a QR code in a photo (JPEG or PNG) and parses it like [scanLeadText]. */
+    fun scanLeadImage(image: ByteArray): FfiLeadScan = store.scanLeadImage(image)
+
+    /** Saves a scanned lead, linked to a customer or not. */
+    fun saveLeadCard(lead: FfiLead, sourceEvent: String?, customerId: String?): FfiLeadCard =
+        store.saveLeadCard(lead, sourceEvent, customerId)
+
+    /** Opens a deal for a customer in [stage]; returns it as the funnel shows deals. */
+    fun createDeal(customerId: String, owner: String, title: String, stage: FfiStage): FfiDeal {
+        val created = store.createOpportunity(
+            FfiNewOpportunity(
+                customerId = customerId,
+                owner = owner,
+                title = title,
+                stage = stage,
+                amountMinorUnits = null,
+                currency = null,
+                expectedCloseAt = null,
+                nextActionDueAt = null,
+            ),
+        )
+        return store.deal(created.id)
+    }
+
+    /** A deal with its stage history and documents. */
+    fun deal(id: String): FfiDeal = store.deal(id)
+
+    /** Attaches a document to a deal (the evidence a stage may require). */
+    fun attachDealDocument(dealId: String, kind: FfiEvidenceKind, name: String, bytes: ByteArray): FfiDeal =
+        store.attachDealDocument(dealId, kind, name, bytes)
+
+    /** Moves a deal; the core refuses a forward move that lacks the stage's documents. */
+    fun moveStage(dealId: String, to: FfiStage, note: String?): FfiDeal = store.moveStage(dealId, to, note)
+
+    /** Deals per stage, the team's and each rep's. */
+    fun funnelReport(): FfiFunnelReport = store.funnelReport()
+
+    /** [owner]'s deals with a stall trigger due now, by the store's clock. */
+    fun stallReminders(owner: String): List<FfiStalledDeal> = store.stallReminders(owner)
+
+    /** Reads a customer. */
+    fun customer(id: String): FfiCustomer = store.customer(id)
+
+    /** Plans a visit to a customer at [plannedAt] (Unix ms). */
+    fun planVisit(customerId: String, plannedAt: Long, notes: String): FfiVisit =
+        store.createVisit(customerId, plannedAt, notes)
+
+    /** Today's visits on the phone's calendar, by time, each with its customer's name. */
+    fun todaysVisits(): List<VisitRow> =
+        store.todaysVisits(utcOffsetMinutes).map { id -> row(store.visit(id)) }
+
+    /** One visit as a row. */
+    fun visitRow(id: String): VisitRow = row(store.visit(id))
+
+    private fun row(visit: FfiVisit) = VisitRow(
+        visit = visit,
+        customerName = store.customer(visit.customerId).companyName,
+        plannedLocal = Instant.ofEpochMilli(visit.plannedAt).atZone(zone).toLocalTime(),
+    )
+
+    /** Checks in to a visit with a fix; the core runs the geofence and plausibility checks. */
+    fun checkIn(visitId: String, fix: FfiFix): FfiCheckIn = store.checkIn(visitId, fix, utcOffsetMinutes)
+
+    /** Attaches a camera JPEG, with the phone's fix when it had one. */
+    fun attachPhoto(visitId: String, jpeg: ByteArray, fix: FfiFix?): FfiPhoto =
+        store.attachPhoto(visitId, jpeg, fix, utcOffsetMinutes)
+
+    /** Opens a service slip for a visit. */
+    fun openSlip(visitId: String, items: List<FfiSlipItem>, notes: String): FfiSlip =
+        store.createSlip(visitId, items, notes)
+
+    /** Reads a slip, with its signature verified. */
+    fun slip(id: String): FfiSlip = store.slip(id)
+
+    /** The customer signs: the pad's strokes, the signer's name, and the phone's fix if any. */
+    fun signSlip(
+        slipId: String,
+        signerName: String,
+        padWidth: Float,
+        padHeight: Float,
+        strokes: List<List<FfiStrokePoint>>,
+        fix: FfiFix?,
+    ): FfiSlip = store.signSlip(slipId, signerName, padWidth, padHeight, strokes, fix)
+
+    /** The bytes of a stored blob (photo copy, thumbnail, signature PNG). */
+    fun blob(sha256: String): ByteArray = store.blob(sha256)
+
+    /** Closes the store, then releases the handle. Later calls fail; closing twice is harmless. */
+    override fun close() {
+        if (store.uniffiIsDestroyed) return
+        try {
+            store.closeStore()
+        } finally {
+            store.close()
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.fieldsync.demo
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.withContext
+import kotlin.coroutines.cancellation.CancellationException
+
+/** A library call's result as a value: what the view models branch on instead of catching. */
+sealed interface Outcome<out T> {
+    /** The call succeeded. */
+    data class Done<T>(val value: T) : Outcome<T>
+
+    /** The library refused or failed, for a reason the screen shows. */
+    data class Failed(val problem: Problem) : Outcome<Nothing>
+}
+
+/**
+ * Runs a blocking library call on [io] (the bindings are synchronous; the UI thread must not wait
+ * on SQLite or JPEG decoding) and turns the library's errors into [Outcome.Failed]. Anything else
+ * is an app bug and propagates; cancellation stays cancellation.
+ */
+suspend fun <T> callLibrary(io: CoroutineDispatcher, call: () -> T): Outcome<T> =
+    try {
+        Outcome.Done(withContext(io) { call() })
+    } catch (cancelled: CancellationException) {
+        throw cancelled
+    } catch (error: Exception) {
+        Outcome.Failed(Problem.of(error) ?: throw error)
+    }

@@ -1,0 +1,61 @@
+package dev.fieldsync.demo
+
+import uniffi.fieldsync_ffi.FfiException
+import uniffi.fieldsync_ffi.InternalException
+
+/** The kinds of trouble a screen shows differently; the core's five plus what the phone adds. */
+enum class ProblemKind {
+    /** Something the rep entered or the phone supplied is not acceptable; they can fix it. */
+    INVALID_INPUT,
+
+    /** The record is gone (deleted, merged, or an id from elsewhere). */
+    NOT_FOUND,
+
+    /** The slip is signed; it can no longer change. */
+    SEALED,
+
+    /** The store cannot be used: closed, open in another process, or from a newer app. */
+    STORE_UNAVAILABLE,
+
+    /** Stored data is damaged or the disk failed. */
+    STORAGE,
+
+    /** The relay could not be reached or failed; [Problem.retryable] says whether to try again. */
+    NETWORK,
+
+    /** The relay refused this device (token revoked or wrong); enroll again. */
+    UNAUTHORIZED,
+
+    /** The phone has no location fix (location off, no permission, no signal). */
+    NO_LOCATION,
+
+    /** A bug in the library, caught at the boundary (a Rust panic arrives as this), or a platform
+     *  service of the app's that failed inside a library call. */
+    INTERNAL,
+}
+
+/** What went wrong, for a screen to show: a kind it can branch on and a sentence for the rep. */
+data class Problem(val kind: ProblemKind, val detail: String, val retryable: Boolean = false) {
+    companion object {
+        /**
+         * The one place core errors become UI state. Returns `null` for anything that is not an
+         * error from the library: those are bugs in the app and should not be dressed up as UI.
+         */
+        fun of(error: Throwable): Problem? = when (error) {
+            // Exhaustive over the sealed FfiException: a variant added to the FFI fails this build
+            // instead of falling through as an unexplained crash.
+            is FfiException -> when (error) {
+                is FfiException.InvalidInput -> Problem(ProblemKind.INVALID_INPUT, error.detail)
+                is FfiException.NotFound -> Problem(ProblemKind.NOT_FOUND, error.detail)
+                is FfiException.Sealed -> Problem(ProblemKind.SEALED, error.detail)
+                is FfiException.StoreUnavailable -> Problem(ProblemKind.STORE_UNAVAILABLE, error.detail)
+                is FfiException.Storage -> Problem(ProblemKind.STORAGE, error.detail)
+                is FfiException.Network -> Problem(ProblemKind.NETWORK, error.detail, error.retryable)
+                is FfiException.Unauthorized -> Problem(ProblemKind.UNAUTHORIZED, error.detail)
+                is FfiException.Internal -> Problem(ProblemKind.INTERNAL, error.detail)
+            }
+            is InternalException -> Problem(ProblemKind.INTERNAL, error.message ?: "internal error in fieldsync")
+            else -> null
+        }
+    }
+}
