@@ -46,4 +46,7 @@ step "Web Push: fieldsync push against http_ece and py_vapid (Python)"
 step "bindings: Python and Kotlin (JVM) against the real library"
 ./scripts/test-bindings.sh
 
+step "android demo: view models on the JVM against the real library; app type-checked against android-all"
+./scripts/test-android-demo.sh
+
 printf '\nall fieldsync tests passed\n'
