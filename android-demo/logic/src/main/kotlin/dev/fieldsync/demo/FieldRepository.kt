@@ -6,6 +6,9 @@ import java.time.LocalTime
 import java.time.ZoneId
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import uniffi.fieldsync_ffi.AlertListener
+import uniffi.fieldsync_ffi.FfiAlert
+import uniffi.fieldsync_ffi.FfiAlertSubscription
 import uniffi.fieldsync_ffi.FfiCheckIn
 import uniffi.fieldsync_ffi.FfiCreateMode
 import uniffi.fieldsync_ffi.FfiCreateOutcome
@@ -42,6 +45,28 @@ data class VisitRow(
 }
 
 /**
+ * Where this device keeps its Web Push subscription's secret (private key and auth secret from
+ * `createPushKeys()`): it decrypts every alert pushed to the device, so in the app it belongs in
+ * the platform's keystore-backed storage. [load] returns `null` until the first [save].
+ */
+interface PushSecretStore {
+    fun load(): ByteArray?
+
+    fun save(secret: ByteArray)
+}
+
+/** A secret kept for the life of the process only (tests; a device that never registered). */
+class InMemoryPushSecrets : PushSecretStore {
+    @Volatile private var secret: ByteArray? = null
+
+    override fun load(): ByteArray? = secret?.copyOf()
+
+    override fun save(secret: ByteArray) {
+        this.secret = secret.copyOf()
+    }
+}
+
+/**
  * The app's one door to the store: the blocking calls of the generated bindings, with the phone's
  * time zone filled in and the joins a screen needs (a visit with its customer's name).
  *
@@ -55,11 +80,15 @@ class FieldRepository(
     private val store: FieldStore,
     private val zone: ZoneId = ZoneId.systemDefault(),
     private val clock: Clock = Clock.systemUTC(),
+    private val pushSecrets: PushSecretStore = InMemoryPushSecrets(),
 ) : AutoCloseable {
     companion object {
         /** Opens (or creates) the store file at [path]; blocks, and throws the library's errors. */
-        fun open(path: String, zone: ZoneId = ZoneId.systemDefault()): FieldRepository =
-            FieldRepository(FieldStore.open(path), zone)
+        fun open(
+            path: String,
+            zone: ZoneId = ZoneId.systemDefault(),
+            pushSecrets: PushSecretStore = InMemoryPushSecrets(),
+        ): FieldRepository = FieldRepository(FieldStore.open(path), zone, Clock.systemUTC(), pushSecrets)
 
         /**
          * Opens the store with the phone's clock (the core's "now" for check-ins, stage moves and
@@ -76,7 +105,8 @@ class FieldRepository(
             path: String,
             io: CoroutineDispatcher = Dispatchers.IO,
             zone: ZoneId = ZoneId.systemDefault(),
-        ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone) }
+            pushSecrets: PushSecretStore = InMemoryPushSecrets(),
+        ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone, pushSecrets) }
     }
 
     /** The phone's offset from UTC now, in minutes, as the core wants it for "today" and EXIF. */
@@ -142,6 +172,24 @@ class FieldRepository(
 
     /** [owner]'s deals with a stall trigger due now, by the store's clock. */
     fun stallReminders(owner: String): List<FfiStalledDeal> = store.stallReminders(owner)
+
+    /** The alerts synced to this device (a supervisor's), newest first. */
+    fun alerts(limit: UInt): List<FfiAlert> = store.alerts(limit)
+
+    /** Calls [listener] (on a library thread) with the alerts each sync brings, until closed. */
+    fun subscribeAlerts(listener: AlertListener): FfiAlertSubscription = store.subscribeAlerts(listener)
+
+    /** This device's push subscription secret, made (and saved) on first use. */
+    @Synchronized
+    fun pushSecret(): ByteArray =
+        pushSecrets.load() ?: uniffi.fieldsync_ffi.createPushKeys().secret.also { pushSecrets.save(it) }
+
+    /** The subscription JSON to register with the relay for a push endpoint URL (https only). */
+    fun pushSubscriptionJson(endpoint: String): String =
+        uniffi.fieldsync_ffi.pushSubscriptionJson(pushSecret(), endpoint)
+
+    /** Decrypts a received Web Push body with this device's secret and reads the alert in it. */
+    fun decodeAlertPush(body: ByteArray): FfiAlert = uniffi.fieldsync_ffi.decodeAlertPush(pushSecret(), body)
 
     /** Reads a customer. */
     fun customer(id: String): FfiCustomer = store.customer(id)

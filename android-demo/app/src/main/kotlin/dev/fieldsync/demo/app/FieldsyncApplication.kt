@@ -1,6 +1,7 @@
 package dev.fieldsync.demo.app
 
 import android.app.Application
+import dev.fieldsync.demo.AlertsViewModel
 import dev.fieldsync.demo.FieldRepository
 import dev.fieldsync.demo.Outcome
 import java.io.File
@@ -27,6 +28,26 @@ class FieldsyncApplication : Application() {
     override fun onCreate() {
         super.onCreate()
         val path = File(noBackupFilesDir, "device.fieldsync").path
-        repository = appScope.async { FieldRepository.openOnIo(path) }
+        val secrets = KeystorePushSecrets(File(noBackupFilesDir, "push-secret.bin"))
+        repository = appScope.async { FieldRepository.openOnIo(path, pushSecrets = secrets) }
+    }
+
+    private val alertsLock = Any()
+    private var alertsModel: AlertsViewModel? = null
+
+    /**
+     * The supervisor's alerts, one view model for the process (started on first use): the push
+     * receiver feeds it and AlertsActivity renders it. Lives as long as the repository.
+     */
+    suspend fun alerts(): Outcome<AlertsViewModel> = when (val opened = repository.await()) {
+        is Outcome.Failed -> opened
+        is Outcome.Done -> Outcome.Done(
+            synchronized(alertsLock) {
+                alertsModel ?: AlertsViewModel(opened.value, appScope).also {
+                    alertsModel = it
+                    it.start()
+                }
+            },
+        )
     }
 }

@@ -22,6 +22,7 @@ class TodayActivity : ScreenActivity() {
         val matches = section()
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
         button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
+        button("Alerts (supervisors)") { startActivity(Intent(this, AlertsActivity::class.java)) }
 
         search.addTextChangedListener(object : TextWatcher {
             override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) {}
