@@ -123,6 +123,15 @@ fn default_possible_name() -> f64 {
 }
 
 impl TeamRules {
+    /// The rules in force before an admin wrote any (or when theirs cannot be read): the
+    /// field defaults, with a nil id and provenance.
+    pub fn defaults() -> TeamRules {
+        NewTeamRules::default().into_record(
+            DocId::from_bytes([0; 16]),
+            Provenance { created_at: 0, created_by: crate::ids::DeviceId::from_bytes([0; 16]) },
+        )
+    }
+
     /// The stall rule for `stage`, if the team has one.
     pub fn stage_rule(&self, stage: Stage) -> Option<&StageRule> {
         self.stage_rules.iter().find(|r| r.stage == stage)

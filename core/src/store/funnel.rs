@@ -15,11 +15,8 @@ use super::query::{OPPORTUNITY_COLUMNS, OpportunitySummary, opportunity_row};
 use super::{Store, blobs, capture};
 use crate::clock::UnixMillis;
 use crate::funnel::{Assessment, DealTimes, StallTrigger, assess};
-use crate::ids::{DeviceId, DocId};
-use crate::model::{
-    Alert, DealEvidence, Draft, EvidenceKind, NewTeamRules, Opportunity, Provenance, Record, Stage,
-    StallLevel, TeamRules,
-};
+use crate::ids::DocId;
+use crate::model::{Alert, DealEvidence, EvidenceKind, Opportunity, Record, Stage, StallLevel, TeamRules};
 
 /// The rules in force on this phone: the team's synced rules when they read and validate, the
 /// defaults before the first sync. Rules that fail to read are reported by the relay when an
@@ -28,16 +25,9 @@ use crate::model::{
 pub(crate) fn effective_rules(conn: &Connection) -> Result<TeamRules> {
     match capture::team_rules(conn) {
         Ok(Some(rules)) if rules.validate().is_ok() => Ok(rules),
-        Ok(_) | Err(StoreError::CorruptDocument { .. }) => Ok(default_rules()),
+        Ok(_) | Err(StoreError::CorruptDocument { .. }) => Ok(TeamRules::defaults()),
         Err(other) => Err(other),
     }
-}
-
-fn default_rules() -> TeamRules {
-    NewTeamRules::default().into_record(
-        DocId::from_bytes([0; 16]),
-        Provenance { created_at: 0, created_by: DeviceId::from_bytes([0; 16]) },
-    )
 }
 
 /// A deal that broke (or is about to break) its stage rule.

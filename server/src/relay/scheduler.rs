@@ -19,10 +19,9 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use fieldsync_core::funnel::{self, DealTimes, StallTrigger};
 use fieldsync_core::model::{
-    Alert, Draft, NewTeamRules, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage,
-    StallLevel, TeamRules, Visit,
+    Alert, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage, StallLevel, TeamRules, Visit,
 };
-use fieldsync_core::{DeviceId, DocId};
+use fieldsync_core::DeviceId;
 
 use super::{Batch, CachedDoc, Writer};
 use crate::storage::{AlertRow, DocumentFlag, LogEntry, ScheduleRow, ScheduleWrite, StorageError};
@@ -122,17 +121,15 @@ impl Writer {
             // A visit dated ahead (a phone clock set forward) cannot hold off a stall.
             last_activity_at: row.doc_activity_at.max(visited.min(now)),
         };
-        let assessment = funnel::assess(&deal, rules, now);
-        let later = rules
+        // Reminders are the phone's; the relay reads only supervisor and escalation triggers.
+        let (due, later): (Vec<StallTrigger>, Vec<StallTrigger>) = rules
             .stage_rule(stage)
             .map(|rule| funnel::triggers(&deal, rule))
             .unwrap_or_default()
             .into_iter()
-            .filter(|t| t.level != StallLevel::Reminder && t.due_at > now)
-            .map(|t| t.due_at)
-            .min();
-        let due: Vec<StallTrigger> =
-            assessment.due.into_iter().filter(|t| t.level != StallLevel::Reminder).collect();
+            .filter(|t| t.level != StallLevel::Reminder)
+            .partition(|t| t.due_at <= now);
+        let later = later.iter().map(|t| t.due_at).min();
         if due.is_empty() {
             return Ok((later, false, 0));
         }
@@ -267,12 +264,7 @@ impl Writer {
     }
 
     fn read_rules(&mut self, team: &str, now: i64, batch: &mut Batch) -> Result<TeamRules, StorageError> {
-        let defaults = || {
-            NewTeamRules::default().into_record(
-                DocId::from_bytes([0; 16]),
-                Provenance { created_at: 0, created_by: DeviceId::from_bytes([0; 16]) },
-            )
-        };
+        let defaults = TeamRules::defaults;
         let Some(id) = self.storage.team_rules_document(team)? else { return Ok(defaults()) };
         let meta = match self.document_meta(id) {
             Ok(Some(meta)) => meta,
