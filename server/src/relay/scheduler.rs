@@ -17,11 +17,11 @@ use std::collections::HashSet;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
+use fieldsync_core::DeviceId;
 use fieldsync_core::funnel::{self, DealTimes, StallTrigger};
 use fieldsync_core::model::{
     Alert, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage, StallLevel, TeamRules, Visit,
 };
-use fieldsync_core::DeviceId;
 
 use super::{Batch, CachedDoc, Writer};
 use crate::storage::{AlertRow, DocumentFlag, LogEntry, ScheduleRow, ScheduleWrite, StorageError};
