@@ -10,9 +10,11 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import uniffi.fieldsync_ffi.AlertListener
 import uniffi.fieldsync_ffi.FfiAlert
 import uniffi.fieldsync_ffi.FfiAlertSubscription
+import uniffi.fieldsync_ffi.FfiPushRegistration
 import uniffi.fieldsync_ffi.FfiStage
 import uniffi.fieldsync_ffi.FfiStallKind
 import uniffi.fieldsync_ffi.FfiStallLevel
@@ -75,16 +77,20 @@ data class AlertsState(
     val alerts: List<AlertRow> = emptyList(),
     /** The store's alert subscription is open. */
     val live: Boolean = false,
-    /** The subscription JSON to register with the relay for the current push endpoint. */
-    val subscriptionJson: String? = null,
+    /** A sync the screen asked for ([AlertsViewModel.refresh]) is running. */
+    val syncing: Boolean = false,
+    /** This device's push registration at the relay for its current endpoint; `null`: none
+     *  registered in this session, or unregistered. */
+    val registration: FfiPushRegistration? = null,
     val problem: Problem? = null,
 )
 
 /**
  * A supervisor's alerts: those synced to the store, kept live through the store's alert
  * subscription, and those a push message brings (decrypted and read by the core; a message that
- * is not a valid alert for this device's keys becomes a [Problem], never a crash). Also makes the
- * subscription JSON the app registers with the relay for its UnifiedPush endpoint.
+ * is not a valid alert for this device's keys becomes a [Problem], never a crash). Registers the
+ * device's UnifiedPush endpoint with the relay (one endpoint per device: older ones are removed)
+ * and unregisters it; [refresh] syncs, and the store subscription brings what the sync stored.
  *
  * [close] closes the store subscription (the core stops calling); call it before the repository
  * closes.
@@ -141,11 +147,62 @@ class AlertsViewModel(
         }
     }
 
-    /** The subscription JSON for a UnifiedPush endpoint URL; an http (or bad) URL is a problem. */
+    /**
+     * The distributor gave this device a new endpoint (UnifiedPush `NEW_ENDPOINT`): registers it
+     * with the relay under this device's keys, then removes this device's other registrations
+     * there (a phone has one current endpoint; a stale one would go on receiving pushes). A rep's
+     * device is `UNAUTHORIZED` (only supervisors receive alerts); a non-https endpoint is
+     * `INVALID_INPUT`.
+     */
     fun register(endpoint: String): Job = scope.launch {
-        when (val json = callLibrary(io) { repository.pushSubscriptionJson(endpoint) }) {
-            is Outcome.Done -> mutableState.update { it.copy(subscriptionJson = json.value, problem = null) }
-            is Outcome.Failed -> mutableState.update { it.copy(subscriptionJson = null, problem = json.problem) }
+        // The secret comes from the keystore, so the call starts on the I/O dispatcher.
+        val registered = callLibraryAsync { withContext(io) { repository.registerPushEndpoint(endpoint) } }
+        if (registered is Outcome.Failed) {
+            mutableState.update { it.copy(problem = registered.problem) }
+            return@launch
+        }
+        val current = (registered as Outcome.Done).value
+        mutableState.update { it.copy(registration = current, problem = null) }
+        val stale = removeRegistrations { it.address != current.address }
+        if (stale != null) mutableState.update { it.copy(problem = stale) }
+    }
+
+    /**
+     * The distributor dropped this app (UnifiedPush `UNREGISTERED`): removes every registration
+     * of this device at the relay, so it stops pushing here. One already gone is not a problem.
+     */
+    fun unregister(): Job = scope.launch {
+        val failed = removeRegistrations { true }
+        mutableState.update {
+            if (failed == null) it.copy(registration = null, problem = null) else it.copy(problem = failed)
+        }
+    }
+
+    /** Removes this device's registrations at the relay that [which] picks; the first failure. */
+    private suspend fun removeRegistrations(which: (FfiPushRegistration) -> Boolean): Problem? {
+        val listed = callLibraryAsync { repository.pushRegistrations() }
+        if (listed is Outcome.Failed) return listed.problem
+        for (registration in (listed as Outcome.Done).value.filter(which)) {
+            val removed = callLibraryAsync { repository.unregisterPush(registration.subscriptionId) }
+            // Gone already (removed by another screen, or by the relay after the push service
+            // dropped it): what was wanted.
+            if (removed is Outcome.Failed && removed.problem.kind != ProblemKind.NOT_FOUND) return removed.problem
+        }
+        return null
+    }
+
+    /**
+     * Syncs, so the screen shows alerts raised since the last sync (the store subscription
+     * delivers them; [start] first). A sync failure is a problem on screen.
+     */
+    fun refresh(): Job = scope.launch {
+        mutableState.update { it.copy(syncing = true, problem = null) }
+        val synced = callLibraryAsync { repository.sync(null) }
+        mutableState.update {
+            when (synced) {
+                is Outcome.Done -> it.copy(syncing = false)
+                is Outcome.Failed -> it.copy(syncing = false, problem = synced.problem)
+            }
         }
     }
 

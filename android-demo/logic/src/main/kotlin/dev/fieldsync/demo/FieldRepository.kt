@@ -6,6 +6,8 @@ import java.time.LocalTime
 import java.time.ZoneId
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import uniffi.fieldsync_ffi.AlertListener
 import uniffi.fieldsync_ffi.FfiAlert
 import uniffi.fieldsync_ffi.FfiAlertSubscription
@@ -15,6 +17,7 @@ import uniffi.fieldsync_ffi.FfiCreateOutcome
 import uniffi.fieldsync_ffi.FfiCustomer
 import uniffi.fieldsync_ffi.FfiCustomerSummary
 import uniffi.fieldsync_ffi.FfiDeal
+import uniffi.fieldsync_ffi.FfiEnrollment
 import uniffi.fieldsync_ffi.FfiEvidenceKind
 import uniffi.fieldsync_ffi.FfiFix
 import uniffi.fieldsync_ffi.FfiFunnelReport
@@ -24,14 +27,18 @@ import uniffi.fieldsync_ffi.FfiLeadScan
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiNewOpportunity
 import uniffi.fieldsync_ffi.FfiPhoto
+import uniffi.fieldsync_ffi.FfiPushRegistration
+import uniffi.fieldsync_ffi.FfiRelayPush
 import uniffi.fieldsync_ffi.FfiSlip
 import uniffi.fieldsync_ffi.FfiSlipItem
 import uniffi.fieldsync_ffi.FfiStage
 import uniffi.fieldsync_ffi.FfiStalledDeal
 import uniffi.fieldsync_ffi.FfiStrokePoint
+import uniffi.fieldsync_ffi.FfiSyncReport
 import uniffi.fieldsync_ffi.FfiVisit
 import uniffi.fieldsync_ffi.FieldStore
 import uniffi.fieldsync_ffi.PhoneClock
+import uniffi.fieldsync_ffi.SyncProgressListener
 
 /** A visit as the day's list shows it: the visit, whom it is for, and its local time. */
 data class VisitRow(
@@ -73,8 +80,9 @@ class InMemoryPushSecrets : PushSecretStore {
  * Owns the [FieldStore]; [close] closes the store and releases the Rust handle (STYLE §4). The app
  * holds one repository for its process and closes it last: view models must not outlive it (a
  * call on a released handle is an `IllegalStateException` from the generated code, a bug, not a
- * screen state). The calls block; view models make them through [callLibrary] on an I/O
- * dispatcher.
+ * screen state). Most calls block; view models make them through [callLibrary] on an I/O
+ * dispatcher. The relay calls (enroll, sync, push registration) suspend on the library's own
+ * runtime; view models await them through [callLibraryAsync].
  */
 class FieldRepository(
     private val store: FieldStore,
@@ -178,6 +186,39 @@ class FieldRepository(
 
     /** Calls [listener] (on a library thread) with the alerts each sync brings, until closed. */
     fun subscribeAlerts(listener: AlertListener): FfiAlertSubscription = store.subscribeAlerts(listener)
+
+    /** Enrollment and sync take turns: one screen's sync does not overlap another's. */
+    private val relayTurn = Mutex()
+
+    /** The relay this device enrolled with, or `null` before enrolling. Blocks (a store read). */
+    fun relayUrl(): String? = store.relayUrl()
+
+    /**
+     * Enrolls this device with the relay at [relayUrl] with an admin's one-time [code]; the
+     * enrollment says which role the relay gave the device (`rep`, `supervisor` or `admin`).
+     */
+    suspend fun enroll(relayUrl: String, code: String, deviceName: String): FfiEnrollment =
+        relayTurn.withLock { store.enroll(relayUrl, code, deviceName) }
+
+    /**
+     * Pushes this device's changes, pulls the team's and uploads queued photos; [listener] hears
+     * the progress on a library thread. A sync asked for while another runs waits for it.
+     */
+    suspend fun sync(listener: SyncProgressListener?): FfiSyncReport =
+        relayTurn.withLock { store.sync(listener) }
+
+    /** The relay's VAPID key (for the push distributor) and the push providers it uses. */
+    suspend fun pushRelayInfo(): FfiRelayPush = store.pushRelayInfo()
+
+    /** Registers a push [endpoint] with the relay under this device's keys ([pushSecret]). */
+    suspend fun registerPushEndpoint(endpoint: String): FfiPushRegistration =
+        store.registerPushEndpoint(pushSecret(), endpoint)
+
+    /** This device's push registrations at the relay. */
+    suspend fun pushRegistrations(): List<FfiPushRegistration> = store.pushRegistrations()
+
+    /** Stops the relay pushing to one of this device's registrations. */
+    suspend fun unregisterPush(subscriptionId: String) = store.unregisterPush(subscriptionId)
 
     /** This device's push subscription secret, made (and saved) on first use. */
     @Synchronized

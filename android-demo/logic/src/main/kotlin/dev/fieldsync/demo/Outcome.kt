@@ -26,3 +26,18 @@ suspend fun <T> callLibrary(io: CoroutineDispatcher, call: () -> T): Outcome<T> 
     } catch (error: Exception) {
         Outcome.Failed(Problem.of(error) ?: throw error)
     }
+
+/**
+ * Awaits a suspending library call (enroll, sync, the relay's push calls): those run on the
+ * library's own runtime, so no dispatcher is needed and the caller's thread is never blocked. The
+ * library's errors become [Outcome.Failed] as in [callLibrary]; anything else propagates, and
+ * cancellation stays cancellation.
+ */
+suspend fun <T> callLibraryAsync(call: suspend () -> T): Outcome<T> =
+    try {
+        Outcome.Done(call())
+    } catch (cancelled: CancellationException) {
+        throw cancelled
+    } catch (error: Exception) {
+        Outcome.Failed(Problem.of(error) ?: throw error)
+    }

@@ -128,19 +128,20 @@ class AlertsViewModelTest {
     }
 
     @Test
-    fun `the subscription JSON carries this device's keys, for an https endpoint only`() = runBlocking {
-        alerts.register("https://push.example.net/up/abc").join()
-        val json = assertNotNull(alerts.state.value.subscriptionJson, "${alerts.state.value.problem}")
-        assertTrue(json.contains("https://push.example.net/up/abc"), json)
-        assertTrue(json.contains(keys.p256dh) && json.contains(keys.auth), json)
-
+    fun `an http or malformed push endpoint is invalid input, refused before the relay is asked`() = runBlocking {
+        // This phone never enrolled: a valid endpoint gets as far as the relay call (UNAUTHORIZED),
+        // a bad one does not.
         alerts.register("http://push.example.net/up/abc").join()
-        assertEquals(ProblemKind.INVALID_INPUT, alerts.state.value.problem?.kind)
+        assertEquals(ProblemKind.INVALID_INPUT, alerts.state.value.problem?.kind, "${alerts.state.value.problem}")
         assertTrue(alerts.state.value.problem!!.detail.contains("https"), alerts.state.value.problem!!.detail)
-        assertNull(alerts.state.value.subscriptionJson)
+        assertNull(alerts.state.value.registration)
 
         alerts.register("not a url").join()
         assertEquals(ProblemKind.INVALID_INPUT, alerts.state.value.problem?.kind)
+
+        alerts.register("https://push.example.net/up/abc").join()
+        assertEquals(ProblemKind.UNAUTHORIZED, alerts.state.value.problem?.kind, "${alerts.state.value.problem}")
+        assertNull(alerts.state.value.registration)
     }
 
     @Test

@@ -7,10 +7,24 @@ import java.util.concurrent.TimeUnit
 /**
  * `fieldsync serve` from this workspace on a free loopback port, with reps and supervisors of
  * one team bootstrapped through `fieldsync admin` (as bindings/kotlin's tests do); the scheduler
- * ticks every second so alerts come quickly. scripts/gen-bindings.sh writes the binary's path to
+ * ticks every second so alerts come quickly. [config], when given, is the relay's TOML
+ * configuration (written next to [dataDir] and passed as `FIELDSYNC_CONFIG`); [env] adds to the
+ * relay's environment. scripts/gen-bindings.sh writes the binary's path to
  * bindings/generated/relay-bin.
  */
-class TestRelay(private val dataDir: Path, reps: Int, supervisors: Int) : AutoCloseable {
+class TestRelay(
+    private val dataDir: Path,
+    reps: Int,
+    supervisors: Int,
+    config: String? = null,
+    env: Map<String, String> = emptyMap(),
+) : AutoCloseable {
+    companion object {
+        /** Push delivery to plain-http loopback endpoints (a test's receiver), looked for every second. */
+        const val LOOPBACK_PUSH_CONFIG =
+            "[push]\ncontact = \"mailto:ops@fieldsync.example\"\nallow_insecure_loopback = true\npoll_interval_secs = 1\n"
+    }
+
     private val binary: String =
         System.getenv("FIELDSYNC_BIN")
             ?: File(checkNotNull(System.getProperty("fieldsync.generated")) { "run through Maven" }, "relay-bin").readText().trim()
@@ -35,6 +49,12 @@ class TestRelay(private val dataDir: Path, reps: Int, supervisors: Int) : AutoCl
             .also {
                 it.environment()["RUST_LOG"] = "warn"
                 it.environment()["FIELDSYNC_SCHEDULER_INTERVAL_SECS"] = "1"
+                if (config != null) {
+                    val file = dataDir.resolveSibling("${dataDir.fileName}.toml")
+                    file.toFile().writeText(config)
+                    it.environment()["FIELDSYNC_CONFIG"] = file.toString()
+                }
+                it.environment().putAll(env)
             }
             .start()
         val line = process.inputStream.bufferedReader().readLine().orEmpty().trim()

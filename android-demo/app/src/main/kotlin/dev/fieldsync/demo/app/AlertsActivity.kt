@@ -8,24 +8,27 @@ import kotlinx.coroutines.launch
 /**
  * The supervisor's alerts: those synced to the store and those pushed (UnifiedPushReceiver), the
  * newest on top, each with the deal, its rep, stage, level, the rules broken, days since due and
- * how long before the alert the rep last synced. The view model is the application's (the push
- * receiver feeds the same one), so this screen only renders it.
+ * how long before the alert the rep last synced. "Refresh" syncs (what the sync stores arrives
+ * through the store subscription); the push registration at the relay is shown below. The view
+ * model is the application's (the push receiver feeds the same one), so this screen only renders
+ * it and asks it to sync.
  */
 class AlertsActivity : ScreenActivity() {
     override fun onStoreReady(repository: FieldRepository) {
         val status = text(size = 14f)
         val list = section()
-        val subscription = text(size = 12f)
+        val pushLine = text(size = 12f)
         screenScope.launch {
             val alerts = when (val got = app.alerts()) {
                 is Outcome.Done -> got.value
                 is Outcome.Failed -> return@launch showProblem(got.problem)
             }
-            button("Refresh") { alerts.start() }
+            button("Refresh") { alerts.refresh() }
+            button("Stop push alerts on this phone") { alerts.unregister() }
             alerts.state.renderWith { state ->
                 showProblem(state.problem)
                 status.text = when {
-                    state.busy -> "…"
+                    state.busy || state.syncing -> "…"
                     state.live -> "${state.alerts.size} alerts · live"
                     else -> "${state.alerts.size} alerts"
                 }
@@ -42,8 +45,11 @@ class AlertsActivity : ScreenActivity() {
                         setPadding(0, 16, 0, 16)
                     })
                 }
-                subscription.text = state.subscriptionJson?.let { "Push subscription for the relay:\n$it" }.orEmpty()
+                pushLine.text = state.registration?.let {
+                    "Alerts are pushed to this phone (${it.provider}): ${it.address}"
+                } ?: "No push registration in this session: alerts arrive when this phone syncs."
             }
+            alerts.refresh() // opening the screen syncs, so it shows what the relay raised since
         }
     }
 }

@@ -5,21 +5,30 @@ import android.text.Editable
 import android.text.TextWatcher
 import android.widget.TextView
 import dev.fieldsync.demo.FieldRepository
+import dev.fieldsync.demo.SyncViewModel
 import dev.fieldsync.demo.TodayViewModel
 import java.time.Duration
 import java.time.Instant
 import java.time.temporal.ChronoUnit
+import kotlinx.coroutines.launch
 
-/** The launcher screen: today's visits; find a customer and plan a visit; go to the other screens. */
+/**
+ * The launcher screen: today's visits; find a customer and plan a visit; go to the other screens.
+ * Syncs when it comes to the front on an enrolled phone (one round trip when nothing changed).
+ */
 class TodayActivity : ScreenActivity() {
     private var model: TodayViewModel? = null
+    private var syncModel: SyncViewModel? = null
 
     override fun onStoreReady(repository: FieldRepository) {
         val today = TodayViewModel(repository, screenScope).also { model = it }
+        val sync = SyncViewModel(repository, screenScope).also { syncModel = it }
         val summary = text(size = 20f)
         val visits = section()
         val search = field("Customer name to plan a visit")
         val matches = section()
+        val syncLine = text(size = 14f)
+        button("Enroll and sync") { startActivity(Intent(this, SyncActivity::class.java)) }
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
         button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
         button("Alerts (supervisors)") { startActivity(Intent(this, AlertsActivity::class.java)) }
@@ -63,11 +72,34 @@ class TodayActivity : ScreenActivity() {
                 })
             }
         }
-        today.refresh()
+        sync.state.renderWith { state ->
+            syncLine.text = when {
+                state.busy -> "Syncing…"
+                state.problem != null -> "Not synced: ${state.problem.detail}"
+                state.lastReport != null -> "Synced: ${state.lastReport.received} changes from the team"
+                !state.enrolled -> "Not enrolled with a relay"
+                else -> ""
+            }
+        }
+        syncAndRefresh()
     }
 
     override fun onResume() {
         super.onResume()
-        model?.refresh() // a visit checked in on its own screen shows here on return
+        syncAndRefresh()
+    }
+
+    /**
+     * Reloads the day (a visit checked in on its own screen shows here on return), syncs if the
+     * phone is enrolled, and reloads again for what the sync brought.
+     */
+    private fun syncAndRefresh() {
+        val today = model ?: return
+        val sync = syncModel ?: return
+        today.refresh()
+        screenScope.launch {
+            sync.syncIfEnrolled().join()
+            if (sync.state.value.problem == null) today.refresh()
+        }
     }
 }

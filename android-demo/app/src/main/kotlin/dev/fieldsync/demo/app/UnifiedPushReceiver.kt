@@ -12,13 +12,16 @@ import kotlinx.coroutines.launch
  * `MESSAGE` carries the encrypted Web Push body (extra `bytesMessage`, the UnifiedPush spec's
  * name; `bytes` also read), handed to the supervisor's [dev.fieldsync.demo.AlertsViewModel],
  * which has the core decrypt and read it; `NEW_ENDPOINT` carries the endpoint URL (extra
- * `endpoint`), for which the view model makes the subscription JSON to register with the relay.
- * The work runs in the application's scope under [goAsync], so the process stays up for it.
+ * `endpoint`), which the view model registers with the relay (removing this device's older
+ * endpoints there); `UNREGISTERED` (the distributor dropped the app) removes this device's
+ * registrations at the relay. The work runs in the application's scope under [goAsync], so the
+ * process stays up for it (the relay calls are one or two requests each).
  */
 class UnifiedPushReceiver : BroadcastReceiver() {
     companion object {
         const val ACTION_MESSAGE = "org.unifiedpush.android.connector.MESSAGE"
         const val ACTION_NEW_ENDPOINT = "org.unifiedpush.android.connector.NEW_ENDPOINT"
+        const val ACTION_UNREGISTERED = "org.unifiedpush.android.connector.UNREGISTERED"
         private const val TAG = "fieldsync-push"
     }
 
@@ -27,7 +30,7 @@ class UnifiedPushReceiver : BroadcastReceiver() {
         val body = intent.getByteArrayExtra("bytesMessage") ?: intent.getByteArrayExtra("bytes")
         val endpoint = intent.getStringExtra("endpoint")
         val action = intent.action
-        if (action != ACTION_MESSAGE && action != ACTION_NEW_ENDPOINT) return
+        if (action != ACTION_MESSAGE && action != ACTION_NEW_ENDPOINT && action != ACTION_UNREGISTERED) return
         val pending = goAsync()
         app.appScope.launch {
             try {
@@ -36,6 +39,7 @@ class UnifiedPushReceiver : BroadcastReceiver() {
                     is Outcome.Done -> when {
                         action == ACTION_MESSAGE && body != null -> alerts.value.onPushMessage(body).join()
                         action == ACTION_NEW_ENDPOINT && endpoint != null -> alerts.value.register(endpoint).join()
+                        action == ACTION_UNREGISTERED -> alerts.value.unregister().join()
                         else -> Log.w(TAG, "$action without its extra")
                     }
                 }
