@@ -109,6 +109,16 @@ impl From<SyncError> for FfiError {
             SyncError::Relay { ref code, .. } if code == "code_unusable" => {
                 FfiError::Unauthorized { message }
             }
+            // The relay refused what the app passed (a push endpoint or keys it will not use).
+            SyncError::Relay { ref code, .. }
+                if code == "bad_subscription" || code == "provider_not_configured" =>
+            {
+                FfiError::InvalidInput { message }
+            }
+            SyncError::Relay { ref code, .. } if code == "no_such_subscription" => {
+                FfiError::NotFound { message }
+            }
+            SyncError::Invalid(_) => FfiError::InvalidInput { message },
             SyncError::Network(_) | SyncError::Relay { .. } | SyncError::Wire(_) => {
                 FfiError::Network { message, retryable }
             }
@@ -185,6 +195,11 @@ mod tests {
         assert!(matches!(FfiError::from(relay(400)), FfiError::Network { retryable: false, .. }));
         let used = SyncError::Relay { status: 409, code: "code_unusable".into(), message: "used".into() };
         assert!(matches!(FfiError::from(used), FfiError::Unauthorized { .. }));
+        let coded =
+            |status: u16, code: &str| SyncError::Relay { status, code: code.into(), message: "m".into() };
+        assert!(matches!(FfiError::from(coded(400, "bad_subscription")), FfiError::InvalidInput { .. }));
+        assert!(matches!(FfiError::from(coded(404, "no_such_subscription")), FfiError::NotFound { .. }));
+        assert!(matches!(FfiError::from(SyncError::Invalid("id".into())), FfiError::InvalidInput { .. }));
         assert!(matches!(
             FfiError::from(SyncError::Network("refused".into())),
             FfiError::Network { retryable: true, .. }

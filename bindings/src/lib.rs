@@ -3,13 +3,14 @@
 //! A thin layer (STYLE §2): objects hold an `Arc` of a core object, records are plain copies of
 //! core types, every core error becomes one [`FfiError`] in one place (`error.rs`), and every
 //! exported call runs inside a guard that turns a panic into `FfiError::Internal`. Async calls
-//! (enroll, sync) run on a runtime the library owns. The phone's services (clock, key storage,
+//! (enroll, sync, push registration) run on a runtime the library owns. The phone's services (clock, key storage,
 //! location) come in as foreign traits. No business logic lives here.
 
 mod capture;
 mod error;
 mod funnel;
 mod leads;
+mod push;
 mod services;
 mod store;
 mod sync;
@@ -19,6 +20,7 @@ mod test_hooks;
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};
+pub use push::{FfiPushRegistration, FfiRelayPush};
 pub use services::{LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{
     FfiCreateMode, FfiCreateOutcome, FfiCustomer, FfiCustomerSummary, FfiDuplicateCandidate, FfiMatchReason,

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
+use fieldsync_core::Store;
 use fieldsync_core::sync::client::{Enrollment, RelayClient, SyncError};
 
 use crate::FfiError;
@@ -122,6 +123,12 @@ pub(crate) async fn on_runtime<T: Send + 'static>(
     }
 }
 
+/// A client for the relay this store is enrolled with; `Unauthorized` before enrolling.
+pub(crate) fn enrolled_client(store: &Store) -> Result<RelayClient, FfiError> {
+    let (url, _) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
+    Ok(RelayClient::new(&url)?)
+}
+
 fn relay_url(text: &str) -> Result<&str, FfiError> {
     let url = text.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
@@ -169,8 +176,7 @@ impl FieldStore {
                     listener.on_progress(FfiSyncProgress { phase, done, total });
                 }
             };
-            let (url, _) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
-            let client = RelayClient::new(&url)?;
+            let client = enrolled_client(&store)?;
             let waiting = store.outbox_len()?;
             notify(SyncPhase::Pushing, 0, Some(waiting));
             let report = client

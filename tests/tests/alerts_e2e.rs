@@ -9,7 +9,7 @@ use fieldsync_core::funnel::{DAY_MS, payload};
 use fieldsync_core::model::{Alert, EvidenceKind, NewCustomer, NewOpportunity, Stage, StallKind, StallLevel};
 use fieldsync_core::push::{EndpointSecurity, PushEndpoint, SubscriptionKeys};
 use fieldsync_core::store::StoreOptions;
-use fieldsync_core::sync::client::RelayClient;
+use fieldsync_core::sync::client::{RelayClient, SyncError};
 use fieldsync_core::{Clock, ManualClock, Store, SystemClock};
 use fieldsync_e2e::{RelayProcess, admin, raw_http};
 use serde_json::Value;
@@ -126,16 +126,29 @@ async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     let push_keys = SubscriptionKeys::generate().unwrap();
     let (push_service, pushed) = push_receiver();
     let endpoint =
-        PushEndpoint::parse(&format!("http://{push_service}/up/1"), EndpointSecurity::AllowInsecureLoopback);
-    let token = supervisor.store.relay().unwrap().unwrap().1;
-    let (status, _, body) = raw_http(
-        relay.addr,
-        "POST",
-        "/v1/push/subscriptions",
-        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
-        push_keys.subscription(endpoint.unwrap()).to_json().as_bytes(),
+        PushEndpoint::parse(&format!("http://{push_service}/up/1"), EndpointSecurity::AllowInsecureLoopback)
+            .unwrap();
+    let push_subscription = push_keys.subscription(endpoint);
+    // The supervisor's phone registers its endpoint through the client, as the app does.
+    let registered =
+        supervisor.client.register_push_subscription(&supervisor.store, &push_subscription).await.unwrap();
+    assert_eq!(
+        (registered.provider.as_str(), registered.address.as_str()),
+        ("webpush", push_subscription.endpoint().as_str())
     );
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let again =
+        supervisor.client.register_push_subscription(&supervisor.store, &push_subscription).await.unwrap();
+    assert_eq!(again.subscription_id, registered.subscription_id, "registering again keeps one subscription");
+    let listed = supervisor.client.push_subscriptions(&supervisor.store).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].subscription_id, registered.subscription_id);
+    let info = supervisor.client.push_info(&supervisor.store).await.unwrap();
+    assert!(info.providers.contains(&"webpush".to_owned()), "{info:?}");
+    // Reps receive no alerts, so their devices cannot register for them.
+    match rep.client.register_push_subscription(&rep.store, &push_subscription).await {
+        Err(SyncError::Relay { status: 403, .. }) => {}
+        other => panic!("a rep registered a push subscription: {other:?}"),
+    }
     let heard: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let sink = heard.clone();
     let subscription =
@@ -162,6 +175,23 @@ async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     // The same alert arrived as a push message that the phone's keys decrypt into the typed alert.
     let message = pushed.recv_timeout(Duration::from_secs(15)).expect("no push message within 15 s");
     assert_eq!(&payload::decode_push(&push_keys, &message).unwrap(), alert);
+
+    // Unregistered, the endpoint is gone from the relay's list; a second removal is NotFound.
+    supervisor
+        .client
+        .unregister_push_subscription(&supervisor.store, &registered.subscription_id)
+        .await
+        .unwrap();
+    assert!(supervisor.client.push_subscriptions(&supervisor.store).await.unwrap().is_empty());
+    match supervisor.client.unregister_push_subscription(&supervisor.store, &registered.subscription_id).await
+    {
+        Err(SyncError::Relay { status: 404, code, .. }) => assert_eq!(code, "no_such_subscription"),
+        other => panic!("removing a removed subscription: {other:?}"),
+    }
+    match supervisor.client.unregister_push_subscription(&supervisor.store, "not-an-id").await {
+        Err(SyncError::Invalid(message)) => assert!(message.contains("32 hex"), "{message}"),
+        other => panic!("a malformed id: {other:?}"),
+    }
 
     // The relay's list holds the same alert, as the push payload phones decode; reps may not read it.
     let (status, body) = get_alerts(&relay, &supervisor);

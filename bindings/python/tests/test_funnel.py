@@ -3,14 +3,17 @@
 Stage moves with the documents each stage needs, the rep's reminders on a fake clock (the same
 rules the relay alerts with), a supervisor's funnel, push messages made by an independent Web
 Push implementation (`http_ece`) decoded into typed alerts, and alerts arriving through a
-subscription from a real relay process whose scheduler raised them.
+subscription from a real relay process whose scheduler raised them, and a supervisor's phone that
+registers its push endpoint with that relay and receives the alert from it as a push message.
 """
 
 import asyncio
 import base64
 import hashlib
+import http.server
 import json
 import os
+import threading
 import time
 import uuid
 
@@ -251,6 +254,111 @@ def test_a_stalled_deal_reaches_the_supervisor_through_an_alert_subscription(tmp
         assert len(heard.alerts) == 1, "a closed subscription hears nothing more"
         assert len(supervisor.alerts(10)) == 1, "one alert, not one per tick"
     finally:
+        rep.close()
+        supervisor.close()
+        relay.stop()
+
+
+# ---- the supervisor's phone registers its push endpoint; the relay's alert arrives by push ----
+
+class PushService:
+    """A push service stand-in on loopback: answers every POST with 201 and keeps its headers and
+    body. The relay may send to it over plain http only because its config allows loopback."""
+
+    def __init__(self):
+        self.messages = []
+        received = self.messages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                received.append((dict(self.headers), body))
+                self.send_response(201)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_supervisor_registers_its_push_endpoint_and_the_relays_alert_arrives_by_push(tmp_path):
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        '[push]\ncontact = "mailto:ops@fieldsync.example"\nallow_insecure_loopback = true\npoll_interval_secs = 1\n'
+    )
+    relay = Relay(
+        tmp_path / "relay-data", reps=1, supervisors=1,
+        env={"FIELDSYNC_SCHEDULER_INTERVAL_SECS": "1", "FIELDSYNC_CONFIG": str(config)},
+    )
+    code = {user["role"]: user["code"] for user in relay.users}
+    now = int(time.time() * 1000)
+    clock = FakeClock(now - 9 * DAY)
+    rep = FieldStore.open_with(str(tmp_path / "rep.fieldsync"), clock, None, None)
+    supervisor = FieldStore.open(str(tmp_path / "supervisor.fieldsync"))
+    service = PushService()
+    try:
+        keys = create_push_keys()
+        endpoint = service.url + "/up/supervisor-1"
+        with pytest.raises(FfiError.Unauthorized, match="not enrolled"):
+            asyncio.run(supervisor.register_push_endpoint(keys.secret, endpoint))
+
+        asyncio.run(supervisor.enroll(relay.url, code["supervisor"], "supervisor phone"))
+        info = asyncio.run(supervisor.push_relay_info())
+        assert "webpush" in info.providers
+        assert len(unb64url(info.vapid_public_key)) == 65, "an uncompressed P-256 point"
+
+        registered = asyncio.run(supervisor.register_push_endpoint(keys.secret, endpoint))
+        assert (registered.provider, registered.address) == ("webpush", endpoint)
+        again = asyncio.run(supervisor.register_push_endpoint(keys.secret, endpoint))
+        assert again.subscription_id == registered.subscription_id, "registering twice keeps one"
+        [listed] = asyncio.run(supervisor.push_registrations())
+        assert (listed.subscription_id, listed.address) == (registered.subscription_id, endpoint)
+        assert listed.created_at is not None
+
+        # Bad input is typed and registers nothing.
+        with pytest.raises(FfiError.InvalidInput, match="loopback"):
+            asyncio.run(supervisor.register_push_endpoint(keys.secret, "http://push.example.net/up/1"))
+        with pytest.raises(FfiError.InvalidInput):
+            asyncio.run(supervisor.register_push_endpoint(b"\x01" * 7, endpoint))
+        with pytest.raises(FfiError.InvalidInput, match="32 hex"):
+            asyncio.run(supervisor.unregister_push("nope"))
+        assert len(asyncio.run(supervisor.push_registrations())) == 1
+
+        # A rep's deal stalls; reps receive no alerts, so their phones cannot register for them.
+        asyncio.run(rep.enroll(relay.url, code["rep"], "rep phone"))
+        with pytest.raises(FfiError.Unauthorized):
+            asyncio.run(rep.register_push_endpoint(create_push_keys().secret, service.url + "/up/rep"))
+        deal = new_deal(rep, owner="rep 1")
+        to_proposal(rep, deal.id)
+        clock.now = now
+        asyncio.run(rep.sync(None))
+
+        deadline = time.time() + 30
+        while not service.messages:
+            assert time.time() < deadline, "no push message within 30 s"
+            time.sleep(0.2)
+        headers, body = service.messages[0]
+        alert = decode_alert_push(keys.secret, body)
+        assert alert.opportunity_id == deal.id and alert.owner == "rep 1"
+        assert (alert.stage, alert.level) == (FfiStage.PROPOSAL_SUBMITTED, FfiStallLevel.SUPERVISOR)
+        authorization = {k.lower(): v for k, v in headers.items()}["authorization"]
+        assert authorization.startswith("vapid t=") and f"k={info.vapid_public_key}" in authorization
+
+        # Unregistered (the distributor dropped the endpoint): gone from the relay; twice is NotFound.
+        asyncio.run(supervisor.unregister_push(registered.subscription_id))
+        assert asyncio.run(supervisor.push_registrations()) == []
+        with pytest.raises(FfiError.NotFound):
+            asyncio.run(supervisor.unregister_push(registered.subscription_id))
+    finally:
+        service.stop()
         rep.close()
         supervisor.close()
         relay.stop()

@@ -11,6 +11,10 @@ use serde::Deserialize;
 use super::wire::{CONTENT_TYPE, SyncResponse, WireError};
 use crate::store::{PendingBlob, PushLimits, Store, StoreError};
 
+mod push;
+
+pub use push::{PushRegistration, RelayPushInfo};
+
 /// Why a sync or an enrollment failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -36,6 +40,9 @@ pub enum SyncError {
     /// The relay's answer is not a valid sync message.
     #[error("the relay's answer is malformed: {0}")]
     Wire(#[from] WireError),
+    /// An argument was refused before anything was sent.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl SyncError {
@@ -376,19 +383,31 @@ impl RelayClient {
     }
 
     async fn post_sync(&self, token: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+        self.send(reqwest::Method::POST, "/v1/sync", token, Some((CONTENT_TYPE, body))).await
+    }
+
+    /// One authenticated request to `path`, retried under the retry policy while the failure is
+    /// retryable (no network, 5xx, 429, 408); returns the body of a 2xx answer. Only for requests
+    /// that are safe to repeat: sync exchanges are idempotent by change hash, push registrations
+    /// by endpoint.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Vec<u8>, SyncError> {
+        let url = format!("{}{path}", self.base);
         let mut backoff = self.retry.initial_backoff;
         let mut attempt = 1;
         loop {
             let result = async {
-                let response = self
-                    .http
-                    .post(format!("{}/v1/sync", self.base))
-                    .bearer_auth(token)
-                    .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .map_err(|e| SyncError::Network(e.to_string()))?;
+                let mut request = self.http.request(method.clone(), &url).bearer_auth(token);
+                if let Some((content_type, bytes)) = &body {
+                    request =
+                        request.header(reqwest::header::CONTENT_TYPE, *content_type).body(bytes.clone());
+                }
+                let response = request.send().await.map_err(|e| SyncError::Network(e.to_string()))?;
                 let status = response.status();
                 let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
                 if status.is_success() { Ok(bytes.to_vec()) } else { Err(relay_error(status, &bytes)) }
