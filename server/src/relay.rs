@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::storage::{
     AlertRow, BatchWrite, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry,
-    MergeConflict, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError,
+    MergeConflict, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError, SyncVisibility,
 };
 
 pub(crate) mod identity;
@@ -316,6 +316,7 @@ fn pull(
     budget: usize,
 ) -> Result<Pulled, RelayError> {
     let head = storage.head_seq(&scope.team_id)?;
+    let visibility = SyncVisibility::for_role(scope.role);
     let cursor = match cursor {
         None => Cursor::Snapshots { base_seq: head, after: None },
         // A position past the head means the relay's data was replaced (restored from a
@@ -326,7 +327,7 @@ fn pull(
     let mut snapshots = Vec::new();
     let (log_from, budget) = match cursor {
         Cursor::Snapshots { base_seq, after } => {
-            let page = storage.snapshots_after(&scope.team_id, after, budget)?;
+            let page = storage.snapshots_after(&scope.team_id, after, visibility, budget)?;
             let used: usize = page.documents.iter().map(|(_, b)| b.len()).sum();
             let last = page.documents.last().map(|(id, _)| *id).or(after);
             snapshots =
@@ -338,7 +339,7 @@ fn pull(
         }
         Cursor::Log { seq } => (seq, budget),
     };
-    let page = storage.changes_after(&scope.team_id, log_from, scope.device_id, budget)?;
+    let page = storage.changes_after(&scope.team_id, log_from, scope.device_id, visibility, budget)?;
     let changes = page.changes.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect();
     Ok((snapshots, changes, Cursor::Log { seq: page.through_seq }, page.more))
 }

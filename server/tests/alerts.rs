@@ -1,21 +1,21 @@
 //! The stall scheduler through the real relay engine, real SQLite and real phone stores on fake
 //! clocks (in one process; the HTTP path and delivery have their own suites). Scenarios follow
 //! the stage table of DESIGN §4: 方案提交 without progress for 8 days alerts the supervisor, three
-//! more days escalate.
+//! more days escalate. Alert documents sync to supervisors' and admins' devices, never to reps'.
 
 use std::sync::Arc;
 
 use fieldsync_core::funnel::{DAY_MS, payload};
 use fieldsync_core::model::{
-    Alert, EvidenceKind, NewOpportunity, NewTeamRules, NewVisit, Opportunity, Stage, StageRule, StallKind,
-    StallLevel, TeamRules,
+    Alert, Customer, EvidenceKind, NewCustomer, NewOpportunity, NewTeamRules, NewVisit, Opportunity, Stage,
+    StageRule, StallKind, StallLevel, TeamRules,
 };
 use fieldsync_core::store::StoreOptions;
-use fieldsync_core::{ManualClock, Store};
+use fieldsync_core::{DocId, ManualClock, Store};
 use fieldsync_server::metrics::Metrics;
-use fieldsync_server::relay::{Relay, RelayLimits};
+use fieldsync_server::relay::{Cursor, Relay, RelayLimits};
 use fieldsync_server::storage::sqlite::SqliteStorage;
-use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
+use fieldsync_server::storage::{DeviceScope, RelayStorage, Role, SyncVisibility};
 use tempfile::TempDir;
 
 /// A fixed start: every clock in a scenario counts from here.
@@ -370,4 +370,208 @@ async fn rules_with_negative_or_absurd_days_are_refused_by_the_relay_and_cause_n
     // No storm: one day into 方案提交 nothing is due.
     let tick = w.relay.tick(T0 + days(1.0), 100).await.unwrap();
     assert_eq!((tick.raised, tick.held), (0, 0), "{tick:?}");
+}
+
+/// A deal stalled in 方案提交 by `rep`, its supervisor alert raised on day 9 (the rep synced on
+/// day 8.5). Returns the alert.
+async fn raised_alert(w: &World, rep: &Phone) -> Alert {
+    deal_in_proposal(w, rep).await;
+    rep.clock.set(T0 + days(8.5));
+    w.sync(rep).await;
+    let tick = w.relay.tick(T0 + days(9.0), 100).await.unwrap();
+    assert_eq!(tick.raised, 1, "{tick:?}");
+    w.alerts().remove(0)
+}
+
+/// A customer written by `phone` at day 9.5, after the alert, and synced.
+async fn customer_after_the_alert(w: &World, phone: &Phone, name: &str) -> Customer {
+    phone.clock.set(T0 + days(9.5));
+    let customer =
+        phone.store.create(NewCustomer { company_name: name.into(), ..Default::default() }).unwrap();
+    w.sync(phone).await;
+    customer
+}
+
+#[tokio::test]
+async fn alert_documents_reach_supervisors_and_admins_but_not_reps() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let other_rep = w.phone(Role::Rep);
+    let supervisor = w.phone(Role::Supervisor);
+    let admin = w.phone(Role::Admin);
+    for phone in [&other_rep, &supervisor, &admin] {
+        w.sync(phone).await; // all follow the log from here on, not the snapshot path
+    }
+    let alert = raised_alert(&w, &rep).await;
+    // Written after the alert, so it follows the alert in the log.
+    let later = customer_after_the_alert(&w, &other_rep, "无锡恒通").await;
+
+    for phone in [&supervisor, &admin] {
+        phone.clock.set(T0 + days(9.6));
+        w.sync(phone).await;
+        assert_eq!(phone.store.alerts(10).unwrap(), std::slice::from_ref(&alert), "{:?}", phone.scope.role);
+    }
+    rep.clock.set(T0 + days(9.6));
+    w.sync(&rep).await;
+    for phone in [&rep, &other_rep] {
+        assert_eq!(phone.store.alerts(10).unwrap(), [], "a rep's device holds no alert");
+        assert_eq!(phone.store.find::<Alert>(alert.id).unwrap(), None, "nor the alert's document");
+    }
+    // Everything else still arrives, before and after the alert in the log.
+    assert_eq!(rep.store.get::<Customer>(later.id).unwrap().company_name, "无锡恒通");
+    let deal = other_rep.store.get::<Opportunity>(alert.opportunity_id).unwrap();
+    assert_eq!(deal.stage, Stage::ProposalSubmitted);
+    other_rep.store.get::<Customer>(alert.customer_id).unwrap();
+
+    // The rep's cursor went past the hidden entry: the next sync is empty and at the head.
+    let head = w.storage.head_seq(&w.team).unwrap();
+    let prepared = rep.store.prepare_sync(Default::default()).unwrap();
+    let again = w.relay.sync(&rep.scope, prepared.request, 0).await.unwrap();
+    assert!(again.changes.is_empty() && again.snapshots.is_empty() && !again.more, "{again:?}");
+    assert_eq!(Cursor::decode(&again.cursor).unwrap(), Some(Cursor::Log { seq: head }));
+}
+
+#[tokio::test]
+async fn a_newly_enrolled_rep_device_gets_the_team_snapshot_without_alerts() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let alert = raised_alert(&w, &rep).await;
+    let later = customer_after_the_alert(&w, &rep, "无锡恒通").await;
+
+    // Devices that never synced start from snapshots.
+    let new_rep = w.phone(Role::Rep);
+    let new_supervisor = w.phone(Role::Supervisor);
+    w.sync(&new_rep).await;
+    w.sync(&new_supervisor).await;
+    assert_eq!(new_supervisor.store.alerts(10).unwrap(), std::slice::from_ref(&alert));
+    assert_eq!(new_rep.store.alerts(10).unwrap(), []);
+    assert_eq!(new_rep.store.find::<Alert>(alert.id).unwrap(), None);
+    new_rep.store.get::<Opportunity>(alert.opportunity_id).unwrap();
+    new_rep.store.get::<Customer>(alert.customer_id).unwrap();
+    new_rep.store.get::<Customer>(later.id).unwrap();
+
+    // A later alert (the escalation) does not reach the new rep through the log either.
+    assert_eq!(w.relay.tick(T0 + days(12.0), 100).await.unwrap().raised, 1);
+    w.sync(&new_rep).await;
+    w.sync(&new_supervisor).await;
+    assert_eq!(new_rep.store.alerts(10).unwrap(), []);
+    assert_eq!(new_supervisor.store.alerts(10).unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    // Three stalled deals: three alerts side by side in the log, then ordinary changes after them.
+    for _ in 0..3 {
+        deal_in_proposal(&w, &rep).await;
+    }
+    rep.clock.set(T0 + days(8.5));
+    w.sync(&rep).await;
+    assert_eq!(w.relay.tick(T0 + days(9.0), 100).await.unwrap().raised, 3);
+    customer_after_the_alert(&w, &rep, "无锡恒通").await;
+    assert_eq!(w.relay.tick(T0 + days(12.0), 100).await.unwrap().raised, 3, "escalations end the log");
+    let alerts: Vec<DocId> = w.alerts().iter().map(|a| a.id).collect();
+    let head = w.storage.head_seq(&w.team).unwrap();
+
+    // The whole log, one entry per page (a 1-byte budget still sends one change), as a device
+    // that wrote nothing sees it: its seq and document.
+    let reader = [0xEE; 16];
+    let mut log = Vec::new();
+    let mut seq = 0;
+    while seq < head {
+        let page = w.storage.changes_after(&w.team, seq, reader, SyncVisibility::Everything, 1).unwrap();
+        assert_eq!(page.changes.len(), 1);
+        log.push((page.through_seq, page.changes[0].0));
+        seq = page.through_seq;
+    }
+    let visible: Vec<(u64, DocId)> = log.iter().copied().filter(|(_, doc)| !alerts.contains(doc)).collect();
+    assert_eq!(log.len() - visible.len(), 6, "{log:?}");
+
+    // From every cursor, a rep's page holds the next visible entry only; `more` says whether
+    // another visible one follows; a page ends at the head when none does.
+    for from in 0..=head {
+        let page = w.storage.changes_after(&w.team, from, reader, SyncVisibility::WithoutAlerts, 1).unwrap();
+        let mut after = visible.iter().filter(|(seq, _)| *seq > from);
+        let (next, following) = (after.next(), after.next());
+        let got: Vec<DocId> = page.changes.iter().map(|(doc, _)| *doc).collect();
+        assert_eq!(got, next.map(|(_, doc)| *doc).into_iter().collect::<Vec<_>>(), "from {from}");
+        assert_eq!(page.more, following.is_some(), "from {from}");
+        let expected_through = if page.more { next.map(|(seq, _)| *seq) } else { Some(head) };
+        assert_eq!(Some(page.through_seq), expected_through, "from {from}");
+    }
+    // Skipping a device's own entries and the alerts together: one page, to the head.
+    let own = w
+        .storage
+        .changes_after(&w.team, 0, rep.scope.device_id, SyncVisibility::WithoutAlerts, 1 << 20)
+        .unwrap();
+    assert!(!own.more && own.through_seq == head, "{own:?}");
+    assert!(own.changes.iter().all(|(doc, _)| !alerts.contains(doc)));
+
+    // Snapshot pages, one document each: every document but the alerts, in id order, and the
+    // walk ends (whether the alerts sort before, between or after the others).
+    let walk = |visibility| {
+        let mut documents = Vec::new();
+        let mut after = None;
+        for _ in 0..1000 {
+            let page = w.storage.snapshots_after(&w.team, after, visibility, 1).unwrap();
+            assert!(page.documents.len() <= 1);
+            documents.extend(page.documents.iter().map(|(doc, _)| *doc));
+            after = documents.last().copied();
+            if !page.more {
+                return documents;
+            }
+        }
+        panic!("snapshot paging did not end");
+    };
+    let everything = walk(SyncVisibility::Everything);
+    let without: Vec<DocId> = everything.iter().copied().filter(|doc| !alerts.contains(doc)).collect();
+    assert_eq!(everything.len() - without.len(), 6);
+    assert_eq!(walk(SyncVisibility::WithoutAlerts), without);
+}
+
+/// One change creating `alert` as a new document written by `phone` (as only the relay may).
+fn forged_alert_change(phone: &Phone, alert: &Alert) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT};
+    let mut doc = Automerge::new().with_actor(phone.store.device_id().actor_id());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", "alert").unwrap();
+    tx.put(ROOT, "schema", fieldsync_core::model::SCHEMA_VERSION).unwrap();
+    autosurgeon::reconcile(&mut tx, alert).unwrap();
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn no_device_can_write_an_alert_document_whatever_its_role() {
+    use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let alert = raised_alert(&w, &rep).await;
+    let stored = w.storage.load_document(alert.id).unwrap().unwrap().snapshot;
+    let mut invented = alert.clone();
+    invented.id = DocId::generate();
+    invented.key = format!("{}/invented", alert.key);
+    for role in [Role::Rep, Role::Supervisor, Role::Admin] {
+        let phone = w.phone(role);
+        // A new alert, and a change to the relay's alert (a concurrent one: no device has its heads).
+        for target in [&invented, &alert] {
+            let request = SyncRequest {
+                changes: vec![PushedChange { doc_id: target.id, bytes: forged_alert_change(&phone, target) }],
+                ..Default::default()
+            };
+            let response = w.relay.sync(&phone.scope, request, 1).await.unwrap();
+            assert_eq!(response.accepted, 0, "{role:?}");
+            assert_eq!(
+                response.rejected[0].code,
+                RejectCode::OutOfScope,
+                "{role:?}: {:?}",
+                response.rejected
+            );
+        }
+    }
+    assert!(w.storage.load_document(invented.id).unwrap().is_none());
+    assert_eq!(w.storage.load_document(alert.id).unwrap().unwrap().snapshot, stored);
+    assert_eq!(w.alerts(), [alert]);
 }

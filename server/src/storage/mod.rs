@@ -68,6 +68,26 @@ impl Role {
     }
 }
 
+/// Which of its team's documents a device receives through sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncVisibility {
+    /// Every document of the team (supervisors and admins).
+    Everything,
+    /// Every document but the relay's `Alert` documents: alerts are for the team's supervisors,
+    /// and `GET /v1/alerts` refuses reps too.
+    WithoutAlerts,
+}
+
+impl SyncVisibility {
+    /// What a device of a user with `role` receives.
+    pub fn for_role(role: Role) -> Self {
+        match role {
+            Role::Rep => SyncVisibility::WithoutAlerts,
+            Role::Supervisor | Role::Admin => SyncVisibility::Everything,
+        }
+    }
+}
+
 /// An enrolled, authenticated device and the scope it acts in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceScope {
@@ -437,19 +457,24 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
-    /// Log entries of a team after `after_seq`, skipping `exclude_actor`'s own, up to `max_bytes`.
+    /// Log entries of a team after `after_seq` that `visibility` lets the device see, skipping
+    /// `exclude_actor`'s own, up to `max_bytes`. Entries skipped as own or hidden still move
+    /// `through_seq` past them; `more` is set only when a visible entry did not fit.
     fn changes_after(
         &self,
         team_id: &str,
         after_seq: u64,
         exclude_actor: [u8; 16],
+        visibility: SyncVisibility,
         max_bytes: usize,
     ) -> StorageResult<ChangePage>;
-    /// Document snapshots of a team after `after` (by id), up to `max_bytes`.
+    /// Document snapshots of a team after `after` (by id) that `visibility` lets the device
+    /// see, up to `max_bytes`.
     fn snapshots_after(
         &self,
         team_id: &str,
         after: Option<DocId>,
+        visibility: SyncVisibility,
         max_bytes: usize,
     ) -> StorageResult<SnapshotPage>;
     /// How many documents the relay stores.

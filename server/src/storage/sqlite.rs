@@ -6,12 +6,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use fieldsync_core::DocId;
+use fieldsync_core::model::RecordKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, MergeConflict, PairStatus,
     RelayStorage, Role, ScheduleRow, ScheduleWrite, SnapshotPage, StorageError, StorageResult,
-    StoredDocument,
+    StoredDocument, SyncVisibility,
 };
 
 mod push;
@@ -868,6 +869,7 @@ impl RelayStorage for SqliteStorage {
         team_id: &str,
         after_seq: u64,
         exclude_actor: [u8; 16],
+        visibility: SyncVisibility,
         max_bytes: usize,
     ) -> StorageResult<ChangePage> {
         self.read(|conn| {
@@ -877,11 +879,33 @@ impl RelayStorage for SqliteStorage {
                 .query_row([team_id], |r| r.get(0))?;
             let head = head.max(0) as u64;
             let mut page = ChangePage { changes: Vec::new(), through_seq: head.max(after_seq), more: false };
-            let mut statement = tx.prepare_cached(
-                "SELECT seq, doc_id, bytes, actor = ?3 FROM changes WHERE team_id = ?1 AND seq > ?2 AND seq <= ?4
-                 ORDER BY seq",
-            )?;
-            let mut rows = statement.query(params![team_id, after_seq as i64, &exclude_actor[..], head as i64])?;
+            // Hidden entries are filtered out by the query, so they never count against the
+            // budget; `through_seq` reaches the head (past them) whenever nothing visible is left.
+            let mut statement = tx.prepare_cached(match visibility {
+                SyncVisibility::Everything => {
+                    "SELECT seq, doc_id, bytes, actor = ?3 FROM changes WHERE team_id = ?1 AND seq > ?2 AND seq <= ?4
+                     ORDER BY seq"
+                }
+                // A change whose document has no stored row (none is expected) stays visible.
+                SyncVisibility::WithoutAlerts => {
+                    "SELECT c.seq, c.doc_id, c.bytes, c.actor = ?3 FROM changes c
+                     WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
+                       AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5)
+                     ORDER BY c.seq"
+                }
+            })?;
+            let mut rows = match visibility {
+                SyncVisibility::Everything => {
+                    statement.query(params![team_id, after_seq as i64, &exclude_actor[..], head as i64])?
+                }
+                SyncVisibility::WithoutAlerts => statement.query(params![
+                    team_id,
+                    after_seq as i64,
+                    &exclude_actor[..],
+                    head as i64,
+                    RecordKind::Alert.as_str()
+                ])?,
+            };
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
                 let seq = row.get::<_, i64>(0)?.max(0) as u64;
@@ -913,14 +937,26 @@ impl RelayStorage for SqliteStorage {
         &self,
         team_id: &str,
         after: Option<DocId>,
+        visibility: SyncVisibility,
         max_bytes: usize,
     ) -> StorageResult<SnapshotPage> {
         self.read(|conn| {
             let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
-            let mut statement = conn.prepare_cached(
-                "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 ORDER BY doc_id",
-            )?;
-            let mut rows = statement.query(params![team_id, after])?;
+            let mut statement = conn.prepare_cached(match visibility {
+                SyncVisibility::Everything => {
+                    "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 ORDER BY doc_id"
+                }
+                SyncVisibility::WithoutAlerts => {
+                    "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 AND kind <> ?3
+                     ORDER BY doc_id"
+                }
+            })?;
+            let mut rows = match visibility {
+                SyncVisibility::Everything => statement.query(params![team_id, after])?,
+                SyncVisibility::WithoutAlerts => {
+                    statement.query(params![team_id, after, RecordKind::Alert.as_str()])?
+                }
+            };
             let mut page = SnapshotPage::default();
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
