@@ -201,6 +201,9 @@ async fn a_reps_stalled_deal_reaches_the_supervisors_phone_as_a_typed_alert() {
     let decoded = payload::decode(serde_json::to_string(&listed[0]).unwrap().as_bytes()).unwrap();
     assert_eq!(&decoded, alert);
     assert_eq!(get_alerts(&relay, &rep).0, 403);
+    // Nor does sync bring it to the rep's phone: alerts are for supervisors.
+    rep.client.sync(&rep.store, |_| {}).await.unwrap();
+    assert!(rep.store.alerts(10).unwrap().is_empty(), "a rep's phone received an alert document");
 
     // A second supervisor sync a few ticks later brings nothing new: one alert, not one per tick.
     subscription.cancel();
