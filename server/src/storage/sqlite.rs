@@ -886,11 +886,15 @@ impl RelayStorage for SqliteStorage {
                     "SELECT seq, doc_id, bytes, actor = ?3 FROM changes WHERE team_id = ?1 AND seq > ?2 AND seq <= ?4
                      ORDER BY seq"
                 }
+                // Only the relay's own actor writes alerts (devices' writes to them are refused),
+                // so the document's kind is looked up only for the relay's changes (merges and
+                // alerts, a small share of the log); the actor subquery runs once per statement.
                 // A change whose document has no stored row (none is expected) stays visible.
                 SyncVisibility::WithoutAlerts => {
                     "SELECT c.seq, c.doc_id, c.bytes, c.actor = ?3 FROM changes c
                      WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
-                       AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5)
+                       AND (c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
+                            OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
                      ORDER BY c.seq"
                 }
             })?;
