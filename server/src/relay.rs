@@ -386,6 +386,12 @@ impl DocCache {
             self.by_age.remove(&old);
         }
         self.by_age.insert(self.clock, id);
+    }
+
+    /// Forgets the least recently used documents beyond the capacity. Called only between
+    /// batches: a batch may touch more documents than the cache holds, and each of them must
+    /// still be in memory when the batch saves its snapshot.
+    fn trim(&mut self) {
         while self.entries.len() > self.capacity {
             let Some((_, oldest)) = self.by_age.pop_first() else { break };
             self.entries.remove(&oldest);
@@ -542,10 +548,12 @@ impl Writer {
             && batch.schedule.is_empty()
             && batch.flags.is_empty()
         {
+            self.cache.trim();
             return Ok(());
         }
         let mut updates = Vec::with_capacity(batch.touched.len());
         for id in &batch.touched {
+            // Every touched document is cached: the cache is trimmed only after a batch.
             if let Some(cached) = self.cache.get(id) {
                 updates.push(DocumentUpdate {
                     doc_id: *id,
@@ -568,6 +576,7 @@ impl Writer {
             alerts: &batch.alerts,
         };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
+        self.cache.trim();
         self.metrics.record_flags(batch.flags.len() as u64);
         Ok(())
     }

@@ -34,11 +34,15 @@ struct Phone {
 }
 
 fn world() -> World {
+    world_with(RelayLimits::default())
+}
+
+fn world_with(limits: RelayLimits) -> World {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
     let tenant = storage.create_tenant("Acme", 0).unwrap();
     let team = storage.create_team(&tenant, "East", 0).unwrap();
-    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default())).unwrap();
+    let relay = Relay::start(storage.clone(), limits, Arc::new(Metrics::default())).unwrap();
     World { _dir: dir, relay, storage, tenant, team }
 }
 
@@ -295,6 +299,29 @@ async fn a_new_device_pages_through_compacted_snapshots_then_follows_the_log() {
     assert_eq!((response.snapshots.len(), response.changes.len()), (0, 1));
     newcomer.store.apply_sync(&prepared, &response).unwrap();
     assert_eq!(newcomer.store.get::<Customer>(c.id).unwrap().tags, vec!["later".to_string()]);
+}
+
+#[tokio::test]
+async fn a_push_touching_more_documents_than_the_relay_caches_stores_every_snapshot() {
+    // A cache of 4 documents and one push of 40: each document must still be saved (a fresh
+    // device pulls snapshots, not the log).
+    let w = world_with(RelayLimits { document_cache: 4, ..RelayLimits::default() });
+    let writer = w.phone(Role::Rep);
+    let drafts: Vec<NewCustomer> =
+        (0..40).map(|i| draft(&format!("批量客户 {i:02}"), &format!("139{i:08}"))).collect();
+    let created = writer.store.create_batch(drafts).unwrap();
+    assert_eq!(w.sync(&writer).await.acknowledged, 40);
+
+    let newcomer = w.phone(Role::Supervisor);
+    w.sync(&newcomer).await;
+    assert_eq!(
+        newcomer.store.document_count().unwrap(),
+        40,
+        "every acknowledged document reaches a new device"
+    );
+    for customer in &created {
+        assert_eq!(newcomer.store.get::<Customer>(customer.id).unwrap().company_name, customer.company_name);
+    }
 }
 
 #[tokio::test]
