@@ -3,8 +3,8 @@
 //! A thin layer (STYLE §2): objects hold an `Arc` of a core object, records are plain copies of
 //! core types, every core error becomes one [`FfiError`] in one place (`error.rs`), and every
 //! exported call runs inside a guard that turns a panic into `FfiError::Internal`. Async calls
-//! (enroll, sync, push registration) run on a runtime the library owns. The phone's services (clock, key storage,
-//! location) come in as foreign traits. No business logic lives here.
+//! (enroll, sync, push registration) run on a runtime the library owns. The phone's services
+//! (clock, key storage, location) come in as foreign traits. No business logic lives here.
 
 mod capture;
 mod error;

@@ -210,7 +210,7 @@ impl RelayClient {
         store: &Store,
         mut progress: impl FnMut(&SyncProgress),
     ) -> Result<SyncReport, SyncError> {
-        let (_, token) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
+        let token = relay_token(store)?;
         let mut report = SyncReport::default();
         // A hard stop so a misbehaving relay cannot keep a phone busy forever.
         for _ in 0..100_000 {
@@ -243,7 +243,7 @@ impl RelayClient {
     /// Uploads every queued blob, resuming each from the offset the relay reports, and removes
     /// it from the queue once the relay verified its hash. Returns how many were completed.
     pub async fn upload_blobs(&self, store: &Store, chunk_bytes: usize) -> Result<u32, SyncError> {
-        let (_, token) = store.relay()?.ok_or(SyncError::NotEnrolled)?;
+        let token = relay_token(store)?;
         let mut done = 0;
         for blob in store.pending_blobs()? {
             let mut attempt = 1;
@@ -423,6 +423,11 @@ impl RelayClient {
             }
         }
     }
+}
+
+/// The token this store was enrolled with; `NotEnrolled` before enrolling.
+fn relay_token(store: &Store) -> Result<String, SyncError> {
+    Ok(store.relay()?.ok_or(SyncError::NotEnrolled)?.1)
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {

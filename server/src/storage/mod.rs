@@ -79,6 +79,14 @@ pub enum SyncVisibility {
 }
 
 impl SyncVisibility {
+    /// The record kind (its stored name) this visibility hides, if any.
+    pub fn hidden_kind(self) -> Option<&'static str> {
+        match self {
+            SyncVisibility::Everything => None,
+            SyncVisibility::WithoutAlerts => Some(fieldsync_core::model::RecordKind::Alert.as_str()),
+        }
+    }
+
     /// What a device of a user with `role` receives.
     pub fn for_role(role: Role) -> Self {
         match role {

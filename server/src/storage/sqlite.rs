@@ -6,7 +6,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::RecordKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
@@ -881,35 +880,26 @@ impl RelayStorage for SqliteStorage {
             let mut page = ChangePage { changes: Vec::new(), through_seq: head.max(after_seq), more: false };
             // Hidden entries are filtered out by the query, so they never count against the
             // budget; `through_seq` reaches the head (past them) whenever nothing visible is left.
-            let mut statement = tx.prepare_cached(match visibility {
-                SyncVisibility::Everything => {
-                    "SELECT seq, doc_id, bytes, actor = ?3 FROM changes WHERE team_id = ?1 AND seq > ?2 AND seq <= ?4
-                     ORDER BY seq"
-                }
-                // Only the relay's own actor writes alerts (devices' writes to them are refused),
-                // so the document's kind is looked up only for the relay's changes (merges and
-                // alerts, a small share of the log); the actor subquery runs once per statement.
-                // A change whose document has no stored row (none is expected) stays visible.
-                SyncVisibility::WithoutAlerts => {
-                    "SELECT c.seq, c.doc_id, c.bytes, c.actor = ?3 FROM changes c
-                     WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
-                       AND (c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
-                            OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
-                     ORDER BY c.seq"
-                }
-            })?;
-            let mut rows = match visibility {
-                SyncVisibility::Everything => {
-                    statement.query(params![team_id, after_seq as i64, &exclude_actor[..], head as i64])?
-                }
-                SyncVisibility::WithoutAlerts => statement.query(params![
-                    team_id,
-                    after_seq as i64,
-                    &exclude_actor[..],
-                    head as i64,
-                    RecordKind::Alert.as_str()
-                ])?,
-            };
+            // One statement for every visibility: `?5` is the hidden kind, NULL for none. Only the
+            // relay's own actor writes alerts (devices' writes to them are refused), so the
+            // document's kind is looked up only for the relay's changes (merges and alerts, a small
+            // share of the log); the actor subquery runs once per statement. A change whose
+            // document has no stored row (none is expected) stays visible.
+            let mut statement = tx.prepare_cached(
+                "SELECT c.seq, c.doc_id, c.bytes, c.actor = ?3 FROM changes c
+                 WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
+                   AND (?5 IS NULL
+                        OR c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
+                        OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
+                 ORDER BY c.seq",
+            )?;
+            let mut rows = statement.query(params![
+                team_id,
+                after_seq as i64,
+                &exclude_actor[..],
+                head as i64,
+                visibility.hidden_kind()
+            ])?;
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
                 let seq = row.get::<_, i64>(0)?.max(0) as u64;
@@ -946,21 +936,12 @@ impl RelayStorage for SqliteStorage {
     ) -> StorageResult<SnapshotPage> {
         self.read(|conn| {
             let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
-            let mut statement = conn.prepare_cached(match visibility {
-                SyncVisibility::Everything => {
-                    "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 ORDER BY doc_id"
-                }
-                SyncVisibility::WithoutAlerts => {
-                    "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 AND kind <> ?3
-                     ORDER BY doc_id"
-                }
-            })?;
-            let mut rows = match visibility {
-                SyncVisibility::Everything => statement.query(params![team_id, after])?,
-                SyncVisibility::WithoutAlerts => {
-                    statement.query(params![team_id, after, RecordKind::Alert.as_str()])?
-                }
-            };
+            // `kind IS NOT NULL` holds for every row: no hidden kind hides nothing.
+            let mut statement = conn.prepare_cached(
+                "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 AND kind IS NOT ?3
+                 ORDER BY doc_id",
+            )?;
+            let mut rows = statement.query(params![team_id, after, visibility.hidden_kind()])?;
             let mut page = SnapshotPage::default();
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {

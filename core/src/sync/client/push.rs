@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{RelayClient, SyncError};
+use super::{RelayClient, SyncError, relay_token};
 use crate::push::PushSubscription;
 use crate::store::Store;
 
@@ -41,7 +41,7 @@ struct RegistrationList {
 impl RelayClient {
     /// The relay's VAPID key and push providers.
     pub async fn push_info(&self, store: &Store) -> Result<RelayPushInfo, SyncError> {
-        let token = token(store)?;
+        let token = relay_token(store)?;
         let body = self.send(reqwest::Method::GET, "/v1/push/vapid", &token, None).await?;
         parse(&body)
     }
@@ -55,7 +55,7 @@ impl RelayClient {
         store: &Store,
         subscription: &PushSubscription,
     ) -> Result<PushRegistration, SyncError> {
-        let token = token(store)?;
+        let token = relay_token(store)?;
         let json = subscription.to_json().into_bytes();
         let body = self
             .send(reqwest::Method::POST, "/v1/push/subscriptions", &token, Some(("application/json", json)))
@@ -65,7 +65,7 @@ impl RelayClient {
 
     /// This device's registered subscriptions.
     pub async fn push_subscriptions(&self, store: &Store) -> Result<Vec<PushRegistration>, SyncError> {
-        let token = token(store)?;
+        let token = relay_token(store)?;
         let body = self.send(reqwest::Method::GET, "/v1/push/subscriptions", &token, None).await?;
         Ok(parse::<RegistrationList>(&body)?.subscriptions)
     }
@@ -84,15 +84,11 @@ impl RelayClient {
                 "{subscription_id:?} is not a push subscription id (32 hex characters)"
             )));
         }
-        let token = token(store)?;
+        let token = relay_token(store)?;
         let path = format!("/v1/push/subscriptions/{}", id.to_ascii_lowercase());
         self.send(reqwest::Method::DELETE, &path, &token, None).await?;
         Ok(())
     }
-}
-
-fn token(store: &Store) -> Result<String, SyncError> {
-    Ok(store.relay()?.ok_or(SyncError::NotEnrolled)?.1)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, SyncError> {

@@ -225,10 +225,6 @@ class FieldRepository(
     fun pushSecret(): ByteArray =
         pushSecrets.load() ?: uniffi.fieldsync_ffi.createPushKeys().secret.also { pushSecrets.save(it) }
 
-    /** The subscription JSON to register with the relay for a push endpoint URL (https only). */
-    fun pushSubscriptionJson(endpoint: String): String =
-        uniffi.fieldsync_ffi.pushSubscriptionJson(pushSecret(), endpoint)
-
     /** Decrypts a received Web Push body with this device's secret and reads the alert in it. */
     fun decodeAlertPush(body: ByteArray): FfiAlert = uniffi.fieldsync_ffi.decodeAlertPush(pushSecret(), body)
 

@@ -19,13 +19,7 @@ sealed interface Outcome<out T> {
  * is an app bug and propagates; cancellation stays cancellation.
  */
 suspend fun <T> callLibrary(io: CoroutineDispatcher, call: () -> T): Outcome<T> =
-    try {
-        Outcome.Done(withContext(io) { call() })
-    } catch (cancelled: CancellationException) {
-        throw cancelled
-    } catch (error: Exception) {
-        Outcome.Failed(Problem.of(error) ?: throw error)
-    }
+    callLibraryAsync { withContext(io) { call() } }
 
 /**
  * Awaits a suspending library call (enroll, sync, the relay's push calls): those run on the

@@ -149,9 +149,10 @@ class AlertsViewModelTest {
         val secrets = InMemoryPushSecrets()
         FieldRepository.open(dir.resolve("fresh.fieldsync").toString(), pushSecrets = secrets).use { fresh ->
             assertNull(secrets.load())
-            val json = fresh.pushSubscriptionJson("https://push.example.net/up/x")
+            val secret = fresh.pushSecret()
             val saved = assertNotNull(secrets.load())
-            assertTrue(saved.contentEquals(fresh.pushSecret()), "the same secret on every call")
+            assertTrue(saved.contentEquals(secret) && saved.contentEquals(fresh.pushSecret()), "the same secret on every call")
+            val json = uniffi.fieldsync_ffi.pushSubscriptionJson(secret, "https://push.example.net/up/x")
             val p256dh = assertNotNull(Regex("\"p256dh\"\\s*:\\s*\"([^\"]+)\"").find(json)).groupValues[1]
             val auth = assertNotNull(Regex("\"auth\"\\s*:\\s*\"([^\"]+)\"").find(json)).groupValues[1]
             val key = AlertJson.key("01990000-0000-7000-8000-0000000000d9")
