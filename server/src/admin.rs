@@ -70,6 +70,14 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 0)]
         admins: u32,
     },
+    /// Removes log entries a phone cannot read (damaged checksums, undecodable changes, what
+    /// depended on them) from a team's log and rebuilds the documents they touched. Run it with
+    /// the relay stopped, or use `POST /v1/repair` from an admin's device while it runs.
+    RepairLog {
+        /// The team.
+        #[arg(long)]
+        team: String,
+    },
 }
 
 /// Runs one admin command against the data directory and returns its JSON output.
@@ -91,6 +99,16 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
             hex::decode_to_slice(device.trim(), &mut id).context("a device id is 32 hex characters")?;
             storage.revoke_device(id, now)?;
             json!({ "revoked": device })
+        }
+        AdminCommand::RepairLog { team } => {
+            let relay = crate::relay::Relay::start(
+                std::sync::Arc::new(storage),
+                crate::relay::RelayLimits::default(),
+                std::sync::Arc::new(crate::metrics::Metrics::default()),
+            )?;
+            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let report = runtime.block_on(relay.repair_team_log(&team))?;
+            serde_json::to_value(report)?
         }
         AdminCommand::Bootstrap { tenant, team, reps, supervisors, admins } => {
             let tenant_id = storage.create_tenant(&tenant, now)?;

@@ -103,6 +103,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/flags", get(flags))
         .route("/v1/alerts", get(alerts))
         .route("/v1/review", get(review_queue).post(review_decide))
+        .route("/v1/documents/{doc_id}", get(document_snapshot))
+        .route("/v1/repair", post(repair_log))
         .merge(sync_routes)
         .merge(blob_routes)
         .merge(crate::delivery::routes::routes())
@@ -284,6 +286,52 @@ async fn review_decide(
     };
     state.relay.decide_pair(&scope, a, b, decision).await?;
     Ok(Json(json!({ "a": body.a, "b": body.b, "decision": body.decision })))
+}
+
+/// `GET /v1/documents/{doc_id}`: the relay's compacted copy of one document of the caller's team
+/// (an Automerge save), for a device repairing a document after it quarantined a log entry. The
+/// same visibility as sync: reps get no alert documents.
+async fn document_snapshot(
+    State(state): State<AppState>,
+    Device(scope): Device,
+    axum::extract::Path(doc_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let id: fieldsync_core::DocId = doc_id
+        .parse()
+        .map_err(|e| ApiError::bad_request("bad_request", format!("{doc_id:?} is not a document id: {e}")))?;
+    let storage = state.relay.storage().clone();
+    let stored = tokio::task::spawn_blocking(move || storage.load_document(id))
+        .await
+        .map_err(ApiError::internal)??;
+    let hidden = crate::storage::SyncVisibility::for_role(scope.role).hidden_kind();
+    match stored {
+        Some(doc)
+            if doc.tenant_id == scope.tenant_id
+                && doc.team_id == scope.team_id
+                && hidden != Some(doc.kind.as_str()) =>
+        {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], doc.snapshot).into_response())
+        }
+        // Another team's document and a missing one look the same.
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_document",
+            format!("no document {id} in this team"),
+        )),
+    }
+}
+
+/// `POST /v1/repair`: an admin repairs the team's change log (see `Relay::repair_team_log`);
+/// answers the report.
+async fn repair_log(
+    State(state): State<AppState>,
+    Device(scope): Device,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if scope.role != Role::Admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "repairing the log is for admins"));
+    }
+    let report = state.relay.repair_team_log(&scope.team_id).await?;
+    Ok(Json(serde_json::to_value(report).map_err(ApiError::internal)?))
 }
 
 /// `POST /v1/sync`.

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use automerge::{Automerge, Change, ReadDoc};
 use fieldsync_core::evidence::slip::verify_slip;
-use fieldsync_core::model::{RecordKind, ServiceSlip, check_document};
+use fieldsync_core::model::{
+    DocumentFacts, DocumentProblem, RecordKind, ServiceSlip, check_document, check_record,
+};
+use fieldsync_core::sync::intake;
 use fieldsync_core::sync::wire::{
     DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
@@ -26,7 +29,10 @@ use crate::storage::{
 };
 
 pub(crate) mod identity;
+mod repair;
 pub(crate) mod scheduler;
+
+pub use repair::RepairReport;
 
 pub use scheduler::TickReport;
 
@@ -159,11 +165,17 @@ struct TickJob {
     reply: oneshot::Sender<Result<TickReport, RelayError>>,
 }
 
+struct RepairJob {
+    team_id: String,
+    reply: oneshot::Sender<Result<RepairReport, RelayError>>,
+}
+
 /// Work for the writer thread.
 enum Job {
     Push(PushJob),
     Decide(DecideJob),
     Tick(TickJob),
+    Repair(RepairJob),
 }
 
 /// What a job came to, before the batch commits.
@@ -285,6 +297,22 @@ impl Relay {
     /// The alerts raised for a team, newest first, as push payloads.
     pub fn team_alerts(&self, team_id: &str, limit: u32) -> Result<Vec<(DocId, Vec<u8>)>, RelayError> {
         Ok(self.storage.team_alerts(team_id, limit)?)
+    }
+}
+
+impl Relay {
+    /// Repairs a team's log: removes every entry a phone could not read (a damaged checksum, bytes
+    /// automerge refuses, changes that depended on those) and rebuilds the stored snapshot of each
+    /// document they touched from its remaining entries. Devices that quarantined such an entry
+    /// fetch the rebuilt snapshot on their next sync. Safe to run again; changes nothing in a
+    /// healthy log.
+    pub async fn repair_team_log(&self, team_id: &str) -> Result<RepairReport, RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Repair(RepairJob { team_id: team_id.to_owned(), reply }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
     }
 }
 
@@ -473,6 +501,18 @@ impl Writer {
     }
 
     fn process(&mut self, jobs: Vec<Job>) {
+        // A log repair is an admin's rare, long job with its own transaction: it runs alone.
+        let (repairs, jobs): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| matches!(j, Job::Repair(_)));
+        for job in repairs {
+            if let Job::Repair(repair) = job {
+                let result = self.repair_team_log(&repair.team_id).map_err(RelayError::Storage);
+                let _ = repair.reply.send(result);
+            }
+        }
+        if jobs.is_empty() {
+            return;
+        }
         let mut batch = Batch::default();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut failure = None;
@@ -481,6 +521,7 @@ impl Writer {
                 Job::Push(push) => self.check_job(push, &mut batch).map(Outcome::Pushed),
                 Job::Decide(decide) => self.decide(decide, &mut batch).map(Outcome::Decided),
                 Job::Tick(tick) => self.tick(tick.now, tick.limit, &mut batch).map(Outcome::Ticked),
+                Job::Repair(_) => unreachable!("repairs are taken out of the batch above"),
             };
             match outcome {
                 Ok(outcome) => outcomes.push(outcome),
@@ -535,6 +576,7 @@ impl Writer {
                         Job::Tick(tick) => {
                             let _ = tick.reply.send(Err(error()));
                         }
+                        Job::Repair(_) => {}
                     }
                 }
             }
@@ -590,7 +632,8 @@ impl Writer {
                 if c.bytes.len() > self.limits.max_change_bytes {
                     Err(format!("{} bytes; the limit is {}", c.bytes.len(), self.limits.max_change_bytes))
                 } else {
-                    Change::from_bytes(c.bytes.clone()).map_err(|e| e.to_string())
+                    // Checksum included: what a phone's reader would refuse is refused here.
+                    intake::verify_change(&c.bytes).map_err(|e| e.to_string())
                 }
             })
             .collect();
@@ -668,11 +711,11 @@ impl Writer {
             ));
         }
         let bytes = change.raw_bytes().to_vec();
-        candidate
-            .apply_changes([change])
+        // On a copy, under a panic guard: hostile bytes that reach an unwrap inside automerge
+        // refuse this change alone, and the batch (other devices, other tenants) goes on.
+        intake::apply_change(&mut candidate, change)
             .map_err(|e| Verdict::Reject(RejectCode::MalformedChange, e.to_string()))?;
-        let facts = check_document(&candidate)
-            .map_err(|e| Verdict::Reject(RejectCode::InvalidDocument, format!("document {doc_id}: {e}")))?;
+        let facts = self.check_result(doc_id, &candidate, existing.is_some())?;
         if let Some(doc) = &existing
             && doc.kind != facts.kind
         {
@@ -737,6 +780,36 @@ impl Writer {
             batch.touched.push(doc_id);
         }
         Ok(())
+    }
+
+    /// What `candidate` (a document with the pushed change applied) is, or why the change is
+    /// refused: it must read as its kind, and keep the record's own rules unless the stored
+    /// document already broke them (data from before this check, or the relay's own merges),
+    /// so an old record can still be edited and repaired.
+    fn check_result(
+        &mut self,
+        doc_id: DocId,
+        candidate: &Automerge,
+        existed: bool,
+    ) -> Result<DocumentFacts, Verdict> {
+        let refuse = |problem: DocumentProblem| {
+            Verdict::Reject(RejectCode::InvalidDocument, format!("document {doc_id}: {problem}"))
+        };
+        match intake::guarded(|| check_record(candidate)) {
+            Ok(Ok(facts)) => Ok(facts),
+            Ok(Err(DocumentProblem::Invalid(why))) if existed => {
+                let before =
+                    self.cache.get(&doc_id).map(|cached| intake::guarded(|| check_record(&cached.doc)));
+                match before {
+                    Some(Ok(Err(DocumentProblem::Invalid(_)))) => {
+                        check_document(candidate).map_err(|e| refuse(DocumentProblem::Unreadable(e)))
+                    }
+                    _ => Err(refuse(DocumentProblem::Invalid(why))),
+                }
+            }
+            Ok(Err(problem)) => Err(refuse(problem)),
+            Err(panic) => Err(refuse(DocumentProblem::Unreadable(panic))),
+        }
     }
 
     /// Why a just-signed slip cannot be trusted, if it cannot: its signature does not verify, or a
@@ -814,9 +887,13 @@ impl Writer {
         let Some(stored) = self.storage.load_document(id).map_err(Verdict::Storage)? else {
             return Ok(None);
         };
-        let doc = Automerge::load(&stored.snapshot).map_err(|e| {
-            Verdict::Storage(StorageError::Backend(format!("stored document {id} is corrupt: {e}")))
-        })?;
+        // A damaged stored copy refuses changes to that document alone (retryable, so the
+        // device keeps them) until an admin repairs the log; it must not fail the whole batch.
+        let doc = match intake::guarded(|| Automerge::load(&stored.snapshot)) {
+            Ok(Ok(doc)) => doc,
+            Ok(Err(e)) => return Err(Verdict::Reject(RejectCode::MissingDependencies, damaged(id, e))),
+            Err(e) => return Err(Verdict::Reject(RejectCode::MissingDependencies, damaged(id, e))),
+        };
         let kind = stored.kind.parse().map_err(|_| {
             Verdict::Storage(StorageError::Backend(format!("stored document {id} has kind {}", stored.kind)))
         })?;
@@ -831,6 +908,11 @@ impl Writer {
         self.cache.put(id, cached);
         Ok(Some(meta))
     }
+}
+
+fn damaged(id: DocId, cause: impl std::fmt::Display) -> String {
+    tracing::error!(%id, %cause, "a stored document does not load; run `fieldsync admin repair-log`");
+    format!("the relay's copy of document {id} is damaged; it is kept until an admin repairs it")
 }
 
 /// A cached document's owner and state, without the document.

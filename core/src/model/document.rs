@@ -26,30 +26,55 @@ pub fn declared_kind(doc: &Automerge) -> Result<RecordKind, String> {
     }
 }
 
-/// Checks that a document reads as the kind it declares; returns what it is.
-pub fn check_document(doc: &Automerge) -> Result<DocumentFacts, String> {
-    let kind = declared_kind(doc)?;
-    let sealed = match kind {
-        RecordKind::Customer => facts::<Customer>(doc)?,
-        RecordKind::LeadCard => facts::<LeadCard>(doc)?,
-        RecordKind::Opportunity => facts::<Opportunity>(doc)?,
-        RecordKind::Visit => facts::<Visit>(doc)?,
-        RecordKind::ServiceSlip => facts::<ServiceSlip>(doc)?,
-        // Rules steer every phone's checks and the relay's alerts: a change that leaves them
-        // out of range (0-day stall rules would alert on every deal at once) is refused.
-        RecordKind::TeamRules => {
-            let rules: TeamRules =
-                autosurgeon::hydrate(doc).map_err(|e| format!("it does not read as a {}: {e}", kind))?;
-            rules.validate().map_err(|e| e.to_string())?;
-            false
+/// What is wrong with a document, for [`check_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentProblem {
+    /// It does not read as the kind it declares (or declares none): no reader can use it.
+    Unreadable(String),
+    /// It reads, but breaks its kind's rules (`Record::validate`: an empty name, 300 tags, a
+    /// position out of range), which the phone's own writes never do.
+    Invalid(String),
+}
+
+impl std::fmt::Display for DocumentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocumentProblem::Unreadable(why) | DocumentProblem::Invalid(why) => f.write_str(why),
         }
-        RecordKind::Alert => facts::<Alert>(doc)?,
+    }
+}
+
+/// Checks that a document reads as the kind it declares; returns what it is. Team rules are also
+/// validated (out-of-range rules would steer every phone's checks and the relay's alerts).
+pub fn check_document(doc: &Automerge) -> Result<DocumentFacts, String> {
+    check(doc, false).map_err(|p| p.to_string())
+}
+
+/// [`check_document`], and the record's own rules too: what the relay requires of every document
+/// a device changes, so it never hands phones a record their own `validate()` would refuse.
+pub fn check_record(doc: &Automerge) -> Result<DocumentFacts, DocumentProblem> {
+    check(doc, true)
+}
+
+fn check(doc: &Automerge, validate: bool) -> Result<DocumentFacts, DocumentProblem> {
+    let kind = declared_kind(doc).map_err(DocumentProblem::Unreadable)?;
+    let sealed = match kind {
+        RecordKind::Customer => facts::<Customer>(doc, validate)?,
+        RecordKind::LeadCard => facts::<LeadCard>(doc, validate)?,
+        RecordKind::Opportunity => facts::<Opportunity>(doc, validate)?,
+        RecordKind::Visit => facts::<Visit>(doc, validate)?,
+        RecordKind::ServiceSlip => facts::<ServiceSlip>(doc, validate)?,
+        RecordKind::TeamRules => facts::<TeamRules>(doc, true)?,
+        RecordKind::Alert => facts::<Alert>(doc, validate)?,
     };
     Ok(DocumentFacts { kind, sealed })
 }
 
-fn facts<R: Record>(doc: &Automerge) -> Result<bool, String> {
-    let record: R =
-        autosurgeon::hydrate(doc).map_err(|e| format!("it does not read as a {}: {e}", R::KIND))?;
+fn facts<R: Record>(doc: &Automerge, validate: bool) -> Result<bool, DocumentProblem> {
+    let record: R = autosurgeon::hydrate(doc)
+        .map_err(|e| DocumentProblem::Unreadable(format!("it does not read as a {}: {e}", R::KIND)))?;
+    if validate {
+        record.validate().map_err(|e| DocumentProblem::Invalid(e.to_string()))?;
+    }
     Ok(record.is_sealed())
 }

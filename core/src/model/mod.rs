@@ -22,7 +22,7 @@ use autosurgeon::{Hydrate, Reconcile};
 
 pub use alert::{Alert, StallKind, StallLevel};
 pub use customer::{Contact, Customer, NewCustomer};
-pub use document::{DocumentFacts, check_document, declared_kind};
+pub use document::{DocumentFacts, DocumentProblem, check_document, check_record, declared_kind};
 pub use lead_card::{LeadCard, NewLeadCard};
 pub use location::{Datum, FixSource, Location};
 pub use opportunity::{DealEvidence, EvidenceKind, Money, NewOpportunity, Opportunity, Stage, StageChange};

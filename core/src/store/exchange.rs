@@ -12,6 +12,7 @@ use super::{Store, projection};
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
 use crate::model::RecordKind;
+use crate::sync::intake::{self, ChunkKind};
 use crate::sync::wire::{DocumentBytes, PushedChange, SyncRequest, SyncResponse};
 
 /// How much one request may carry.
@@ -63,6 +64,35 @@ pub struct AppliedSync {
     pub more: bool,
     /// Alerts this exchange brought that the device did not have (supervisors' devices).
     pub new_alerts: Vec<DocId>,
+    /// Snapshots and changes from the relay that could not be applied: kept in
+    /// `quarantined_entries`, their documents marked for repair ([`Store::documents_to_repair`]).
+    pub quarantined: u32,
+}
+
+/// A document whose local copy may lack what the relay has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentToRepair {
+    /// The document.
+    pub doc_id: DocId,
+    /// Why it was marked.
+    pub reason: String,
+    /// When it was first marked.
+    pub since: UnixMillis,
+    /// Repairs tried so far.
+    pub attempts: u32,
+}
+
+/// Something the relay sent that this device could not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedEntry {
+    /// The document it was for.
+    pub doc_id: DocId,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Why it was not applied.
+    pub reason: String,
+    /// When it arrived.
+    pub received_at: UnixMillis,
 }
 
 /// A change the relay refused for good.
@@ -303,6 +333,108 @@ impl Store {
         })
     }
 
+    /// Documents marked for repair (something the relay sent for them was quarantined), oldest
+    /// first, that have been tried fewer than `max_attempts` times.
+    pub fn documents_to_repair(&self, max_attempts: u32) -> Result<Vec<DocumentToRepair>> {
+        self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT doc_id, reason, since, attempts FROM documents_to_repair
+                 WHERE attempts < ?1 ORDER BY since, doc_id",
+            )?;
+            let rows = statement.query_map([max_attempts], |r| {
+                Ok(DocumentToRepair {
+                    doc_id: r.get(0)?,
+                    reason: r.get(1)?,
+                    since: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Merges the relay's snapshot of a document marked for repair into the local copy (or
+    /// replaces a local copy that no longer loads, keeping this device's unsent changes) and
+    /// clears the mark. When the snapshot cannot be applied either, the document stays marked,
+    /// one attempt more, and the reason is returned as `Ok(Some(reason))`.
+    pub fn repair_document(&self, id: DocId, snapshot: &[u8]) -> Result<Option<String>> {
+        let now = self.clock.now_ms();
+        self.db.write(|tx| {
+            let attempt = |reason: String| -> Result<Option<String>> {
+                count_repair_attempt(tx, id, &reason)?;
+                Ok(Some(reason))
+            };
+            let local = match documents::load(tx, id) {
+                Ok(local) => local,
+                // The local copy is beyond repair: start from the relay's, then this device's
+                // changes the relay has not acknowledged yet.
+                Err(StoreError::CorruptDocument { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let local_kind = local.as_ref().map(|l| l.kind);
+            let sealed = local.as_ref().is_some_and(|l| l.sealed);
+            let mut doc = local.map(|l| l.doc).unwrap_or_default();
+            if let Err(reason) = apply_remote(&mut doc, snapshot) {
+                return attempt(format!("the relay's snapshot does not apply: {reason}"));
+            }
+            let mut outbox = tx.prepare_cached("SELECT bytes FROM outbox WHERE doc_id = ?1 ORDER BY seq")?;
+            for bytes in outbox.query_map([id], |r| r.get::<_, Vec<u8>>(0))? {
+                if let Err(reason) = apply_remote(&mut doc, &bytes?) {
+                    return attempt(format!("this device's own unsent change does not apply: {reason}"));
+                }
+            }
+            if let Err(reason) = check_complete(&doc) {
+                return attempt(reason);
+            }
+            let kind = match documents::kind_of(&doc, id) {
+                Ok(kind) => kind,
+                Err(e) => return attempt(e.to_string()),
+            };
+            if local_kind.is_some_and(|k| k != kind) {
+                return attempt(format!("the relay's copy is a {kind}, the local one is not"));
+            }
+            if local_kind.is_some()
+                || tx
+                    .query_row("SELECT 1 FROM documents WHERE doc_id = ?1", [id], |_| Ok(()))
+                    .optional()?
+                    .is_some()
+            {
+                documents::replace_snapshot(tx, id, &doc, now)?;
+            } else {
+                documents::insert(tx, id, kind, &doc, now)?;
+            }
+            let stored = StoredDoc { kind, doc, pending_changes: 0, sealed };
+            project_remote(tx, id, &stored, &mut AppliedSync::default())?;
+            tx.prepare_cached("DELETE FROM documents_to_repair WHERE doc_id = ?1")?.execute([id])?;
+            Ok(None)
+        })
+    }
+
+    /// Records a repair that could not be done this time (the relay does not have the document,
+    /// or refused it): one attempt more, with the reason.
+    pub fn repair_failed(&self, id: DocId, reason: &str) -> Result<()> {
+        self.db.write(|tx| count_repair_attempt(tx, id, reason))
+    }
+
+    /// What the relay sent that could not be applied, newest first.
+    pub fn quarantined_entries(&self, limit: u32) -> Result<Vec<QuarantinedEntry>> {
+        self.db.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT doc_id, length(bytes), reason, received_at FROM quarantined_entries
+                 ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = statement.query_map([limit], |r| {
+                Ok(QuarantinedEntry {
+                    doc_id: r.get(0)?,
+                    bytes: r.get::<_, i64>(1)?.max(0) as u64,
+                    reason: r.get(2)?,
+                    received_at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     /// Changes the relay refused for good, newest first.
     pub fn rejected_changes(&self, limit: u32) -> Result<Vec<RejectedChange>> {
         self.db.read(|conn| {
@@ -341,7 +473,9 @@ fn by_document<'a>(items: impl Iterator<Item = &'a DocumentBytes>) -> Vec<(DocId
 }
 
 /// Merges one document's snapshots and changes from the relay into the local copy (creating it
-/// if new).
+/// if new). Whatever of it cannot be applied is quarantined and the document marked for repair
+/// (STYLE §16): only a storage failure fails the exchange, so one bad log entry can never keep
+/// the cursor from moving or the rest of the page from being applied.
 fn merge_remote(
     conn: &Connection,
     id: DocId,
@@ -349,27 +483,58 @@ fn merge_remote(
     now: UnixMillis,
     applied: &mut AppliedSync,
 ) -> Result<()> {
-    let corrupt = |reason: String| StoreError::Protocol(format!("document {id} from the relay: {reason}"));
     // (kind, sealed, heads) of the local copy, if there is one.
-    let (mut doc, local) = match documents::load(conn, id)? {
-        Some(stored) => {
+    let (mut doc, local) = match documents::load(conn, id) {
+        Ok(Some(stored)) => {
             let heads = stored.doc.get_heads();
             (stored.doc, Some((stored.kind, stored.sealed, heads)))
         }
-        None => (Automerge::new(), None),
+        Ok(None) => (Automerge::new(), None),
+        Err(StoreError::CorruptDocument { reason, .. }) => {
+            let reason = format!("the local copy does not load ({reason})");
+            return quarantine(conn, id, items, &reason, now, applied);
+        }
+        Err(e) => return Err(e),
     };
+    let mut good: Vec<&[u8]> = Vec::with_capacity(items.len());
+    let mut bad: Vec<(&[u8], String)> = Vec::new();
     for bytes in items {
-        doc.load_incremental(bytes).map_err(|e| corrupt(e.to_string()))?;
+        match apply_remote(&mut doc, bytes) {
+            Ok(()) => good.push(bytes),
+            Err(reason) => {
+                bad.push((bytes, reason));
+                // A failed apply may leave the document half-changed: start again from the
+                // stored copy and what did apply.
+                doc = match documents::load(conn, id)? {
+                    Some(stored) => stored.doc,
+                    None => Automerge::new(),
+                };
+                for bytes in &good {
+                    if let Err(reason) = apply_remote(&mut doc, bytes) {
+                        return quarantine(conn, id, items, &reason, now, applied);
+                    }
+                }
+            }
+        }
     }
-    check_complete(&doc).map_err(corrupt)?;
+    for (bytes, reason) in &bad {
+        quarantine(conn, id, &[bytes], reason, now, applied)?;
+    }
+    if let Err(reason) = check_complete(&doc) {
+        return quarantine(conn, id, &good, &reason, now, applied);
+    }
     if local.as_ref().is_some_and(|(_, _, heads)| *heads == doc.get_heads()) {
         return Ok(()); // already had all of it (our own change echoed, or a replayed page)
     }
-    let kind = documents::kind_of(&doc, id)?;
+    let kind = match documents::kind_of(&doc, id) {
+        Ok(kind) => kind,
+        Err(e) => return quarantine(conn, id, &good, &e.to_string(), now, applied),
+    };
     let had_local = local.is_some();
     let stored = match local {
         Some((local_kind, _, _)) if local_kind != kind => {
-            return Err(corrupt(format!("it changed kind from {local_kind} to {kind}")));
+            let reason = format!("it would change the document's kind from {local_kind} to {kind}");
+            return quarantine(conn, id, &good, &reason, now, applied);
         }
         // Remote items may be whole snapshots: store the merged state as a new snapshot rather
         // than appending them as changes.
@@ -387,6 +552,55 @@ fn merge_remote(
         applied.new_alerts.push(id);
     }
     applied.documents_changed += 1;
+    Ok(())
+}
+
+/// Applies one snapshot or change from the relay, with the relay's own intake checks: the
+/// checksum (which `load_incremental` into a non-empty document would silently skip), decoding,
+/// and a guard against panics inside automerge.
+fn apply_remote(doc: &mut Automerge, bytes: &[u8]) -> std::result::Result<(), String> {
+    match intake::chunk_kind(bytes)? {
+        ChunkKind::Document => {
+            intake::verify_document_checksum(bytes).map_err(|e| e.to_string())?;
+            intake::load_incremental(doc, bytes).map_err(|e| e.to_string())
+        }
+        ChunkKind::Change | ChunkKind::CompressedChange => {
+            let change = intake::verify_change(bytes).map_err(|e| e.to_string())?;
+            intake::apply_change(doc, change).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn count_repair_attempt(conn: &Connection, id: DocId, reason: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE documents_to_repair SET attempts = attempts + 1, reason = ?2 WHERE doc_id = ?1",
+    )?
+    .execute(params![id, reason])?;
+    Ok(())
+}
+
+/// Keeps `items` of document `id` out of the store's documents, with the reason, and marks the
+/// document for repair from the relay's snapshot.
+fn quarantine(
+    conn: &Connection,
+    id: DocId,
+    items: &[&[u8]],
+    reason: &str,
+    now: UnixMillis,
+    applied: &mut AppliedSync,
+) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO quarantined_entries (doc_id, bytes, reason, received_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for bytes in items {
+        insert.execute(params![id, bytes, reason, now])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)
+         ON CONFLICT (doc_id) DO UPDATE SET reason = ?2",
+    )?
+    .execute(params![id, reason, now])?;
+    applied.quarantined += items.len() as u32;
     Ok(())
 }
 

@@ -30,7 +30,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
 pub use duplicates::{CreateMode, CreateOutcome, DuplicateCandidate, ImportedCustomer};
 pub use error::{Result, StoreError};
-pub use exchange::{AppliedSync, PendingBlob, PreparedSync, PushLimits, RejectedChange, SyncStatus};
+pub use exchange::{
+    AppliedSync, DocumentToRepair, PendingBlob, PreparedSync, PushLimits, QuarantinedEntry, RejectedChange,
+    SyncStatus,
+};
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;

@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_funnel.sql"),
         then: Some(super::projection::index_funnel),
     },
+    Migration { sql: include_str!("migrations/0006_quarantine.sql"), then: None },
 ];
 
 /// The schema version this build writes.

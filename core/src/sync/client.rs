@@ -103,6 +103,11 @@ pub struct SyncReport {
     pub rejected: u32,
     /// Changes the relay could not take yet; they stay in the outbox.
     pub deferred: u32,
+    /// Entries from the relay that could not be applied and were quarantined
+    /// ([`Store::quarantined_entries`]); the rest of each page was applied.
+    pub quarantined: u32,
+    /// Documents repaired from the relay's snapshot after a quarantined entry.
+    pub repaired: u32,
 }
 
 /// The relay's answer to an enrollment.
@@ -227,17 +232,42 @@ impl RelayClient {
             report.progress.documents_received += applied.documents_changed;
             report.rejected += applied.rejected;
             report.deferred = applied.deferred;
+            report.quarantined += applied.quarantined;
             report.progress.outbox_remaining = store.outbox_len()?;
             progress(&report.progress);
             let pushed_everything = pushed == 0 || report.progress.outbox_remaining == 0;
             let made_progress = applied.acknowledged + applied.rejected > 0;
             if !applied.more && (pushed_everything || !made_progress) {
+                report.repaired = self.repair_documents(store, &token).await?;
                 return Ok(report);
             }
         }
         Err(SyncError::Network(
             "the relay kept answering that more is waiting; stopped after 100000 rounds".into(),
         ))
+    }
+
+    /// Fetches the relay's snapshot of every document marked for repair (something the relay
+    /// sent for it was quarantined) and merges it. A snapshot the relay no longer has, or one
+    /// that does not apply either, leaves the document marked for a later sync, a few times at
+    /// most; returns how many were repaired.
+    async fn repair_documents(&self, store: &Store, token: &str) -> Result<u32, SyncError> {
+        let mut repaired = 0;
+        for doc in store.documents_to_repair(REPAIR_ATTEMPTS)? {
+            let path = format!("/v1/documents/{}", doc.doc_id);
+            let outcome = match self.send(reqwest::Method::GET, &path, token, None).await {
+                Ok(snapshot) => store.repair_document(doc.doc_id, &snapshot)?,
+                Err(SyncError::Relay { status: 404, message, .. }) => {
+                    store.repair_failed(doc.doc_id, &message)?;
+                    Some(message)
+                }
+                Err(e) => return Err(e),
+            };
+            if outcome.is_none() {
+                repaired += 1;
+            }
+        }
+        Ok(repaired)
     }
 
     /// Uploads every queued blob, resuming each from the offset the relay reports, and removes
@@ -424,6 +454,9 @@ impl RelayClient {
         }
     }
 }
+
+/// How often a document marked for repair is tried before it waits for an admin.
+const REPAIR_ATTEMPTS: u32 = 5;
 
 /// The token this store was enrolled with; `NotEnrolled` before enrolling.
 fn relay_token(store: &Store) -> Result<String, SyncError> {

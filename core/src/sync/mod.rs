@@ -4,6 +4,7 @@
 //! outbox and cursor and applies a [`wire::SyncResponse`] in one transaction; the HTTP client
 //! only carries the bytes.
 
+pub mod intake;
 pub mod wire;
 
 /// What an enrolling device signs with its key, proving to the relay that it holds the key it

@@ -487,4 +487,16 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     ) -> StorageResult<SnapshotPage>;
     /// How many documents the relay stores.
     fn document_count(&self) -> StorageResult<u64>;
+    /// Up to `limit` log entries of a team after `after_seq`, in log order, each as
+    /// (position, document, change bytes): for the admin's log repair, which reads every entry.
+    fn team_log(
+        &self,
+        team_id: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<(u64, DocId, Vec<u8>)>>;
+    /// In one transaction: removes the log entries at `positions` of `team_id` and saves the
+    /// rebuilt `documents` (the log repair's write).
+    fn repair_log(&self, team_id: &str, positions: &[u64], documents: &[DocumentUpdate])
+    -> StorageResult<()>;
 }

@@ -9,9 +9,9 @@ use fieldsync_core::DocId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, MergeConflict, PairStatus,
-    RelayStorage, Role, ScheduleRow, ScheduleWrite, SnapshotPage, StorageError, StorageResult,
-    StoredDocument, SyncVisibility,
+    BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate,
+    MergeConflict, PairStatus, RelayStorage, Role, ScheduleRow, ScheduleWrite, SnapshotPage, StorageError,
+    StorageResult, StoredDocument, SyncVisibility,
 };
 
 mod push;
@@ -851,6 +851,52 @@ impl RelayStorage for SqliteStorage {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn team_log(
+        &self,
+        team_id: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<(u64, DocId, Vec<u8>)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT seq, doc_id, bytes FROM changes WHERE team_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![team_id, after_seq as i64, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, id, bytes) = row?;
+                let id: [u8; 16] = id
+                    .try_into()
+                    .map_err(|_| StorageError::Backend("a log entry's document id is not 16 bytes".into()))?;
+                out.push((seq.max(0) as u64, DocId::from_bytes(id), bytes));
+            }
+            Ok(out)
+        })
+    }
+
+    fn repair_log(
+        &self,
+        team_id: &str,
+        positions: &[u64],
+        documents: &[DocumentUpdate],
+    ) -> StorageResult<()> {
+        self.write(|tx| {
+            let mut delete = tx.prepare_cached("DELETE FROM changes WHERE team_id = ?1 AND seq = ?2")?;
+            for seq in positions {
+                delete.execute(params![team_id, *seq as i64])?;
+            }
+            let mut update = tx.prepare_cached(
+                "UPDATE documents SET snapshot = ?2, sealed = ?3, kind = ?4 WHERE doc_id = ?1 AND team_id = ?5",
+            )?;
+            for d in documents {
+                update.execute(params![&d.doc_id.as_bytes()[..], d.snapshot, d.sealed, d.kind, team_id])?;
+            }
+            Ok(())
         })
     }
 

@@ -1,0 +1,226 @@
+//! What a peer checks before it keeps Automerge bytes another peer sent: the one intake rule the
+//! relay applies to pushed changes and the phone applies to what the relay sends (STYLE §16).
+//!
+//! `automerge::Change::from_bytes` (0.12) computes a change's hash but never compares it with the
+//! checksum in the chunk header, while `Automerge::load` and `load_incremental` refuse (or, for a
+//! non-empty document, silently drop) a chunk whose checksum is wrong. A relay that stored such a
+//! change would hand every phone bytes it cannot read. So every chunk from outside is parsed and
+//! its checksum verified here, and applying it to a document runs under a panic guard: hostile
+//! bytes that reach an `unwrap` inside automerge become a typed refusal of that one change.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::{Automerge, Change};
+use sha2::{Digest, Sha256};
+
+/// The magic bytes that open every Automerge chunk.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+
+/// What kind of chunk a piece of Automerge bytes is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// A saved document (`Automerge::save`): what the relay sends a new device.
+    Document,
+    /// One change.
+    Change,
+    /// One DEFLATE-compressed change.
+    CompressedChange,
+}
+
+/// Why bytes from another peer were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    /// The bytes are not one well-formed Automerge chunk of an accepted kind.
+    #[error("not a well-formed Automerge {expected}: {reason}")]
+    Malformed {
+        /// What was expected ("change", "document or change").
+        expected: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The chunk's header checksum does not match its contents (the bytes were damaged).
+    #[error("the chunk's checksum {stated} does not match its contents ({actual}); the bytes were damaged")]
+    BadChecksum {
+        /// The checksum in the header, hex.
+        stated: String,
+        /// The first four bytes of the contents' SHA-256, hex.
+        actual: String,
+    },
+    /// Automerge could not apply the change to the document.
+    #[error("the change does not apply to the document: {0}")]
+    NotApplicable(String),
+}
+
+/// Parses one change and verifies its checksum: what the relay does with every pushed change
+/// before anything else, so it never stores a change a phone's reader would refuse.
+pub fn verify_change(bytes: &[u8]) -> Result<Change, IntakeError> {
+    let malformed = |reason: String| IntakeError::Malformed { expected: "change", reason };
+    match chunk_kind(bytes).map_err(malformed)? {
+        ChunkKind::Change | ChunkKind::CompressedChange => {}
+        ChunkKind::Document => return Err(malformed("it is a whole document, not a change".into())),
+    }
+    let change = guarded(|| Change::from_bytes(bytes.to_vec()))
+        .map_err(malformed)?
+        .map_err(|e| malformed(e.to_string()))?;
+    // The hash is over the (decompressed) chunk contents; the header must state its first bytes.
+    check_checksum(&bytes[4..8], &change.hash().0[..4])?;
+    Ok(change)
+}
+
+/// Verifies the checksum of a saved document's chunk without loading it (cheap: one SHA-256 over
+/// the bytes). `Automerge::load` checks it too, but `load_incremental` into a non-empty document
+/// drops a damaged chunk without an error, which would hide the damage.
+pub fn verify_document_checksum(bytes: &[u8]) -> Result<(), IntakeError> {
+    let malformed = |reason: String| IntakeError::Malformed { expected: "document", reason };
+    let (kind, data_start) = header(bytes).map_err(malformed)?;
+    if kind != ChunkKind::Document {
+        return Err(malformed("it is not a saved document".into()));
+    }
+    let data = &bytes[data_start..];
+    let mut hasher = Sha256::new();
+    hasher.update(&bytes[8..data_start]); // chunk type and length, as the hash covers them
+    hasher.update(data);
+    check_checksum(&bytes[4..8], &hasher.finalize()[..4])
+}
+
+/// The kind of the single chunk in `bytes`, checking its header and that nothing follows it.
+pub fn chunk_kind(bytes: &[u8]) -> Result<ChunkKind, String> {
+    header(bytes).map(|(kind, _)| kind)
+}
+
+/// Applies one verified change to `doc`, turning a panic inside automerge into an error. After
+/// an error `doc` may be half-changed: callers apply to a copy, or rebuild it.
+pub fn apply_change(doc: &mut Automerge, change: Change) -> Result<(), IntakeError> {
+    guarded(|| doc.apply_changes([change]))
+        .map_err(IntakeError::NotApplicable)?
+        .map_err(|e| IntakeError::NotApplicable(e.to_string()))
+}
+
+/// Loads saved-document or change bytes into `doc` under the panic guard (the phone's path for
+/// the relay's snapshots). The same caveat as [`apply_change`] holds after an error.
+pub fn load_incremental(doc: &mut Automerge, bytes: &[u8]) -> Result<(), IntakeError> {
+    guarded(|| doc.load_incremental(bytes))
+        .map_err(IntakeError::NotApplicable)?
+        .map(|_| ())
+        .map_err(|e| IntakeError::NotApplicable(e.to_string()))
+}
+
+/// Runs `f`, turning a panic into its message.
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        format!("automerge failed on these bytes ({what})")
+    })
+}
+
+fn check_checksum(stated: &[u8], actual: &[u8]) -> Result<(), IntakeError> {
+    if stated == actual {
+        Ok(())
+    } else {
+        Err(IntakeError::BadChecksum { stated: hex::encode(stated), actual: hex::encode(actual) })
+    }
+}
+
+/// The chunk's kind and where its contents start; the contents must run to the end of `bytes`.
+fn header(bytes: &[u8]) -> Result<(ChunkKind, usize), String> {
+    if bytes.len() < 10 {
+        return Err(format!("{} bytes is too short for a chunk", bytes.len()));
+    }
+    if bytes[..4] != MAGIC {
+        return Err("it does not start with Automerge's magic bytes".into());
+    }
+    let kind = match bytes[8] {
+        0 => ChunkKind::Document,
+        1 => ChunkKind::Change,
+        2 => ChunkKind::CompressedChange,
+        other => return Err(format!("chunk type {other} is not a document or a change")),
+    };
+    let mut length: u64 = 0;
+    let mut at = 9;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(at).ok_or("the chunk length is cut off")?;
+        at += 1;
+        length |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            let rest = (bytes.len() - at) as u64;
+            if length != rest {
+                return Err(format!("the header says {length} bytes of contents; {rest} follow"));
+            }
+            return Ok((kind, at));
+        }
+    }
+    Err("the chunk length is not a valid LEB128 number".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable as _;
+    use automerge::{ActorId, ROOT};
+
+    use super::*;
+
+    fn sample_change() -> Vec<u8> {
+        let mut doc = Automerge::new().with_actor(ActorId::from([7u8; 16]));
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "company_name", "苏州精工").unwrap();
+        tx.commit();
+        doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_valid_change_and_document_pass() {
+        let bytes = sample_change();
+        let change = verify_change(&bytes).unwrap();
+        let mut doc = Automerge::new();
+        apply_change(&mut doc, change).unwrap();
+        verify_document_checksum(&doc.save()).unwrap();
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_a_change_is_refused_or_still_reads_on_a_phone() {
+        // What the relay accepts must load on a phone: each flip is either refused here, or the
+        // phone's own reader (`Automerge::load`) takes the same bytes.
+        let bytes = sample_change();
+        let mut refused = 0;
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            match verify_change(&flipped) {
+                Err(_) => refused += 1,
+                Ok(_) => {
+                    assert!(
+                        Automerge::load(&flipped).is_ok(),
+                        "bit {bit}: accepted but a phone cannot load it"
+                    )
+                }
+            }
+        }
+        assert!(refused > bytes.len() * 8 * 9 / 10, "only {refused} flips refused");
+    }
+
+    #[test]
+    fn a_damaged_document_checksum_is_refused() {
+        let mut doc = Automerge::new();
+        apply_change(&mut doc, verify_change(&sample_change()).unwrap()).unwrap();
+        let mut saved = doc.save();
+        let last = saved.len() - 1;
+        saved[last] ^= 0x01;
+        assert!(matches!(verify_document_checksum(&saved), Err(IntakeError::BadChecksum { .. })));
+        assert!(verify_change(&saved).is_err(), "a document is not a change");
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_refused() {
+        let bytes = sample_change();
+        assert!(verify_change(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(verify_change(&longer).is_err());
+        assert!(verify_change(&[]).is_err());
+        assert!(verify_change(&[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, 0xff]).is_err());
+    }
+}
