@@ -96,8 +96,9 @@ pub fn app(state: AppState) -> Router {
     let sync_routes = Router::new()
         .route("/v1/sync", post(sync).layer(Extension(SyncBudget::new(sync_limit))))
         .layer(DefaultBodyLimit::max(sync_limit));
-    let enroll_routes =
-        Router::new().route("/v1/enroll", post(auth::enroll)).layer(DefaultBodyLimit::max(auth::MAX_ENROLL_BODY_BYTES));
+    let enroll_routes = Router::new()
+        .route("/v1/enroll", post(auth::enroll))
+        .layer(DefaultBodyLimit::max(auth::MAX_ENROLL_BODY_BYTES));
     let blob_routes =
         Router::new().route("/v1/blobs/{sha256}", get(blobs::get).head(blobs::head).put(blobs::put));
     Router::new()
@@ -387,13 +388,17 @@ async fn sync(
 
     let body = read_sync_body(body, declared, body_bytes).await.map_err(|e| match e {
         SyncBodyError::TooLarge => too_large(),
-        SyncBodyError::Broken(m) => ApiError::bad_request("malformed_body", format!("the body could not be read: {m}")),
+        SyncBodyError::Broken(m) => {
+            ApiError::bad_request("malformed_body", format!("the body could not be read: {m}"))
+        }
     })?;
     let request = SyncRequest::decode_with_limit(&body, expansion).map_err(|e| match e {
         WireError::TooManyChanges { count, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_changes",
-            format!("the request carries {count} changes; push at most {MAX_CHANGES_PER_REQUEST} per request"),
+            format!(
+                "the request carries {count} changes; push at most {MAX_CHANGES_PER_REQUEST} per request"
+            ),
         ),
         WireError::PayloadTooLarge { limit } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -94,16 +94,18 @@ async fn discard_partial(partial: &Path, length_file: &Path) -> Result<(), ApiEr
 /// Whether a partial upload was last written before `ttl` ago (judged by the data file, or by
 /// the length file when no byte arrived yet).
 fn is_expired(partial: &Path, length_file: &Path, now: SystemTime, ttl: Duration) -> bool {
-    let touched = std::fs::metadata(partial).or_else(|_| std::fs::metadata(length_file)).and_then(|m| m.modified());
+    let touched =
+        std::fs::metadata(partial).or_else(|_| std::fs::metadata(length_file)).and_then(|m| m.modified());
     touched.is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > ttl))
 }
 
 /// Deletes the device's partial upload of `sha` if it expired; true if it did.
 async fn expire_own_partial(partial: &Path, length_file: &Path) -> Result<bool, ApiError> {
     let (p, l) = (partial.to_owned(), length_file.to_owned());
-    let expired = tokio::task::spawn_blocking(move || is_expired(&p, &l, SystemTime::now(), PARTIAL_UPLOAD_TTL))
-        .await
-        .map_err(ApiError::internal)?;
+    let expired =
+        tokio::task::spawn_blocking(move || is_expired(&p, &l, SystemTime::now(), PARTIAL_UPLOAD_TTL))
+            .await
+            .map_err(ApiError::internal)?;
     if expired {
         discard_partial(partial, length_file).await?;
     }
@@ -233,7 +235,8 @@ fn chunk_too_large(limit: usize, kept: Option<u64>) -> Response {
         ),
         None => format!("the chunk is larger than {limit} bytes; send chunks of at most {limit} bytes"),
     };
-    let mut response = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message).into_response();
+    let mut response =
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message).into_response();
     if let Some(offset) = kept {
         response.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(offset));
     }
@@ -272,8 +275,7 @@ pub async fn put(
         ));
     }
     let chunk_limit = state.config.max_blob_chunk_bytes;
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > chunk_limit as u64) {
         return Ok(chunk_too_large(chunk_limit, None));
     }
@@ -293,11 +295,11 @@ pub async fn put(
         })?,
         None => {
             let len = declared.filter(|&n| n > 0).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "bad_content_range",
-                        "send Content-Range, or a non-empty body with Content-Length",
-                    )
-                })?;
+                ApiError::bad_request(
+                    "bad_content_range",
+                    "send Content-Range, or a non-empty body with Content-Length",
+                )
+            })?;
             (0, len - 1, len)
         }
     };
@@ -329,7 +331,9 @@ pub async fn put(
         .await
         {
             Ok(Ok(0)) => {}
-            Ok(Ok(removed)) => tracing::info!(tenant = %scope.tenant_id, removed, "expired partial uploads deleted"),
+            Ok(Ok(removed)) => {
+                tracing::info!(tenant = %scope.tenant_id, removed, "expired partial uploads deleted")
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "could not sweep expired partial uploads"),
             Err(e) => tracing::warn!(error = %e, "the partial upload sweep failed"),
         }

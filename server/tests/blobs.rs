@@ -65,7 +65,10 @@ async fn enroll(state: &AppState, code: &str) -> String {
     let body = enroll_body(code, &DeviceIdentity::generate().unwrap(), "t");
     let answer = call(
         state,
-        Request::post("/v1/enroll").header("content-type", "application/json").body(Body::from(body)).unwrap(),
+        Request::post("/v1/enroll")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap(),
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer.body));
@@ -74,8 +77,11 @@ async fn enroll(state: &AppState, code: &str) -> String {
 
 async fn relay_with(configure: impl FnOnce(&mut RelayConfig)) -> Relay {
     let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        RelayConfig { data_dir: dir.path().to_owned(), max_sync_body_bytes: 256 * 1024, ..Default::default() };
+    let mut config = RelayConfig {
+        data_dir: dir.path().to_owned(),
+        max_sync_body_bytes: 256 * 1024,
+        ..Default::default()
+    };
     configure(&mut config);
     let boot = fieldsync_server::admin::run(
         dir.path(),
@@ -237,15 +243,23 @@ async fn a_chunked_put_over_the_chunk_limit_is_413_and_keeps_only_what_fit() {
     assert_eq!(stored.header("upload-offset"), Some(kept), "HEAD agrees with the 413");
 
     // A declared length over the limit is the same typed answer, before any byte is read.
-    let declared = call(&r.state, put(&r.owner, &sha, &format!("bytes {kept}-2999/3000"), bytes[kept as usize..].to_vec())).await;
-    assert_eq!((declared.status, declared.code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    let declared = call(
+        &r.state,
+        put(&r.owner, &sha, &format!("bytes {kept}-2999/3000"), bytes[kept as usize..].to_vec()),
+    )
+    .await;
+    assert_eq!(
+        (declared.status, declared.code().as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
 
     // Resuming with chunks within the limit completes the blob with the right hash.
     let mut offset = kept as usize;
     while offset < bytes.len() {
         let end = (offset + 1024).min(bytes.len());
         let range = format!("bytes {offset}-{}/3000", end - 1);
-        let step = call(&r.state, put(&r.owner, &sha, &range, chunked(bytes[offset..end].to_vec(), 100))).await;
+        let step =
+            call(&r.state, put(&r.owner, &sha, &range, chunked(bytes[offset..end].to_vec(), 100))).await;
         assert!(step.status.is_success(), "{range}: {}", String::from_utf8_lossy(&step.body));
         offset = end;
     }
@@ -267,7 +281,8 @@ async fn an_enrollment_body_over_4_kib_is_a_typed_413() {
         },
     )
     .unwrap();
-    let state = AppState::open(RelayConfig { data_dir: dir.path().to_owned(), ..Default::default() }).unwrap();
+    let state =
+        AppState::open(RelayConfig { data_dir: dir.path().to_owned(), ..Default::default() }).unwrap();
     let code = boot["users"][0]["code"].as_str().unwrap();
     let identity = DeviceIdentity::generate().unwrap();
     let padded = enroll_body(code, &identity, &"x".repeat(8 * 1024));

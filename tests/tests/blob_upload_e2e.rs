@@ -49,8 +49,11 @@ fn answered(relay: &RelayProcess, status: u16) -> u64 {
 /// A `PUT` of the device's own, sent by hand (an earlier attempt of the same phone).
 fn put_raw(relay: &RelayProcess, token: &str, sha: &str, range: &str, body: &[u8]) -> u16 {
     let auth = format!("Bearer {token}");
-    let headers =
-        [("authorization", auth.as_str()), ("content-type", "application/octet-stream"), ("content-range", range)];
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/octet-stream"),
+        ("content-range", range),
+    ];
     raw_http(relay.addr, "PUT", &format!("/v1/blobs/{sha}"), &headers, body).0
 }
 
@@ -125,7 +128,8 @@ async fn an_upload_blocked_by_a_lingering_request_waits_then_continues_where_the
     lingering.flush().unwrap();
     let auth = format!("Bearer {}", phone.token);
     for _ in 0..100 {
-        let (_, head, _) = raw_http(relay.addr, "HEAD", &format!("/v1/blobs/{sha}"), &[("authorization", &auth)], b"");
+        let (_, head, _) =
+            raw_http(relay.addr, "HEAD", &format!("/v1/blobs/{sha}"), &[("authorization", &auth)], b"");
         if head.to_ascii_lowercase().contains("upload-offset: 50000") {
             break;
         }

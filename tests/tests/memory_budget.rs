@@ -125,7 +125,11 @@ fn twenty_concurrent_worst_case_requests_stay_within_the_relays_memory_budget() 
             addr,
             "PUT",
             &format!("/v1/blobs/{sha}"),
-            &[("authorization", &auth), ("content-type", "application/octet-stream"), ("content-range", &range)],
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/octet-stream"),
+                ("content-range", &range),
+            ],
             &blob[start..end],
         );
         assert!(status == 200 || status == 201, "{range}: {head}");
@@ -137,7 +141,10 @@ fn twenty_concurrent_worst_case_requests_stay_within_the_relays_memory_budget() 
     let compressed = Arc::new(
         SyncRequest {
             changes: vec![
-                PushedChange { doc_id: fieldsync_core::DocId::from_bytes([1; 16]), bytes: Vec::new() };
+                PushedChange {
+                    doc_id: fieldsync_core::DocId::from_bytes([1; 16]),
+                    bytes: Vec::new()
+                };
                 986_891
             ],
             ..Default::default()

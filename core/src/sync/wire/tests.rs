@@ -134,7 +134,10 @@ fn a_request_declaring_more_changes_than_the_cap_is_refused_before_allocating() 
     // One over the cap, every change present and well formed: still refused.
     let change = PushedChange { doc_id: id(1), bytes: vec![1] };
     let over = SyncRequest { changes: vec![change.clone(); 10_001], ..Default::default() };
-    assert!(matches!(SyncRequest::decode(&over.encode()), Err(WireError::TooManyChanges { count: 10_001, .. })));
+    assert!(matches!(
+        SyncRequest::decode(&over.encode()),
+        Err(WireError::TooManyChanges { count: 10_001, .. })
+    ));
     // The cap itself is fine.
     let at_cap = SyncRequest { changes: vec![change; 10_000], ..Default::default() };
     assert_eq!(SyncRequest::decode(&at_cap.encode()).unwrap(), at_cap);
@@ -161,7 +164,10 @@ fn a_request_expanding_past_the_callers_limit_is_refused() {
     };
     let body = request.encode();
     assert!(body.len() < 1000);
-    assert_eq!(SyncRequest::decode_with_limit(&body, 50_000), Err(WireError::PayloadTooLarge { limit: 50_000 }));
+    assert_eq!(
+        SyncRequest::decode_with_limit(&body, 50_000),
+        Err(WireError::PayloadTooLarge { limit: 50_000 })
+    );
     assert_eq!(SyncRequest::decode_with_limit(&body, 200_000).unwrap(), request);
 }
 
