@@ -5,16 +5,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fieldsync_core::sync::wire::{CONTENT_TYPE, SyncRequest};
+use fieldsync_core::sync::wire::{CONTENT_TYPE, MAX_CHANGES_PER_REQUEST, SyncRequest, WireError};
+use http_body_util::BodyExt;
 use serde_json::json;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -88,15 +88,19 @@ impl AppState {
 /// The relay's router.
 pub fn app(state: AppState) -> Router {
     let sync_limit = state.config.max_sync_body_bytes;
-    let chunk_limit = state.config.max_blob_chunk_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    // Body limits (docs/operations.md, "Limits and memory budget"): the sync handler reads its
+    // body itself within `max_sync_body_bytes` and a shared budget; enrollment is a few hundred
+    // bytes from anyone, so it gets a small limit of its own; a blob PUT streams to disk and
+    // enforces `max_blob_chunk_bytes` frame by frame.
     let sync_routes = Router::new()
-        .route("/v1/sync", post(sync))
-        .route("/v1/enroll", post(auth::enroll))
+        .route("/v1/sync", post(sync).layer(Extension(SyncBudget::new(sync_limit))))
         .layer(DefaultBodyLimit::max(sync_limit));
-    let blob_routes = Router::new()
-        .route("/v1/blobs/{sha256}", get(blobs::get).head(blobs::head).put(blobs::put))
-        .layer(RequestBodyLimitLayer::new(chunk_limit));
+    let enroll_routes = Router::new()
+        .route("/v1/enroll", post(auth::enroll))
+        .layer(DefaultBodyLimit::max(auth::MAX_ENROLL_BODY_BYTES));
+    let blob_routes =
+        Router::new().route("/v1/blobs/{sha256}", get(blobs::get).head(blobs::head).put(blobs::put));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -106,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/documents/{doc_id}", get(document_snapshot))
         .route("/v1/repair", post(repair_log))
         .merge(sync_routes)
+        .merge(enroll_routes)
         .merge(blob_routes)
         .merge(crate::delivery::routes::routes())
         .fallback(|| async {
@@ -334,12 +339,76 @@ async fn repair_log(
     Ok(Json(serde_json::to_value(report).map_err(ApiError::internal)?))
 }
 
+/// A compressed sync body may expand to this many times its size (and at least to
+/// [`SYNC_EXPANSION_FLOOR`]), never past `max_sync_body_bytes`. The phones' requests are Automerge
+/// changes, which are compressed already; only a crafted body expands further (a few kilobytes
+/// to tens of megabytes of empty changes), and each expanded byte costs the relay twice.
+pub const SYNC_EXPANSION_RATIO: usize = 32;
+/// See [`SYNC_EXPANSION_RATIO`].
+pub const SYNC_EXPANSION_FLOOR: usize = 64 * 1024;
+/// Sync requests in flight may reserve at most this many times `max_sync_body_bytes` in all.
+pub const SYNC_BUDGET_BODIES: usize = 4;
+
+/// The memory all sync requests in flight may use for their bodies and decoded changes, shared
+/// by the sync route. Each request reserves its worst case before it reads a byte — its body
+/// (its Content-Length, or the limit) plus twice what that body may expand to (the payload,
+/// then the changes copied out of it) — and holds it until its answer is built. Small syncs
+/// reserve little, so many run at once (and the writer merges them); a few maximal ones queue.
+#[derive(Clone, Debug)]
+struct SyncBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    total_kib: u32,
+}
+
+impl SyncBudget {
+    fn new(max_sync_body_bytes: usize) -> Self {
+        let kib = (max_sync_body_bytes.saturating_mul(SYNC_BUDGET_BODIES) / 1024)
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        SyncBudget { kib: Arc::new(tokio::sync::Semaphore::new(kib)), total_kib: kib as u32 }
+    }
+}
+
+/// What a sync body of (at most) `body_bytes` may cost: its expansion allowance and the
+/// reservation in bytes.
+fn sync_reservation(body_bytes: usize, limit: usize) -> (usize, usize) {
+    let expansion = body_bytes.saturating_mul(SYNC_EXPANSION_RATIO).max(SYNC_EXPANSION_FLOOR).min(limit);
+    (expansion, body_bytes.saturating_add(expansion.saturating_mul(2)))
+}
+
+/// Why a sync body could not be read.
+enum SyncBodyError {
+    TooLarge,
+    Broken(String),
+}
+
+/// Reads the body into one buffer of at most `limit` bytes, sized from Content-Length when
+/// there is one (no doubling copies of a large body).
+async fn read_sync_body(body: Body, declared: Option<usize>, limit: usize) -> Result<Vec<u8>, SyncBodyError> {
+    let mut out = Vec::with_capacity(declared.unwrap_or(64 * 1024).min(limit));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| SyncBodyError::Broken(e.to_string()))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let needed = out.len() + data.len();
+        if needed > limit {
+            return Err(SyncBodyError::TooLarge);
+        }
+        if needed > out.capacity() {
+            // Grow by doubling, but never past the limit.
+            out.reserve_exact(needed.max(out.capacity() * 2).min(limit) - out.len());
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
 /// `POST /v1/sync`.
 async fn sync(
     State(state): State<AppState>,
+    Extension(budget): Extension<SyncBudget>,
     Device(scope): Device,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(CONTENT_TYPE.as_bytes()) {
         return Err(ApiError::new(
@@ -348,22 +417,48 @@ async fn sync(
             format!("sync bodies are {CONTENT_TYPE}"),
         ));
     }
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "the sync body is larger than {} bytes; push fewer changes per request",
-                    state.config.max_sync_body_bytes
-                ),
-            )
-        } else {
-            ApiError::bad_request("malformed_body", e.body_text())
+    let limit = state.config.max_sync_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the sync body is larger than {limit} bytes; push fewer changes per request"),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let body_bytes = declared.unwrap_or(limit);
+    let (expansion, reservation) = sync_reservation(body_bytes, limit);
+    let kib = u32::try_from(reservation.div_ceil(1024)).unwrap_or(u32::MAX).min(budget.total_kib);
+    let _reserved = budget.kib.acquire_many_owned(kib).await.map_err(ApiError::internal)?;
+
+    let body = read_sync_body(body, declared, body_bytes).await.map_err(|e| match e {
+        SyncBodyError::TooLarge => too_large(),
+        SyncBodyError::Broken(m) => {
+            ApiError::bad_request("malformed_body", format!("the body could not be read: {m}"))
         }
     })?;
-    let request =
-        SyncRequest::decode(&body).map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+    let request = SyncRequest::decode_with_limit(&body, expansion).map_err(|e| match e {
+        WireError::TooManyChanges { count, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_changes",
+            format!(
+                "the request carries {count} changes; push at most {MAX_CHANGES_PER_REQUEST} per request"
+            ),
+        ),
+        WireError::PayloadTooLarge { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the {}-byte sync body expands to more than {limit} bytes; push fewer changes per request",
+                body.len()
+            ),
+        ),
+        e => ApiError::bad_request("malformed_body", e.to_string()),
+    })?;
+    drop(body);
     let now = SystemClock.now_ms();
     let response = state.relay.sync(&scope, request, now.max(0) as u64).await?;
     touch(&state, scope.device_id, now);

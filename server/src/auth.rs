@@ -117,11 +117,26 @@ fn decode_hex<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N
     Ok(out)
 }
 
+/// The largest enrollment body: a code, a hex key and signature and a device name of at most
+/// 100 characters fit in well under 1 KiB. The route is open to anyone, so it buffers no more.
+pub const MAX_ENROLL_BODY_BYTES: usize = 4 * 1024;
+
 /// Enrolls a device.
 pub async fn enroll(
     State(state): State<AppState>,
-    Json(request): Json<EnrollRequest>,
+    request: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
+    let Json(request) = request.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("an enrollment is a few hundred bytes of JSON; the limit is {MAX_ENROLL_BODY_BYTES}"),
+            )
+        } else {
+            ApiError::bad_request("bad_request", e.body_text())
+        }
+    })?;
     let public_key: [u8; 32] = decode_hex("public_key", &request.public_key)?;
     let signature: [u8; 64] = decode_hex("signature", &request.signature)?;
     if request.code.trim().is_empty() || request.code.len() > 64 {

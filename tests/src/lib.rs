@@ -100,6 +100,11 @@ impl RelayProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The relay's process id (to read its memory from `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown, no flush, like a power cut of the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -13,12 +13,13 @@ use crate::clock::UnixMillis;
 use crate::ids::DocId;
 use crate::model::RecordKind;
 use crate::sync::intake::{self, ChunkKind};
-use crate::sync::wire::{DocumentBytes, PushedChange, SyncRequest, SyncResponse};
+use crate::sync::wire::{DocumentBytes, MAX_CHANGES_PER_REQUEST, PushedChange, SyncRequest, SyncResponse};
 
 /// How much one request may carry.
 #[derive(Debug, Clone, Copy)]
 pub struct PushLimits {
-    /// At most this many changes.
+    /// At most this many changes; never more than the relay takes in one request
+    /// ([`MAX_CHANGES_PER_REQUEST`](crate::sync::wire::MAX_CHANGES_PER_REQUEST)), whatever is set here.
     pub max_changes: u32,
     /// At most this many change bytes (one change larger than this still goes alone).
     pub max_bytes: usize,
@@ -29,6 +30,14 @@ pub struct PushLimits {
 impl Default for PushLimits {
     fn default() -> Self {
         PushLimits { max_changes: 2_000, max_bytes: 2 * 1024 * 1024, max_response_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+impl PushLimits {
+    /// The changes one request carries at most: `max_changes` within the relay's cap (a request
+    /// over it would be refused as a whole, every time, and the outbox would never drain).
+    pub fn changes_per_request(&self) -> u32 {
+        self.max_changes.min(MAX_CHANGES_PER_REQUEST)
     }
 }
 
@@ -146,7 +155,7 @@ impl Store {
             let mut statement = conn.prepare_cached(
                 "SELECT change_hash, doc_id, kind, bytes FROM outbox ORDER BY seq LIMIT ?1",
             )?;
-            let mut rows = statement.query([limits.max_changes])?;
+            let mut rows = statement.query([limits.changes_per_request()])?;
             let mut changes = Vec::new();
             let mut pushed = Vec::new();
             let mut bytes_total = 0usize;

@@ -1031,3 +1031,27 @@ mod funnel_queries {
         );
     }
 }
+
+#[test]
+fn a_sync_request_never_carries_more_changes_than_the_relay_takes() {
+    let f = fixture();
+    let cap = crate::sync::wire::MAX_CHANGES_PER_REQUEST;
+    let doc_id = crate::DocId::generate();
+    f.store
+        .db
+        .write(|tx| {
+            let mut insert = tx.prepare(
+                "INSERT INTO outbox (change_hash, doc_id, kind, bytes, created_at) VALUES (?1, ?2, 'customer', ?3, 0)",
+            )?;
+            for i in 0..=cap {
+                insert.execute(rusqlite::params![i.to_le_bytes().to_vec(), doc_id, vec![1u8]])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let limits = PushLimits { max_changes: u32::MAX, max_bytes: usize::MAX, ..Default::default() };
+    let prepared = f.store.prepare_sync(limits).unwrap();
+    assert_eq!(prepared.request.changes.len(), cap as usize);
+    // The relay's decoder takes what the phone builds.
+    assert!(crate::sync::wire::SyncRequest::decode(&prepared.request.encode()).is_ok());
+}

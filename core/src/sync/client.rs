@@ -272,9 +272,12 @@ impl RelayClient {
 
     /// Uploads every queued blob, resuming each from the offset the relay reports, and removes
     /// it from the queue once the relay verified its hash. Returns how many were completed.
+    /// A blob that fails for good (its file is gone or does not match its name, say) does not
+    /// stop the others: they are uploaded, then the first such error is returned.
     pub async fn upload_blobs(&self, store: &Store, chunk_bytes: usize) -> Result<u32, SyncError> {
         let token = relay_token(store)?;
         let mut done = 0;
+        let mut first_failure = None;
         for blob in store.pending_blobs()? {
             let mut attempt = 1;
             let mut backoff = self.retry.initial_backoff;
@@ -291,14 +294,35 @@ impl RelayClient {
                         backoff = (backoff * 2).min(self.retry.max_backoff);
                         attempt += 1;
                     }
-                    Err(e) => return Err(e),
+                    // Without the network (or the store) the next blob fares no better.
+                    Err(e @ (SyncError::Network(_) | SyncError::Store(_) | SyncError::NotEnrolled)) => {
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        store.record_blob_progress(&blob.sha256, 0, false, Some(&e.to_string()))?;
+                        first_failure.get_or_insert(e);
+                        break;
+                    }
                 }
             }
         }
-        Ok(done)
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
 
-    /// One attempt: ask the relay where it stands, then send the rest in chunks.
+    /// One attempt: ask the relay where it stands, then send the rest in chunks, recovering from
+    /// every conflict the relay answers (docs/protocol.md, "Blobs"):
+    /// - `offset_mismatch` (409): continue from the relay's `Upload-Offset`;
+    /// - `upload_in_progress` (409): an earlier request of this phone still runs on the relay
+    ///   (its connection died but the relay has not noticed yet): wait, then send the chunk again;
+    /// - `length_mismatch` (409): an earlier attempt declared another length: start over from 0,
+    ///   which replaces it;
+    /// - `hash_mismatch` (422): the relay's copy was corrupt and is gone: start over from 0, once
+    ///   (a second mismatch means the file on the phone does not match its name);
+    /// - `body_too_large` (413): the relay takes smaller chunks: halve them and continue from
+    ///   the relay's `Upload-Offset`.
     async fn upload_blob(
         &self,
         store: &Store,
@@ -334,8 +358,18 @@ impl RelayClient {
                 message: "the blob file is empty".into(),
             });
         }
+        let mut chunk_bytes = chunk_bytes.max(1) as u64;
+        let mut restarted_after_hash_mismatch = false;
+        let mut restarted_after_length_mismatch = false;
+        let mut waits = 0;
+        let mut backoff = self.retry.initial_backoff;
+        // A restart from 0 when the relay's offset is past the end of our file (a longer
+        // earlier attempt) is the same recovery as for a length mismatch.
+        if offset > total {
+            offset = 0;
+        }
         while offset < total {
-            let end = (offset + chunk_bytes.max(1) as u64).min(total) - 1;
+            let end = (offset + chunk_bytes).min(total) - 1;
             let chunk = bytes[offset as usize..=end as usize].to_vec();
             let response = self
                 .http
@@ -350,11 +384,34 @@ impl RelayClient {
             let status = response.status();
             let reported = header(&response, "upload-offset").and_then(|v| v.parse::<u64>().ok());
             let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-            match (status, reported) {
-                (s, Some(at)) if s.is_success() => offset = at,
-                // The relay has a different offset (an earlier attempt got further): continue there.
-                (StatusCode::CONFLICT, Some(at)) => offset = at,
-                _ => return Err(relay_error(status, &body)),
+            let refusal = || relay_error(status, &body);
+            let code = match refusal() {
+                SyncError::Relay { code, .. } => code,
+                _ => String::new(),
+            };
+            match (status, code.as_str(), reported) {
+                (s, _, Some(at)) if s.is_success() => offset = at,
+                (StatusCode::CONFLICT, "offset_mismatch", Some(at)) if at <= total => offset = at,
+                (StatusCode::CONFLICT, "upload_in_progress", _) if waits + 1 < self.retry.max_attempts => {
+                    waits += 1;
+                    tokio::time::sleep(jittered(backoff)).await;
+                    backoff = (backoff * 2).min(self.retry.max_backoff);
+                }
+                (StatusCode::CONFLICT, "length_mismatch", _) if !restarted_after_length_mismatch => {
+                    restarted_after_length_mismatch = true;
+                    offset = 0;
+                }
+                (StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch", _) if !restarted_after_hash_mismatch => {
+                    restarted_after_hash_mismatch = true;
+                    offset = 0;
+                }
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", Some(at))
+                    if chunk_bytes > 1024 && at <= total =>
+                {
+                    chunk_bytes /= 2;
+                    offset = at;
+                }
+                _ => return Err(refusal()),
             }
             store.record_blob_progress(&blob.sha256, offset, false, None)?;
         }

@@ -19,6 +19,14 @@ const MAGIC: u8 = 0xF5;
 const FLAG_DEFLATE: u8 = 0b0000_0001;
 /// A decoded payload may be at most this large, whatever its compressed size.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// A sync request carries at most this many changes. Checked before anything is allocated per
+/// change: the relay's work (and memory) per request grows with the count, not only the bytes,
+/// and a body of tiny changes would otherwise cost far more than its size. Phones stay below it
+/// ([`crate::store::PushLimits`]).
+pub const MAX_CHANGES_PER_REQUEST: u32 = 10_000;
+/// The fewest bytes a pushed change takes in a request: a 16-byte document id, a one-byte
+/// length and at least one byte of change (an empty change is malformed).
+const MIN_PUSHED_CHANGE_BYTES: usize = 18;
 
 /// The preset DEFLATE dictionary of wire version 1: the key names and enum values that appear in
 /// fieldsync documents. Part of the protocol: changing it needs a new wire version.
@@ -82,11 +90,25 @@ pub enum WireError {
     /// Bytes left over after the message.
     #[error("{0} unexpected bytes after the end of the sync message")]
     TrailingBytes(usize),
-    /// The compressed payload is corrupt or expands beyond the limit.
-    #[error("compressed payload is corrupt or larger than {limit} bytes when expanded")]
+    /// The compressed payload is corrupt (cut short, not DEFLATE, trailing garbage).
+    #[error("compressed payload is corrupt (expansion limit {limit} bytes)")]
     BadCompression {
+        /// The expansion limit in force.
+        limit: usize,
+    },
+    /// The compressed payload expands beyond the limit the reader set.
+    #[error("the payload is larger than {limit} bytes when expanded")]
+    PayloadTooLarge {
         /// The expansion limit.
         limit: usize,
+    },
+    /// A request declares more changes than [`MAX_CHANGES_PER_REQUEST`].
+    #[error("the sync request carries {count} changes; at most {limit} fit in one request")]
+    TooManyChanges {
+        /// The declared count.
+        count: u64,
+        /// The limit.
+        limit: u32,
     },
 }
 
@@ -236,16 +258,32 @@ impl SyncRequest {
 
     /// Decodes a request, refusing anything malformed.
     pub fn decode(message: &[u8]) -> Result<Self, WireError> {
-        let payload = unframe(message, TYPE_REQUEST, "request")?;
+        Self::decode_with_limit(message, MAX_PAYLOAD_BYTES)
+    }
+
+    /// Decodes a request whose payload may expand to at most `max_payload_bytes` (capped at
+    /// [`MAX_PAYLOAD_BYTES`]): the relay bounds what a small compressed body may cost it.
+    pub fn decode_with_limit(message: &[u8], max_payload_bytes: usize) -> Result<Self, WireError> {
+        let payload = unframe(message, TYPE_REQUEST, "request", max_payload_bytes.min(MAX_PAYLOAD_BYTES))?;
         let mut r = Reader::new(&payload);
         let cursor = r.bytes()?.to_vec();
         let max_response_bytes = r.u32("max_response_bytes")?;
-        let count = r.count("change count", 17)?;
+        let offset = r.offset;
+        let count = r.varint()?;
+        if count > u64::from(MAX_CHANGES_PER_REQUEST) {
+            return Err(WireError::TooManyChanges { count, limit: MAX_CHANGES_PER_REQUEST });
+        }
+        r.offset = offset;
+        let count = r.count("change count", MIN_PUSHED_CHANGE_BYTES)?;
         let mut changes = Vec::with_capacity(count);
         for _ in 0..count {
             let doc_id = r.doc_id()?;
-            let bytes = r.bytes()?.to_vec();
-            changes.push(PushedChange { doc_id, bytes });
+            let offset = r.offset;
+            let bytes = r.bytes()?;
+            if bytes.is_empty() {
+                return Err(WireError::Invalid { what: "change", offset, problem: "empty change".into() });
+            }
+            changes.push(PushedChange { doc_id, bytes: bytes.to_vec() });
         }
         r.finish()?;
         Ok(SyncRequest { cursor, max_response_bytes, changes })
@@ -278,7 +316,7 @@ impl SyncResponse {
 
     /// Decodes a response, refusing anything malformed.
     pub fn decode(message: &[u8]) -> Result<Self, WireError> {
-        let payload = unframe(message, TYPE_RESPONSE, "response")?;
+        let payload = unframe(message, TYPE_RESPONSE, "response", MAX_PAYLOAD_BYTES)?;
         let mut r = Reader::new(&payload);
         let server_time_ms = r.varint()?;
         let accepted = r.u32("accepted")?;
@@ -336,7 +374,14 @@ fn frame(message_type: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unframe(message: &[u8], expected_type: u8, expected: &'static str) -> Result<Vec<u8>, WireError> {
+/// The payload of a message: borrowed when it was sent uncompressed (no copy of a large body),
+/// expanded to at most `max_payload` bytes otherwise.
+fn unframe<'a>(
+    message: &'a [u8],
+    expected_type: u8,
+    expected: &'static str,
+    max_payload: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, WireError> {
     let Some((header, body)) = message.split_first_chunk::<4>() else {
         return Err(WireError::Truncated { offset: 0, needed: 4 - message.len() });
     };
@@ -351,8 +396,8 @@ fn unframe(message: &[u8], expected_type: u8, expected: &'static str) -> Result<
         return Err(WireError::WrongMessageType { expected, found: message_type });
     }
     match flags {
-        0 => Ok(body.to_vec()),
-        FLAG_DEFLATE => inflate(body),
+        0 => Ok(std::borrow::Cow::Borrowed(body)),
+        FLAG_DEFLATE => inflate(body, max_payload).map(std::borrow::Cow::Owned),
         other => Err(WireError::UnknownFlags(other)),
     }
 }
@@ -380,8 +425,9 @@ fn deflate(payload: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
-    let bad = || WireError::BadCompression { limit: MAX_PAYLOAD_BYTES };
+fn inflate(body: &[u8], limit: usize) -> Result<Vec<u8>, WireError> {
+    let bad = || WireError::BadCompression { limit };
+    let too_large = || WireError::PayloadTooLarge { limit };
     let mut decompress = Decompress::new(false);
     // Raw DEFLATE has no header to ask for the dictionary: it is set before the first byte.
     decompress.set_dictionary(DICTIONARY).map_err(|_| bad())?;
@@ -389,9 +435,9 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
     loop {
         if out.len() == out.capacity() {
             // Grow by hand (reserve_exact) so one call can never expand past the limit + 1.
-            let grow = out.capacity().max(4096).min(MAX_PAYLOAD_BYTES + 1 - out.len());
+            let grow = out.capacity().max(4096).min(limit + 1 - out.len());
             if grow == 0 {
-                return Err(bad());
+                return Err(too_large());
             }
             out.reserve_exact(grow);
         }
@@ -399,8 +445,8 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, WireError> {
         let input = body.get(before_in as usize..).ok_or_else(bad)?;
         let status =
             decompress.decompress_vec(input, &mut out, FlushDecompress::Finish).map_err(|_| bad())?;
-        if out.len() > MAX_PAYLOAD_BYTES {
-            return Err(bad());
+        if out.len() > limit {
+            return Err(too_large());
         }
         let stalled = decompress.total_in() == before_in && decompress.total_out() == before_out;
         match status {

@@ -108,9 +108,9 @@ fn malformed_messages_are_refused_with_a_specific_error() {
 
 #[test]
 fn uncompressed_payload_errors_point_at_the_field() {
-    // Header with no compression, then: cursor len 0, max 0, a count of a billion changes.
+    // Header with no compression, then: cursor len 0, max 0, a count of 9,999 changes in 2 bytes.
     let mut message = vec![0xF5, 1, 1, 0, 0, 0];
-    message.extend_from_slice(&[0x80, 0x94, 0xeb, 0xdc, 0x03]);
+    put_varint(&mut message, 9_999);
     let err = SyncRequest::decode(&message).unwrap_err();
     assert!(matches!(err, WireError::Invalid { what: "change count", .. }), "{err}");
     // A varint that never ends.
@@ -122,12 +122,62 @@ fn uncompressed_payload_errors_point_at_the_field() {
 }
 
 #[test]
+fn a_request_declaring_more_changes_than_the_cap_is_refused_before_allocating() {
+    assert_eq!(MAX_CHANGES_PER_REQUEST, 10_000, "docs/protocol.md states the cap");
+    // A billion changes declared in five bytes: refused by the count alone.
+    let mut message = vec![0xF5, 1, 1, 0, 0, 0];
+    message.extend_from_slice(&[0x80, 0x94, 0xeb, 0xdc, 0x03]);
+    assert_eq!(
+        SyncRequest::decode(&message),
+        Err(WireError::TooManyChanges { count: 1_000_000_000, limit: MAX_CHANGES_PER_REQUEST })
+    );
+    // One over the cap, every change present and well formed: still refused.
+    let change = PushedChange { doc_id: id(1), bytes: vec![1] };
+    let over = SyncRequest { changes: vec![change.clone(); 10_001], ..Default::default() };
+    assert!(matches!(
+        SyncRequest::decode(&over.encode()),
+        Err(WireError::TooManyChanges { count: 10_001, .. })
+    ));
+    // The cap itself is fine.
+    let at_cap = SyncRequest { changes: vec![change; 10_000], ..Default::default() };
+    assert_eq!(SyncRequest::decode(&at_cap.encode()).unwrap(), at_cap);
+}
+
+#[test]
+fn an_empty_pushed_change_is_malformed() {
+    let request = SyncRequest {
+        changes: vec![
+            PushedChange { doc_id: id(1), bytes: vec![1, 2] },
+            PushedChange { doc_id: id(2), bytes: Vec::new() },
+        ],
+        ..Default::default()
+    };
+    let err = SyncRequest::decode(&request.encode()).unwrap_err();
+    assert!(matches!(err, WireError::Invalid { what: "change", .. }), "{err}");
+}
+
+#[test]
+fn a_request_expanding_past_the_callers_limit_is_refused() {
+    let request = SyncRequest {
+        changes: vec![PushedChange { doc_id: id(1), bytes: vec![7; 100_000] }],
+        ..Default::default()
+    };
+    let body = request.encode();
+    assert!(body.len() < 1000);
+    assert_eq!(
+        SyncRequest::decode_with_limit(&body, 50_000),
+        Err(WireError::PayloadTooLarge { limit: 50_000 })
+    );
+    assert_eq!(SyncRequest::decode_with_limit(&body, 200_000).unwrap(), request);
+}
+
+#[test]
 fn a_compression_bomb_is_refused() {
     // 100 MB of zeros compresses to ~100 KB; expanding it must stop at the limit.
     let zeros = vec![0u8; MAX_PAYLOAD_BYTES + 1024];
     let mut body = vec![0xF5, 1, 1, FLAG_DEFLATE];
     body.extend_from_slice(&deflate(&zeros).unwrap());
-    assert!(matches!(SyncRequest::decode(&body), Err(WireError::BadCompression { .. })));
+    assert!(matches!(SyncRequest::decode(&body), Err(WireError::PayloadTooLarge { .. })));
 }
 
 proptest! {
@@ -148,7 +198,7 @@ proptest! {
     fn any_request_round_trips(
         cursor in proptest::collection::vec(any::<u8>(), 0..40),
         max in any::<u32>(),
-        changes in proptest::collection::vec((any::<[u8; 16]>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..8),
+        changes in proptest::collection::vec((any::<[u8; 16]>(), proptest::collection::vec(any::<u8>(), 1..300)), 0..8),
     ) {
         let request = SyncRequest {
             cursor,
