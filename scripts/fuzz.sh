@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
-# SECONDS defaults to 60 per target; TARGET defaults to all of: leadcard_payload exif photo_inspect.
+# SECONDS defaults to 60 per target; TARGET defaults to all of: leadcard_payload exif photo_inspect
+# relay_intake.
 # Crashes, hangs (> 5 s for one input) and out-of-memory (> 2 GiB) stop a target and leave the
 # input in fuzz/artifacts/<target>/; the script goes on with the next target and exits non-zero
 # at the end. Each run's libFuzzer output is kept in fuzz/logs/<target>.log.
@@ -32,7 +33,7 @@ seconds=${1:-60}
 if [[ $# -gt 0 ]]; then shift; fi
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(leadcard_payload exif photo_inspect)
+    targets=(leadcard_payload exif photo_inspect relay_intake)
 fi
 if ! [[ $seconds =~ ^[0-9]+$ ]]; then
     echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2

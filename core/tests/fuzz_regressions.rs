@@ -21,10 +21,11 @@ use harness::Outcome;
 type TargetFn = fn(&[u8]) -> Outcome;
 
 /// The fuzz targets, by the name of their directory under `tests/data/fuzz/`.
-const TARGETS: [(&str, TargetFn); 3] = [
+const TARGETS: [(&str, TargetFn); 4] = [
     ("leadcard_payload", harness::leadcard_payload),
     ("exif", harness::exif),
     ("photo_inspect", harness::photo_inspect),
+    ("relay_intake", harness::relay_intake),
 ];
 
 /// Fewest kept inputs per target: an emptied directory must fail the test, not pass it.

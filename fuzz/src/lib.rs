@@ -7,6 +7,8 @@
 //! Every function panics when an invariant does not hold: libFuzzer reports the panic as a crash
 //! and the regression test as a failure. The core itself must never panic, whatever the bytes.
 
+use automerge::transaction::Transactable as _;
+use automerge::{ActorId, Automerge, ReadDoc};
 use fieldsync_core::evidence::{
     ExifFacts, PhotoError, PhotoFlag, PhotoLimits, ingest_photo, inspect_photo, read_exif, read_header,
 };
@@ -332,4 +334,91 @@ fn ingest_tiny(data: &[u8]) {
             .unwrap_or_else(|e| panic!("the {name} made from a fuzz input is not readable: {e}"));
         assert_eq!((reread.width, reread.height), (copy.width, copy.height), "{name} size");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The relay's change intake
+// ---------------------------------------------------------------------------------------------
+
+/// The stored customer document the pushed changes of `relay_intake` are checked against, and
+/// one valid change of another device to it (the seed that mutations start from).
+fn intake_fixture() -> &'static (Automerge, Vec<u8>) {
+    use std::sync::OnceLock;
+    static FIXTURE: OnceLock<(Automerge, Vec<u8>)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use fieldsync_core::model::{Contact, Customer, Provenance};
+        use fieldsync_core::{DeviceId, DocId};
+        let mut customer = Customer {
+            id: DocId::from_bytes([7; 16]),
+            company_name: "苏州精工机械有限公司".into(),
+            contacts: vec![Contact { name: "王伟".into(), phones: vec!["13812345678".into()], ..Default::default() }],
+            phones: vec!["0512-62345678".into()],
+            address: Some("苏州工业园区".into()),
+            location: None,
+            tags: vec!["重点".into()],
+            credit_code: None,
+            merged_into: None,
+            provenance: Provenance { created_at: 1_700_000_000_000, created_by: DeviceId::from_bytes([1; 16]) },
+        };
+        let mut base = Automerge::new().with_actor(ActorId::from([1u8; 16]));
+        let mut tx = base.transaction();
+        tx.put(automerge::ROOT, "kind", "customer").expect("kind");
+        tx.put(automerge::ROOT, "schema", 1u64).expect("schema");
+        autosurgeon::reconcile(&mut tx, &customer).expect("a customer reconciles");
+        tx.commit();
+        let mut edited = base.fork().with_actor(ActorId::from([2u8; 16]));
+        customer.tags.push("热".into());
+        customer.address = Some("苏州工业园区星湖街 328 号".into());
+        let mut tx = edited.transaction();
+        autosurgeon::reconcile(&mut tx, &customer).expect("the edit reconciles");
+        tx.commit();
+        let change = edited.get_last_local_change().expect("an edit").raw_bytes().to_vec();
+        (base, change)
+    })
+}
+
+/// Target `relay_intake`: what the relay does with one pushed change ([`intake::verify_change`],
+/// then [`intake::check_pushed`] against a stored customer), on arbitrary bytes (first byte even)
+/// or on the fixture's valid change mutated by the input's (position, xor) byte pairs (first byte
+/// odd; bit 1 set: the checksum is fixed up afterwards, to get past it to the decoder).
+///
+/// Invariants: nothing panics; what the relay accepts, a phone's own reader (`load_incremental`
+/// into its copy, which checks the checksum) applies in full, and the relay's new snapshot loads.
+pub fn relay_intake(data: &[u8]) -> Outcome {
+    use fieldsync_core::sync::intake;
+    let (base, valid) = intake_fixture();
+    let Some((&mode, rest)) = data.split_first() else { return Outcome::Rejected };
+    let bytes = if mode % 2 == 0 {
+        rest.to_vec()
+    } else {
+        let mut bytes = valid.clone();
+        for pair in rest.chunks_exact(2) {
+            let at = pair[0] as usize % bytes.len();
+            bytes[at] ^= pair[1];
+        }
+        if mode & 2 != 0 && bytes.len() > 8 {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(&bytes[8..]);
+            bytes[4..8].copy_from_slice(&hash[..4]);
+        }
+        bytes
+    };
+    let change = match intake::verify_change(&bytes) {
+        Ok(change) => change,
+        Err(_) => return Outcome::Rejected,
+    };
+    let hash = change.hash();
+    let accepted = match intake::check_pushed(base, change) {
+        Ok(accepted) => accepted,
+        Err(_) => return Outcome::Rejected,
+    };
+    // A phone that has the document reads the same bytes with automerge's own loader.
+    let mut phone = Automerge::load(&base.save()).expect("the fixture loads");
+    phone.load_incremental(&bytes).expect("the relay accepted a change a phone cannot load");
+    assert!(phone.get_change_by_hash(&hash).is_some(), "a phone's loader dropped an accepted change");
+    assert_eq!(phone.get_heads(), accepted.doc.get_heads(), "the phone and the relay disagree");
+    // A new device loads the relay's snapshot.
+    let snapshot = Automerge::load(&accepted.doc.save()).expect("the relay's new snapshot does not load");
+    assert_eq!(snapshot.get_heads(), accepted.doc.get_heads());
+    Outcome::Accepted
 }

@@ -9,12 +9,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use automerge::{Automerge, Change, ReadDoc};
+use automerge::{Automerge, Change};
 use fieldsync_core::evidence::slip::verify_slip;
-use fieldsync_core::model::{
-    DocumentFacts, DocumentProblem, RecordKind, ServiceSlip, check_document, check_record,
-};
-use fieldsync_core::sync::intake;
+use fieldsync_core::model::{RecordKind, ServiceSlip};
+use fieldsync_core::sync::intake::{self, Accepted};
 use fieldsync_core::sync::wire::{
     DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
 };
@@ -698,24 +696,16 @@ impl Writer {
                 format!("{} {doc_id} is signed and cannot change", doc.kind),
             ));
         }
-        let mut candidate = match existing {
-            Some(_) => self.cache.get(&doc_id).map(|d| d.doc.clone()).unwrap_or_default(),
-            None => Automerge::new(),
-        };
-        let missing: Vec<_> =
-            change.deps().iter().filter(|dep| candidate.get_change_by_hash(dep).is_none()).collect();
-        if !missing.is_empty() {
-            return Err(Verdict::Reject(
-                RejectCode::MissingDependencies,
-                format!("{} earlier changes of document {doc_id} have not arrived yet", missing.len()),
-            ));
-        }
         let bytes = change.raw_bytes().to_vec();
-        // On a copy, under a panic guard: hostile bytes that reach an unwrap inside automerge
-        // refuse this change alone, and the batch (other devices, other tenants) goes on.
-        intake::apply_change(&mut candidate, change)
-            .map_err(|e| Verdict::Reject(RejectCode::MalformedChange, e.to_string()))?;
-        let facts = self.check_result(doc_id, &candidate, existing.is_some())?;
+        let empty = Automerge::new();
+        let checked = {
+            let base = if existing.is_some() { self.cache.get(&doc_id).map(|d| &d.doc) } else { None };
+            // On a copy, under a panic guard: hostile bytes that reach an unwrap inside automerge
+            // refuse this change alone, and the batch (other devices, other tenants) goes on.
+            intake::check_pushed(base.unwrap_or(&empty), change)
+        };
+        let Accepted { doc: candidate, facts } = checked
+            .map_err(|refusal| Verdict::Reject(refusal.code, format!("document {doc_id}: {}", refusal.message)))?;
         if let Some(doc) = &existing
             && doc.kind != facts.kind
         {
@@ -780,36 +770,6 @@ impl Writer {
             batch.touched.push(doc_id);
         }
         Ok(())
-    }
-
-    /// What `candidate` (a document with the pushed change applied) is, or why the change is
-    /// refused: it must read as its kind, and keep the record's own rules unless the stored
-    /// document already broke them (data from before this check, or the relay's own merges),
-    /// so an old record can still be edited and repaired.
-    fn check_result(
-        &mut self,
-        doc_id: DocId,
-        candidate: &Automerge,
-        existed: bool,
-    ) -> Result<DocumentFacts, Verdict> {
-        let refuse = |problem: DocumentProblem| {
-            Verdict::Reject(RejectCode::InvalidDocument, format!("document {doc_id}: {problem}"))
-        };
-        match intake::guarded(|| check_record(candidate)) {
-            Ok(Ok(facts)) => Ok(facts),
-            Ok(Err(DocumentProblem::Invalid(why))) if existed => {
-                let before =
-                    self.cache.get(&doc_id).map(|cached| intake::guarded(|| check_record(&cached.doc)));
-                match before {
-                    Some(Ok(Err(DocumentProblem::Invalid(_)))) => {
-                        check_document(candidate).map_err(|e| refuse(DocumentProblem::Unreadable(e)))
-                    }
-                    _ => Err(refuse(DocumentProblem::Invalid(why))),
-                }
-            }
-            Ok(Err(problem)) => Err(refuse(problem)),
-            Err(panic) => Err(refuse(DocumentProblem::Unreadable(panic))),
-        }
     }
 
     /// Why a just-signed slip cannot be trusted, if it cannot: its signature does not verify, or a

@@ -255,3 +255,110 @@ pub fn raw_http(
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
     (status, head, response[split + 4..].to_vec())
 }
+
+/// A front for a relay that damages one change in the first sync answer that carries changes
+/// (one bit of its last byte), and passes everything else through unchanged: a relay answering a
+/// page with one corrupt entry, as an older relay that stored such a change would.
+#[derive(Debug)]
+pub struct CorruptingFront {
+    /// Where devices connect.
+    pub addr: SocketAddr,
+    corrupted: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CorruptingFront {
+    /// Listens on a free loopback port in front of `relay`.
+    pub fn start(relay: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let corrupted = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (corrupted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let count = count.clone();
+                        std::thread::spawn(move || Self::serve(stream, relay, &count));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CorruptingFront { addr, corrupted, stop }
+    }
+
+    /// The base URL devices use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many changes it damaged (0 or 1).
+    pub fn corrupted(&self) -> u64 {
+        self.corrupted.load(Ordering::SeqCst)
+    }
+
+    fn serve(mut stream: TcpStream, relay: SocketAddr, corrupted: &AtomicU64) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("GET").to_owned(), parts.next().unwrap_or("/").to_owned());
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.trim_end().split_once(':') {
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                match name.as_str() {
+                    "content-length" => length = value.parse().unwrap_or(0),
+                    "authorization" | "content-type" | "range" | "content-range" => headers.push((name, value)),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (status, head, mut answer) = raw_http(relay, &method, &path, &headers, &body);
+        if path == "/v1/sync" && status == 200 && corrupted.load(Ordering::SeqCst) == 0 {
+            use fieldsync_core::sync::wire::SyncResponse;
+            if let Ok(mut response) = SyncResponse::decode(&answer)
+                && let Some(change) = response.changes.first_mut()
+            {
+                let last = change.bytes.len() - 1;
+                change.bytes[last] ^= 0x01;
+                answer = response.encode();
+                corrupted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let content_type = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-type")))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            answer.len()
+        );
+        let _ = stream.write_all(reply.as_bytes());
+        let _ = stream.write_all(&answer);
+    }
+}
+
+impl Drop for CorruptingFront {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -10,7 +10,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use automerge::{Automerge, Change};
+use automerge::{Automerge, Change, ReadDoc};
+
+use crate::model::{DocumentFacts, DocumentProblem, check_document, check_record};
+use crate::sync::wire::RejectCode;
 use sha2::{Digest, Sha256};
 
 /// The magic bytes that open every Automerge chunk.
@@ -103,6 +106,57 @@ pub fn load_incremental(doc: &mut Automerge, bytes: &[u8]) -> Result<(), IntakeE
         .map_err(IntakeError::NotApplicable)?
         .map(|_| ())
         .map_err(|e| IntakeError::NotApplicable(e.to_string()))
+}
+
+/// A pushed change that passed [`check_pushed`]: the document with it applied, and what it is.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The document with the change applied.
+    pub doc: Automerge,
+    /// Its kind and state.
+    pub facts: DocumentFacts,
+}
+
+/// Why [`check_pushed`] refused a change: the wire code the relay answers with, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The refusal code of the sync response.
+    pub code: RejectCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// The relay's document-level intake of one verified change (see [`verify_change`]) pushed to
+/// `base` (the stored document, or an empty one for a new document): its dependencies must be
+/// there; it is applied to a copy of `base` under the panic guard; the result must read as its
+/// kind and keep the record's own rules, unless `base` already broke them (data from before this
+/// check, or the relay's own merges), so an old record can still be edited and repaired. Pure:
+/// the fuzz target `relay_intake` runs exactly this.
+pub fn check_pushed(base: &Automerge, change: Change) -> Result<Accepted, Refusal> {
+    let refuse = |code, message: String| Refusal { code, message };
+    let missing = change.deps().iter().filter(|dep| base.get_change_by_hash(dep).is_none()).count();
+    if missing > 0 {
+        return Err(refuse(
+            RejectCode::MissingDependencies,
+            format!("{missing} earlier changes of the document have not arrived yet"),
+        ));
+    }
+    let mut doc = base.clone();
+    apply_change(&mut doc, change).map_err(|e| refuse(RejectCode::MalformedChange, e.to_string()))?;
+    let invalid = |problem: DocumentProblem| refuse(RejectCode::InvalidDocument, problem.to_string());
+    let facts = match guarded(|| check_record(&doc)) {
+        Ok(Ok(facts)) => facts,
+        // Checked only now, as it is rare: was the stored copy already invalid?
+        Ok(Err(DocumentProblem::Invalid(why))) => match guarded(|| check_record(base)) {
+            Ok(Err(DocumentProblem::Invalid(_))) => {
+                check_document(&doc).map_err(|e| invalid(DocumentProblem::Unreadable(e)))?
+            }
+            _ => return Err(invalid(DocumentProblem::Invalid(why))),
+        },
+        Ok(Err(problem)) => return Err(invalid(problem)),
+        Err(panic) => return Err(invalid(DocumentProblem::Unreadable(panic))),
+    };
+    Ok(Accepted { doc, facts })
 }
 
 /// Runs `f`, turning a panic into its message.
