@@ -217,8 +217,16 @@ pub fn fresh(documents: u32, work: &Path) -> Result<()> {
             Automerge::load(snapshot)?;
         }
         let reference_seconds = reference_started.elapsed().as_secs_f64();
+        // The phone's added intake check alone (the snapshot checksums it verifies itself).
+        let check_started = Instant::now();
+        for snapshot in &snapshots {
+            fieldsync_core::sync::intake::verify_document_checksum(snapshot)?;
+        }
+        let check_seconds = check_started.elapsed().as_secs_f64();
         emit(json!({
             "bench": "sync-fresh",
+            "intake_check_seconds": round3(check_seconds),
+            "intake_check_ratio_to_reference": round3(check_seconds / reference_seconds),
             "documents": documents,
             "seconds": round3(seconds),
             "requests": report.progress.requests,
@@ -367,7 +375,7 @@ pub fn ingest(
     let rt = runtime()?;
     let relay_cpu_before = relay.cpu_seconds();
     let own_cpu_before = cpu_seconds_of("/proc/self/stat");
-    let (latencies, accepted, seconds) = rt.block_on(async {
+    let (latencies, accepted, seconds, pushed) = rt.block_on(async {
         // Enroll everyone and prepare every change before the clock starts: the figure is the
         // relay's, not the simulation's.
         let client = RelayClient::new(&url)?;
@@ -382,6 +390,8 @@ pub fn ingest(
                 .collect::<Result<_>>()?;
             simulated.push((token, requests));
         }
+        let pushed: Vec<Vec<u8>> =
+            simulated.iter().flat_map(|(_, r)| r.iter().flatten().map(|c| c.bytes.clone())).collect();
         let started = Instant::now();
         // Open loop: each device sends every `interval`, devices evenly staggered.
         let interval = (rate > 0)
@@ -420,8 +430,10 @@ pub fn ingest(
             latencies.extend(l);
             accepted += a;
         }
-        anyhow::Ok((latencies, accepted, started.elapsed().as_secs_f64()))
+        anyhow::Ok((latencies, accepted, started.elapsed().as_secs_f64(), pushed))
     })?;
+    let (latencies, accepted, seconds, pushed) = (latencies, accepted, seconds, pushed);
+    let (check_us, plain_us) = intake_cost(&pushed)?;
     let relay_cpu = relay.cpu_seconds().zip(relay_cpu_before).map(|(a, b)| a - b);
     let client_cpu = cpu_seconds_of("/proc/self/stat").zip(own_cpu_before).map(|(a, b)| a - b);
     let mut latencies = latencies;
@@ -445,10 +457,38 @@ pub fn ingest(
         "relay_rss_mb": relay.rss_mb().map(round3),
         "relay_cpu_seconds": relay_cpu.map(round3),
         "client_cpu_seconds": client_cpu.map(round3),
+        "intake_check_us_per_change": round3(check_us),
+        "plain_apply_us_per_change": round3(plain_us),
+        "intake_check_ratio_to_plain_apply": round3(check_us / plain_us),
         "target": ">= 5000 changes/s, p99 <= 100 ms",
         "note": "client and relay share the machine's 2 cores",
     }));
     Ok(())
+}
+
+/// The relay's intake check of each pushed change alone (`verify_change` + `check_pushed`: the
+/// checksum, a copy under the panic guard, hydration and validation), in microseconds per
+/// change, against what the intake did before these checks (`Change::from_bytes`,
+/// `apply_changes`, `check_document`), measured here on the same changes.
+fn intake_cost(pushed: &[Vec<u8>]) -> Result<(f64, f64)> {
+    use fieldsync_core::sync::intake;
+    let empty = Automerge::new();
+    let started = Instant::now();
+    for bytes in pushed {
+        let change = intake::verify_change(bytes)?;
+        intake::check_pushed(&empty, change).map_err(|r| anyhow::anyhow!(r.message))?;
+    }
+    let checked = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for bytes in pushed {
+        let change = automerge::Change::from_bytes(bytes.clone())?;
+        let mut doc = empty.clone();
+        doc.apply_changes([change])?;
+        fieldsync_core::model::check_document(&doc).map_err(anyhow::Error::msg)?;
+    }
+    let plain = started.elapsed().as_secs_f64();
+    let per = |s: f64| s * 1e6 / pushed.len().max(1) as f64;
+    Ok((per(checked), per(plain)))
 }
 
 /// One new-visit change made by a simulated device.
