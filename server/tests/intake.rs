@@ -256,6 +256,9 @@ fn edit_customer(w: &World, phone: &Phone, id: DocId, edit: impl FnOnce(&mut Cus
     change
 }
 
+/// One edit of a customer record.
+type Edit = Box<dyn FnOnce(&mut Customer)>;
+
 #[tokio::test]
 async fn records_the_phones_own_validation_refuses_are_refused_with_invalid_document() {
     let w = world();
@@ -272,7 +275,7 @@ async fn records_the_phones_own_validation_refuses_are_refused_with_invalid_docu
         at: None,
         mock: false,
     };
-    let edits: Vec<(&str, Box<dyn FnOnce(&mut Customer)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         ("empty name", Box::new(|c: &mut Customer| c.company_name = "  ".into())),
         ("300 tags", Box::new(|c: &mut Customer| c.tags = (0..300).map(|i| format!("t{i}")).collect())),
         ("NaN latitude", Box::new(move |c: &mut Customer| c.location = Some(point(f64::NAN)))),
