@@ -351,14 +351,21 @@ fn intake_fixture() -> &'static (Automerge, Vec<u8>) {
         let mut customer = Customer {
             id: DocId::from_bytes([7; 16]),
             company_name: "苏州精工机械有限公司".into(),
-            contacts: vec![Contact { name: "王伟".into(), phones: vec!["13812345678".into()], ..Default::default() }],
+            contacts: vec![Contact {
+                name: "王伟".into(),
+                phones: vec!["13812345678".into()],
+                ..Default::default()
+            }],
             phones: vec!["0512-62345678".into()],
             address: Some("苏州工业园区".into()),
             location: None,
             tags: vec!["重点".into()],
             credit_code: None,
             merged_into: None,
-            provenance: Provenance { created_at: 1_700_000_000_000, created_by: DeviceId::from_bytes([1; 16]) },
+            provenance: Provenance {
+                created_at: 1_700_000_000_000,
+                created_by: DeviceId::from_bytes([1; 16]),
+            },
         };
         let mut base = Automerge::new().with_actor(ActorId::from([1u8; 16]));
         let mut tx = base.transaction();

@@ -704,8 +704,9 @@ impl Writer {
             // refuse this change alone, and the batch (other devices, other tenants) goes on.
             intake::check_pushed(base.unwrap_or(&empty), change)
         };
-        let Accepted { doc: candidate, facts } = checked
-            .map_err(|refusal| Verdict::Reject(refusal.code, format!("document {doc_id}: {}", refusal.message)))?;
+        let Accepted { doc: candidate, facts } = checked.map_err(|refusal| {
+            Verdict::Reject(refusal.code, format!("document {doc_id}: {}", refusal.message))
+        })?;
         if let Some(doc) = &existing
             && doc.kind != facts.kind
         {

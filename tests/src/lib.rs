@@ -309,7 +309,8 @@ impl CorruptingFront {
             return;
         }
         let mut parts = request_line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or("GET").to_owned(), parts.next().unwrap_or("/").to_owned());
+        let (method, path) =
+            (parts.next().unwrap_or("GET").to_owned(), parts.next().unwrap_or("/").to_owned());
         let mut headers = Vec::new();
         let mut length = 0usize;
         loop {
@@ -321,7 +322,9 @@ impl CorruptingFront {
                 let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
                 match name.as_str() {
                     "content-length" => length = value.parse().unwrap_or(0),
-                    "authorization" | "content-type" | "range" | "content-range" => headers.push((name, value)),
+                    "authorization" | "content-type" | "range" | "content-range" => {
+                        headers.push((name, value))
+                    }
                     _ => {}
                 }
             }

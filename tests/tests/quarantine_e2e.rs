@@ -48,7 +48,11 @@ async fn a_page_with_one_corrupt_entry_is_quarantined_and_the_device_converges_o
     let ids: Vec<_> = names
         .iter()
         .map(|n| {
-            let draft = NewCustomer { company_name: (*n).into(), phones: vec!["13812345678".into()], ..Default::default() };
+            let draft = NewCustomer {
+                company_name: (*n).into(),
+                phones: vec!["13812345678".into()],
+                ..Default::default()
+            };
             rep.store.create(draft).unwrap().id
         })
         .collect();
