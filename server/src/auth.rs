@@ -5,6 +5,7 @@
 //! anyone act as a device.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -120,8 +121,9 @@ fn decode_hex<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N
 /// Enrolls a device.
 pub async fn enroll(
     State(state): State<AppState>,
-    Json(request): Json<EnrollRequest>,
+    request: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
+    let Json(request) = request?;
     let public_key: [u8; 32] = decode_hex("public_key", &request.public_key)?;
     let signature: [u8; 64] = decode_hex("signature", &request.signature)?;
     if request.code.trim().is_empty() || request.code.len() > 64 {
