@@ -118,6 +118,8 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        // Outside the timeout and every body limit, so their answers get the JSON shape too.
+        .layer(middleware::from_fn(crate::error::json_error_bodies))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

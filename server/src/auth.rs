@@ -5,6 +5,7 @@
 //! anyone act as a device.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -124,7 +125,7 @@ pub const MAX_ENROLL_BODY_BYTES: usize = 4 * 1024;
 /// Enrolls a device.
 pub async fn enroll(
     State(state): State<AppState>,
-    request: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let Json(request) = request.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -638,3 +638,80 @@ async fn the_live_stream_sends_each_new_alert_to_the_teams_supervisors() {
     .await;
     assert!(ended.is_ok(), "the stream did not end");
 }
+
+/// Enrolls one supervisor and one admin of a second tenant in the same relay; returns their tokens.
+async fn other_tenant(w: &World) -> (String, String) {
+    let boot = fieldsync_server::admin::run(
+        w.dir.path(),
+        fieldsync_server::admin::AdminCommand::Bootstrap {
+            tenant: "other".into(),
+            team: "west".into(),
+            reps: 0,
+            supervisors: 1,
+            admins: 1,
+        },
+    )
+    .unwrap();
+    let users = boot["users"].as_array().unwrap();
+    let code =
+        |role: &str| users.iter().find(|u| u["role"] == role).unwrap()["code"].as_str().unwrap().to_owned();
+    (enroll(&w.state, &code("supervisor")).await, enroll(&w.state, &code("admin")).await)
+}
+
+#[tokio::test]
+async fn another_tenants_supervisor_registering_the_same_endpoint_neither_takes_it_over_nor_deletes_it() {
+    let w = world(push_config()).await;
+    let (victim_rx, url) = Receiver::start(&[]).await;
+    let (victim_keys, victim_id) = subscribe(&w.state, &w.supervisors[0], &url).await;
+    let (attacker, attacker_admin) = other_tenant(&w).await;
+
+    // The attacker knows the endpoint and registers it with keys of their own: refused.
+    let (_, attacker_json) = phone_subscription(&url);
+    let (status, answer) = register(&w.state, &attacker, &attacker_json).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "subscription_in_use", "{answer}");
+    // So does a second device of the victim's own team: an address belongs to one device.
+    let (status, _) = register(&w.state, &w.supervisors[1], &attacker_json).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The victim's row is untouched: same id, same owner, and the attacker sees nothing.
+    let (_, listed) = call(&w.state, authed("GET", "/v1/push/subscriptions", &w.supervisors[0], None)).await;
+    let listed = listed["subscriptions"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["subscription_id"], victim_id.as_str());
+    let (_, theirs) = call(&w.state, authed("GET", "/v1/push/subscriptions", &attacker, None)).await;
+    assert_eq!(theirs["subscriptions"], json!([]));
+
+    // Neither the attacker nor their tenant's admin can delete it.
+    let uri = format!("/v1/push/subscriptions/{victim_id}");
+    for token in [&attacker, &attacker_admin] {
+        let (status, answer) = call(&w.state, authed("DELETE", &uri, token, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    }
+
+    // The victim still receives alerts, encrypted to the victim's keys (not the attacker's).
+    let alert = br#"{"v":1,"title":"still mine","level":"supervisor"}"#;
+    raise(&w, "supervisor", alert);
+    until("the victim's alert", Duration::from_secs(10), || victim_rx.count() == 1).await;
+    assert_eq!(victim_keys.decrypt(&victim_rx.received()[0].body).unwrap(), alert);
+
+    // Once the victim unregisters, the address is free; the next owner gets a fresh row, so the
+    // victim's old id (and the delivery log written for it) never changes hands.
+    let (status, _) = call(&w.state, authed("DELETE", &uri, &w.supervisors[0], None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, answer) = register(&w.state, &attacker, &attacker_json).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_ne!(answer["subscription_id"], victim_id.as_str());
+}
+
+#[tokio::test]
+async fn the_same_device_registering_its_endpoint_again_keeps_its_one_subscription() {
+    let w = world(push_config()).await;
+    let (_, url) = Receiver::start(&[]).await;
+    let (_, first) = subscribe(&w.state, &w.supervisors[0], &url).await;
+    // New keys for the same endpoint (the phone rotated them): same row, updated.
+    let (_, again) = subscribe(&w.state, &w.supervisors[0], &url).await;
+    assert_eq!(first, again);
+    let (_, listed) = call(&w.state, authed("GET", "/v1/push/subscriptions", &w.supervisors[0], None)).await;
+    assert_eq!(listed["subscriptions"].as_array().unwrap().len(), 1);
+}

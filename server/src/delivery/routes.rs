@@ -3,7 +3,8 @@
 //!
 //! - `GET /v1/push/vapid`: the VAPID public key (`applicationServerKey`) and the providers;
 //! - `POST /v1/push/subscriptions`: register a Web Push subscription (W3C JSON) or, with
-//!   `"provider": "fcm" | "apns"`, a registration / device `token`;
+//!   `"provider": "fcm" | "apns"`, a registration / device `token`; an address another active
+//!   device registered is refused (409 `subscription_in_use`), never moved to the caller;
 //! - `GET /v1/push/subscriptions`: the calling device's subscriptions;
 //! - `DELETE /v1/push/subscriptions/{id}`: unregister (the device that registered it, or an
 //!   admin of its team);
@@ -24,7 +25,7 @@ use crate::app::{AppState, supervisor_only};
 use crate::auth::Device;
 use crate::error::ApiError;
 use crate::storage::push::{Id16, NewPushSubscription, ProviderKind, PushSubscriptionRow};
-use crate::storage::{DeviceScope, Role};
+use crate::storage::{DeviceScope, Role, StorageError};
 
 /// Largest subscription body: an endpoint is at most 2 KB, an FCM token 4 KB.
 const MAX_SUBSCRIPTION_BODY: usize = 16 * 1024;
@@ -144,7 +145,12 @@ async fn register(
     let id =
         tokio::task::spawn_blocking(move || storage.add_push_subscription(&stored, SystemClock.now_ms()))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(ApiError::internal)?
+            .map_err(|e| match e {
+                // Another active device holds this address: refused, its row stays as it was.
+                StorageError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "subscription_in_use", m),
+                other => other.into(),
+            })?;
     tracing::info!(subscription = %hex::encode(id), provider = new.provider.as_str(), user = %scope.user_id, "push subscription registered");
     Ok((
         StatusCode::CREATED,

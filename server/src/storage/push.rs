@@ -221,8 +221,11 @@ pub struct DeliveryCounts {
 
 /// Storage for push delivery; every `RelayStorage` backend implements it.
 pub trait PushStorage {
-    /// Stores a subscription, or updates the one with the same provider and address (a device
-    /// registering again, or taking over an endpoint); returns its id.
+    /// Stores a subscription and returns its id. An address belongs to one device: the same
+    /// device registering an active address again updates its own row (new keys, same id);
+    /// another device gets [`StorageError::Conflict`](super::StorageError::Conflict) while that
+    /// row is active, unless its device was revoked (then the old row is removed and the caller
+    /// gets a fresh one). A removed row is never revived: a new registration gets a new id.
     fn add_push_subscription(&self, subscription: &NewPushSubscription, now: i64) -> StorageResult<Id16>;
     /// A subscription that has not been removed.
     fn push_subscription(&self, subscription_id: Id16) -> StorageResult<Option<PushSubscriptionRow>>;

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_identity.sql"),
     include_str!("../../migrations/0004_alerts.sql"),
     include_str!("../../migrations/0005_push.sql"),
+    include_str!("../../migrations/0006_push_address_owner.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).

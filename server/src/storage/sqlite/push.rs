@@ -86,44 +86,57 @@ impl PushStorage for SqliteStorage {
     fn add_push_subscription(&self, s: &NewPushSubscription, now: i64) -> StorageResult<Id16> {
         let new_id = *uuid::Uuid::now_v7().as_bytes();
         self.write(|tx| {
-            let existing: Option<Vec<u8>> = tx
+            // Only active rows hold an address (unique index `push_subscriptions_active_address`);
+            // the check and the insert run in one write transaction, so two registrations of the
+            // same address cannot both pass.
+            let active: Option<(Vec<u8>, Vec<u8>, bool)> = tx
                 .query_row(
-                    "SELECT subscription_id FROM push_subscriptions WHERE provider = ?1 AND address = ?2",
+                    "SELECT s.subscription_id, s.device_id, d.device_id IS NULL OR d.revoked_at IS NOT NULL
+                     FROM push_subscriptions s LEFT JOIN devices d ON d.device_id = s.device_id
+                     WHERE s.provider = ?1 AND s.address = ?2 AND s.removed_at IS NULL",
                     params![s.provider.as_str(), s.address],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
             let p256dh = s.p256dh.as_ref().map(|k| &k[..]);
             let auth = s.auth.as_ref().map(|k| &k[..]);
-            match existing {
-                Some(id) => {
+            if let Some((id, owner, owner_revoked)) = active {
+                let id = id16(id, "subscription")?;
+                if owner == s.device_id {
+                    // The same device again (a retry, or new Web Push keys): its own row.
                     tx.execute(
-                        "UPDATE push_subscriptions SET device_id = ?2, user_id = ?3, team_id = ?4, p256dh = ?5,
-                         auth = ?6, created_at = ?7, removed_at = NULL, removed_reason = NULL
+                        "UPDATE push_subscriptions SET user_id = ?2, team_id = ?3, p256dh = ?4, auth = ?5
                          WHERE subscription_id = ?1",
-                        params![id, &s.device_id[..], s.user_id, s.team_id, p256dh, auth, now],
+                        params![&id[..], s.user_id, s.team_id, p256dh, auth],
                     )?;
-                    id16(id, "subscription")
+                    return Ok(id);
                 }
-                None => {
-                    tx.execute(
-                        "INSERT INTO push_subscriptions (subscription_id, device_id, user_id, team_id, provider,
-                         address, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        params![
-                            &new_id[..],
-                            &s.device_id[..],
-                            s.user_id,
-                            s.team_id,
-                            s.provider.as_str(),
-                            s.address,
-                            p256dh,
-                            auth,
-                            now
-                        ],
-                    )?;
-                    Ok(new_id)
+                if !owner_revoked {
+                    return Err(StorageError::Conflict(format!(
+                        "this {} address is registered by another device; unregister it there \
+                         (or have an admin of that device's team do so) first",
+                        s.provider.as_str()
+                    )));
                 }
+                // Nothing is delivered to a revoked device's subscription; the address is free.
+                remove_subscription(tx, &id, "replaced: its device was revoked", now)?;
             }
+            tx.execute(
+                "INSERT INTO push_subscriptions (subscription_id, device_id, user_id, team_id, provider,
+                 address, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    &new_id[..],
+                    &s.device_id[..],
+                    s.user_id,
+                    s.team_id,
+                    s.provider.as_str(),
+                    s.address,
+                    p256dh,
+                    auth,
+                    now
+                ],
+            )?;
+            Ok(new_id)
         })
     }
 
@@ -384,4 +397,116 @@ fn record_attempt(tx: &Connection, a: &DeliveryAttempt) -> StorageResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{RelayStorage, Role};
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// Enrolls a device of a new user (in a new tenant) with `role`; returns (device, user, team).
+    fn device(storage: &SqliteStorage, n: u8, role: Role) -> (Id16, String, String) {
+        let tenant = storage.create_tenant(&format!("tenant {n}"), NOW).unwrap();
+        let team = storage.create_team(&tenant, "team", NOW).unwrap();
+        let user = storage.create_user(&team, "someone", role, NOW).unwrap();
+        storage.add_enrollment_code(&user, [n; 32], NOW + 60_000).unwrap();
+        storage.enroll_device([n; 32], [n; 16], [n; 32], "phone", [n ^ 0xff; 32], NOW).unwrap();
+        ([n; 16], user, team)
+    }
+
+    fn subscription(
+        owner: &(Id16, String, String),
+        provider: ProviderKind,
+        address: &str,
+    ) -> NewPushSubscription {
+        NewPushSubscription {
+            device_id: owner.0,
+            user_id: owner.1.clone(),
+            team_id: owner.2.clone(),
+            provider,
+            address: address.to_owned(),
+            p256dh: None,
+            auth: None,
+        }
+    }
+
+    #[test]
+    fn a_token_or_endpoint_another_active_device_registered_is_refused_and_its_row_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let victim = device(&storage, 1, Role::Supervisor);
+        let attacker = device(&storage, 2, Role::Supervisor);
+        for (provider, address) in [
+            (ProviderKind::WebPush, "https://push.example.net/wpush/v2/abc"),
+            (ProviderKind::Fcm, "dGVzdC10b2tlbg:APA91b-registration_token"),
+            (ProviderKind::Apns, &"ab".repeat(32)),
+        ] {
+            let id = storage.add_push_subscription(&subscription(&victim, provider, address), NOW).unwrap();
+            let before = storage.push_subscription(id).unwrap().unwrap();
+            let err = storage
+                .add_push_subscription(&subscription(&attacker, provider, address), NOW + 1)
+                .unwrap_err();
+            assert!(matches!(err, StorageError::Conflict(_)), "{provider:?}: {err}");
+            assert_eq!(storage.push_subscription(id).unwrap(), Some(before), "{provider:?}");
+            assert!(storage.device_push_subscriptions(attacker.0).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_revoked_devices_address_goes_to_the_new_device_as_a_fresh_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let old_phone = device(&storage, 1, Role::Supervisor);
+        let new_phone = device(&storage, 2, Role::Supervisor);
+        let token = "dGVzdC10b2tlbg:APA91b-registration_token";
+        let old =
+            storage.add_push_subscription(&subscription(&old_phone, ProviderKind::Fcm, token), NOW).unwrap();
+        storage.revoke_device(old_phone.0, NOW + 1).unwrap();
+        let new = storage
+            .add_push_subscription(&subscription(&new_phone, ProviderKind::Fcm, token), NOW + 2)
+            .unwrap();
+        assert_ne!(old, new);
+        assert_eq!(storage.push_subscription(old).unwrap(), None, "the revoked device's row is removed");
+        assert_eq!(storage.push_subscription(new).unwrap().unwrap().device_id, new_phone.0);
+    }
+
+    #[test]
+    fn a_version_5_database_upgrades_with_its_subscriptions_and_one_active_row_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Connection::open(dir.path().join("relay.sqlite")).unwrap();
+            for sql in &super::super::MIGRATIONS[..5] {
+                db.execute_batch(sql).unwrap();
+            }
+            db.pragma_update(None, "application_id", super::super::APPLICATION_ID).unwrap();
+            db.pragma_update(None, "user_version", 5).unwrap();
+            db.execute(
+                "INSERT INTO push_subscriptions (subscription_id, device_id, user_id, team_id, provider,
+                 address, created_at, removed_at, removed_reason)
+                 VALUES (?1, ?2, 'u', 't', 'fcm', 'tok', 1, NULL, NULL),
+                        (?3, ?2, 'u', 't', 'apns', 'gone', 1, 2, 'unregistered')",
+                params![&[7u8; 16][..], &[1u8; 16][..], &[8u8; 16][..]],
+            )
+            .unwrap();
+        }
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let kept = storage.push_subscription([7; 16]).unwrap().unwrap();
+        assert_eq!((kept.provider, kept.address.as_str()), (ProviderKind::Fcm, "tok"));
+        assert_eq!(storage.push_subscription([8; 16]).unwrap(), None, "removed rows stay removed");
+        let version: i64 =
+            storage.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)).unwrap();
+        assert_eq!(version, super::super::MIGRATIONS.len() as i64);
+        // The index, not only the code, keeps one active row per address.
+        let duplicate = storage.write(|tx| {
+            tx.execute(
+                "INSERT INTO push_subscriptions (subscription_id, device_id, user_id, team_id, provider,
+                 address, created_at) VALUES (?1, ?2, 'u2', 't2', 'fcm', 'tok', 3)",
+                params![&[9u8; 16][..], &[2u8; 16][..]],
+            )?;
+            Ok(())
+        });
+        assert!(duplicate.is_err(), "a second active row for one address");
+    }
 }
