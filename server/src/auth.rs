@@ -135,7 +135,7 @@ pub async fn enroll(
                 format!("an enrollment is a few hundred bytes of JSON; the limit is {MAX_ENROLL_BODY_BYTES}"),
             )
         } else {
-            ApiError::bad_request("bad_request", e.body_text())
+            ApiError::from(e)
         }
     })?;
     let public_key: [u8; 32] = decode_hex("public_key", &request.public_key)?;

@@ -293,7 +293,7 @@ async fn an_enrollment_body_over_4_kib_is_a_typed_413() {
     assert_eq!((answer.status, answer.code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
     // Not JSON at all is a typed 400, not axum's plain-text rejection.
     let answer = call(&state, enroll("{\"code\":".into())).await;
-    assert_eq!((answer.status, answer.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    assert_eq!((answer.status, answer.code().as_str()), (StatusCode::BAD_REQUEST, "malformed_body"));
     // The code was not used up by the refused requests.
     let answer = call(&state, enroll(enroll_body(code, &identity, "phone"))).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer.body));
