@@ -365,3 +365,34 @@ impl Drop for CorruptingFront {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// A phone for the end-to-end tests: a real store and the real HTTP client, enrolled.
+#[derive(Debug)]
+pub struct Device {
+    /// The phone's store.
+    pub store: fieldsync_core::Store,
+    /// Its client for the relay.
+    pub client: fieldsync_core::sync::client::RelayClient,
+    dir: tempfile::TempDir,
+}
+
+impl Device {
+    /// The phone's private folder (its store and files such as photos).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Enrolls a new phone at `url` with a one-time `code`; the client retries briefly.
+pub async fn enroll(url: &str, code: &str) -> Device {
+    use fieldsync_core::sync::client::{RelayClient, RetryPolicy};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fieldsync_core::Store::open(dir.path().join("phone.fieldsync")).expect("store");
+    let client = RelayClient::new(url).expect("client").with_retry(RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+    });
+    client.enroll(&store, code, "test phone").await.expect("enroll");
+    Device { store, client, dir }
+}

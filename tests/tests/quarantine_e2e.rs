@@ -2,30 +2,10 @@
 //! that entry aside, applies everything else, moves its cursor, repairs the document from the
 //! relay's snapshot and converges; nothing wedges its later syncs.
 
-use fieldsync_core::Store;
 use fieldsync_core::model::{Customer, NewCustomer};
-use fieldsync_core::sync::client::{RelayClient, RetryPolicy};
-use fieldsync_e2e::{CorruptingFront, RelayProcess, admin};
+use fieldsync_core::sync::client::RelayClient;
+use fieldsync_e2e::{CorruptingFront, RelayProcess, admin, enroll};
 use serde_json::Value;
-use tempfile::TempDir;
-
-struct Device {
-    store: Store,
-    client: RelayClient,
-    _dir: TempDir,
-}
-
-async fn enroll(url: &str, code: &str) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("phone.fieldsync")).unwrap();
-    let client = RelayClient::new(url).unwrap().with_retry(RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: std::time::Duration::from_millis(50),
-        max_backoff: std::time::Duration::from_millis(200),
-    });
-    client.enroll(&store, code, "test phone").await.unwrap();
-    Device { store, client, _dir: dir }
-}
 
 fn code(boot: &Value, role: &str) -> String {
     boot["users"].as_array().unwrap().iter().find(|u| u["role"] == role).unwrap()["code"]

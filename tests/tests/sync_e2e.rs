@@ -1,32 +1,13 @@
 //! Sync end to end: several devices, each a real store with the real HTTP client, against a real
 //! relay process on loopback.
 
+use fieldsync_core::DocId;
 use fieldsync_core::model::{Customer, NewCustomer, NewVisit};
 use fieldsync_core::store::PushLimits;
-use fieldsync_core::sync::client::{RelayClient, RetryPolicy, SyncError};
-use fieldsync_core::{DocId, Store};
-use fieldsync_e2e::{Proxy, RelayProcess, admin, raw_http};
+use fieldsync_core::sync::client::SyncError;
+use fieldsync_e2e::{Proxy, RelayProcess, admin, enroll, raw_http};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tempfile::TempDir;
-
-struct Device {
-    store: Store,
-    client: RelayClient,
-    _dir: TempDir,
-}
-
-async fn enroll(url: &str, code: &str) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("phone.fieldsync")).unwrap();
-    let client = RelayClient::new(url).unwrap().with_retry(RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: std::time::Duration::from_millis(50),
-        max_backoff: std::time::Duration::from_millis(200),
-    });
-    client.enroll(&store, code, "test phone").await.unwrap();
-    Device { store, client, _dir: dir }
-}
 
 fn codes(bootstrap: &Value) -> Vec<String> {
     bootstrap["users"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap().to_owned()).collect()
@@ -148,7 +129,7 @@ async fn a_blob_upload_cut_mid_way_resumes_and_completes_with_the_right_hash() {
 
     let photo: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let sha = hex::encode(Sha256::digest(&photo));
-    let path = device._dir.path().join("photo.jpg");
+    let path = device.dir().join("photo.jpg");
     std::fs::write(&path, &photo).unwrap();
     device.store.queue_blob(&sha, &path, photo.len() as u64).unwrap();
 
@@ -192,7 +173,7 @@ async fn a_device_of_another_tenant_is_refused_on_every_endpoint() {
     let secret = alice.store.create(customer("A 的客户")).unwrap();
     let blob = b"tenant A's signed slip".to_vec();
     let sha = hex::encode(Sha256::digest(&blob));
-    let path = alice._dir.path().join("slip.png");
+    let path = alice.dir().join("slip.png");
     std::fs::write(&path, &blob).unwrap();
     alice.store.queue_blob(&sha, &path, blob.len() as u64).unwrap();
     alice.client.sync(&alice.store, |_| {}).await.unwrap();

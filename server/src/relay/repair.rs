@@ -45,40 +45,24 @@ impl Writer {
         let mut report = RepairReport::default();
         // Pass 1: which entries a phone would refuse, and which documents they belong to.
         let mut damaged: BTreeMap<DocId, Vec<u64>> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.storage.team_log(team_id, after, PAGE)?;
-            let Some(&(last, _, _)) = page.last() else { break };
-            after = last;
-            for (seq, doc_id, bytes) in page {
-                report.entries_checked += 1;
-                if let Err(e) = intake::verify_change(&bytes) {
-                    damaged.entry(doc_id).or_default().push(seq);
-                    report.removed.push(RemovedEntry {
-                        seq,
-                        doc_id: doc_id.to_string(),
-                        reason: e.to_string(),
-                    });
-                }
+        self.each_log_entry(team_id, |seq, doc_id, bytes| {
+            report.entries_checked += 1;
+            if let Err(e) = intake::verify_change(&bytes) {
+                damaged.entry(doc_id).or_default().push(seq);
+                report.removed.push(RemovedEntry { seq, doc_id: doc_id.to_string(), reason: e.to_string() });
             }
-        }
+        })?;
         if damaged.is_empty() {
             return Ok(report);
         }
         // Pass 2: rebuild each such document from its readable entries, in log order. An entry
         // that depended on a removed one can no longer apply and goes too.
         let mut entries: BTreeMap<DocId, Vec<(u64, Vec<u8>)>> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.storage.team_log(team_id, after, PAGE)?;
-            let Some(&(last, _, _)) = page.last() else { break };
-            after = last;
-            for (seq, doc_id, bytes) in page {
-                if damaged.get(&doc_id).is_some_and(|bad| !bad.contains(&seq)) {
-                    entries.entry(doc_id).or_default().push((seq, bytes));
-                }
+        self.each_log_entry(team_id, |seq, doc_id, bytes| {
+            if damaged.get(&doc_id).is_some_and(|bad| !bad.contains(&seq)) {
+                entries.entry(doc_id).or_default().push((seq, bytes));
             }
-        }
+        })?;
         let mut positions: Vec<u64> = damaged.values().flatten().copied().collect();
         let mut updates = Vec::new();
         for doc_id in damaged.keys() {
@@ -139,6 +123,25 @@ impl Writer {
             "repaired the team's change log"
         );
         Ok(report)
+    }
+}
+
+impl Writer {
+    /// Calls `f` with every entry of the team's log, in log order, a page at a time.
+    fn each_log_entry(
+        &self,
+        team_id: &str,
+        mut f: impl FnMut(u64, DocId, Vec<u8>),
+    ) -> Result<(), StorageError> {
+        let mut after = 0;
+        loop {
+            let page = self.storage.team_log(team_id, after, PAGE)?;
+            let Some(&(last, _, _)) = page.last() else { return Ok(()) };
+            after = last;
+            for (seq, doc_id, bytes) in page {
+                f(seq, doc_id, bytes);
+            }
+        }
     }
 }
 
