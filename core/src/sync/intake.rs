@@ -134,15 +134,27 @@ pub struct Refusal {
 /// the fuzz target `relay_intake` runs exactly this.
 pub fn check_pushed(base: &Automerge, change: Change) -> Result<Accepted, Refusal> {
     let refuse = |code, message: String| Refusal { code, message };
-    let missing = change.deps().iter().filter(|dep| base.get_change_by_hash(dep).is_none()).count();
+    let malformed = |why: String| refuse(RejectCode::MalformedChange, why);
+    let missing =
+        guarded(|| change.deps().iter().filter(|dep| base.get_change_by_hash(dep).is_none()).count())
+            .map_err(malformed)?;
     if missing > 0 {
         return Err(refuse(
             RejectCode::MissingDependencies,
             format!("{missing} earlier changes of the document have not arrived yet"),
         ));
     }
+    let hash = change.hash();
     let mut doc = base.clone();
-    apply_change(&mut doc, change).map_err(|e| refuse(RejectCode::MalformedChange, e.to_string()))?;
+    apply_change(&mut doc, change).map_err(|e| malformed(e.to_string()))?;
+    // Some changes apply but cannot be read back out of the document afterwards (automerge
+    // panics rebuilding them, found by fuzzing): every later dependency check and every peer's
+    // sync would trip on it, so it is refused now.
+    match guarded(|| doc.get_change_by_hash(&hash).is_some()) {
+        Ok(true) => {}
+        Ok(false) => return Err(malformed("the applied change cannot be found in the document".into())),
+        Err(panic) => return Err(malformed(format!("the applied change cannot be read back: {panic}"))),
+    }
     let invalid = |problem: DocumentProblem| refuse(RejectCode::InvalidDocument, problem.to_string());
     let facts = match guarded(|| check_record(&doc)) {
         Ok(Ok(facts)) => facts,
