@@ -59,7 +59,6 @@ impl ApiError {
 /// their specific codes; these cover what the framework answers by itself.
 pub fn code_for_status(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 => "bad_request",
         401 => "unauthorized",
         403 => "forbidden",
         404 => "no_such_endpoint",
@@ -78,6 +77,7 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         501 => "not_implemented",
         503 => "unavailable",
         504 => "timeout",
+        // 400 and the other client errors without a code of their own.
         400..=499 => "bad_request",
         _ => "internal",
     }
