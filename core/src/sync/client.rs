@@ -250,18 +250,21 @@ impl RelayClient {
     /// Fetches the relay's snapshot of every document marked for repair (something the relay
     /// sent for it was quarantined) and merges it. A snapshot the relay no longer has, or one
     /// that does not apply either, leaves the document marked for a later sync, a few times at
-    /// most; returns how many were repaired.
+    /// most; returns how many were repaired. Repairs are best effort after a sync that already
+    /// succeeded: a lost network ends them for now (the documents stay marked, no attempt is
+    /// counted) instead of failing the sync; only a store failure is an error.
     async fn repair_documents(&self, store: &Store, token: &str) -> Result<u32, SyncError> {
         let mut repaired = 0;
         for doc in store.documents_to_repair(REPAIR_ATTEMPTS)? {
             let path = format!("/v1/documents/{}", doc.doc_id);
             let outcome = match self.send(reqwest::Method::GET, &path, token, None).await {
                 Ok(snapshot) => store.repair_document(doc.doc_id, &snapshot)?,
-                Err(SyncError::Relay { status: 404, message, .. }) => {
+                Err(e) if e.is_retryable() => break,
+                Err(SyncError::Relay { message, .. }) => {
                     store.repair_failed(doc.doc_id, &message)?;
                     Some(message)
                 }
-                Err(e) => return Err(e),
+                Err(_) => break,
             };
             if outcome.is_none() {
                 repaired += 1;
