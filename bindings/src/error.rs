@@ -50,6 +50,9 @@ pub enum FfiError {
         message: String,
         /// Whether a later retry may succeed.
         retryable: bool,
+        /// Seconds the relay asked the device to wait before the next try (a rate limit), or 0;
+        /// schedule the next sync no earlier.
+        retry_after_secs: u64,
     },
     /// The relay does not accept this device: not enrolled, an unknown or used enrollment code,
     /// a revoked device. Enroll again with a new code from an admin.
@@ -119,8 +122,11 @@ impl From<SyncError> for FfiError {
                 FfiError::NotFound { message }
             }
             SyncError::Invalid(_) => FfiError::InvalidInput { message },
+            SyncError::RetryLater { retry_after, .. } => {
+                FfiError::Network { message, retryable, retry_after_secs: retry_after.as_secs() }
+            }
             SyncError::Network(_) | SyncError::Relay { .. } | SyncError::Wire(_) => {
-                FfiError::Network { message, retryable }
+                FfiError::Network { message, retryable, retry_after_secs: 0 }
             }
         }
     }
@@ -193,6 +199,16 @@ mod tests {
         assert!(matches!(FfiError::from(SyncError::NotEnrolled), FfiError::Unauthorized { .. }));
         assert!(matches!(FfiError::from(relay(503)), FfiError::Network { retryable: true, .. }));
         assert!(matches!(FfiError::from(relay(400)), FfiError::Network { retryable: false, .. }));
+        let later = SyncError::RetryLater {
+            status: 429,
+            code: "rate_limited".into(),
+            message: "slow down".into(),
+            retry_after: std::time::Duration::from_secs(7),
+        };
+        assert!(matches!(
+            FfiError::from(later),
+            FfiError::Network { retryable: true, retry_after_secs: 7, .. }
+        ));
         let used = SyncError::Relay { status: 409, code: "code_unusable".into(), message: "used".into() };
         assert!(matches!(FfiError::from(used), FfiError::Unauthorized { .. }));
         let coded =

@@ -44,6 +44,8 @@ pub struct AppState {
     pub alerts_raised: Arc<tokio::sync::Notify>,
     /// Delivers alerts (Web Push, FCM, APNs, live stream); the scheduler calls `notify()`.
     pub deliverer: Deliverer,
+    /// Rate limits per device and per client address.
+    pub limiter: Arc<crate::limits::RateLimiter>,
     last_touch: Arc<Mutex<HashMap<[u8; 16], i64>>>,
 }
 
@@ -70,6 +72,7 @@ impl AppState {
         Ok(AppState {
             relay,
             blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
+            limiter: Arc::new(crate::limits::RateLimiter::new(config.rate_limits.clone())),
             metrics,
             config: Arc::new(config),
             alerts_raised,
@@ -486,7 +489,8 @@ fn touch(state: &AppState, device: [u8; 16], now: i64) {
 }
 
 /// Binds `config.listen` and serves until Ctrl-C or SIGTERM; in-flight requests finish first.
-/// Calls `on_bound` with the actual address (useful with port 0).
+/// Calls `on_bound` with the actual address (useful with port 0). Connections get the header
+/// timeout and caps of the configuration ([`crate::connections`]).
 pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let address = listener.local_addr()?;
@@ -498,7 +502,13 @@ pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr))
         // Ends the live streams (which would hold the shutdown open) and lets attempts in flight finish.
         deliverer.close().await;
     };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(stopped).await;
+    let limits = crate::connections::ConnectionLimits {
+        header_timeout: Duration::from_secs(state.config.header_timeout_secs),
+        max_connections: state.config.max_connections,
+        max_connections_per_ip: state.config.max_connections_per_ip,
+    };
+    let metrics = state.metrics.clone();
+    let served = crate::connections::serve(listener, app(state), limits, metrics, stopped).await;
     scheduler.abort();
     served
 }

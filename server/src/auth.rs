@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::limits::{self, ClientIp, Key, Limit};
 use crate::storage::{DeviceScope, StorageError};
 
 /// SHA-256 of a secret (token or code).
@@ -49,6 +50,12 @@ impl FromRequestParts<AppState> for Device {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        // An address that sent too many unknown tokens is refused before its token is looked up.
+        state
+            .limiter
+            .peek(Limit::TokenFailuresPerIp, Key::Ip(ip))
+            .map_err(|wait| limits::refusal(Limit::TokenFailuresPerIp, wait, &state.metrics))?;
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "send Authorization: Bearer <token>")
         })?;
@@ -69,13 +76,20 @@ impl FromRequestParts<AppState> for Device {
         let scope = tokio::task::spawn_blocking(move || storage.device_by_token(hash))
             .await
             .map_err(ApiError::internal)??;
-        scope.map(Device).ok_or_else(|| {
-            ApiError::new(
+        let Some(scope) = scope else {
+            state.limiter.record(Limit::TokenFailuresPerIp, Key::Ip(ip));
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "unknown or revoked token; enroll the device again",
-            )
-        })
+            ));
+        };
+        let limit = Limit::for_path(parts.uri.path());
+        state
+            .limiter
+            .take(limit, Key::Device(scope.device_id))
+            .map_err(|wait| limits::refusal(limit, wait, &state.metrics))?;
+        Ok(Device(scope))
     }
 }
 
@@ -122,9 +136,41 @@ fn decode_hex<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N
 /// 100 characters fit in well under 1 KiB. The route is open to anyone, so it buffers no more.
 pub const MAX_ENROLL_BODY_BYTES: usize = 4 * 1024;
 
-/// Enrolls a device.
+/// Enrolls a device. Every refused enrollment counts against the client's address and, once
+/// the body names one, the device key ([`Limit::EnrollFailuresPerIp`],
+/// [`Limit::EnrollFailuresPerKey`]); an address or key with none left is refused with 429
+/// before anything else is looked at, right code or not.
 pub async fn enroll(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Result<Json<EnrollRequest>, JsonRejection>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let refused = |limit: Limit, wait| limits::refusal(limit, wait, &state.metrics);
+    state
+        .limiter
+        .peek(Limit::EnrollFailuresPerIp, Key::Ip(ip))
+        .map_err(|w| refused(Limit::EnrollFailuresPerIp, w))?;
+    let key = request.as_ref().ok().and_then(|Json(r)| decode_hex::<32>("public_key", &r.public_key).ok());
+    if let Some(key) = key {
+        state
+            .limiter
+            .peek(Limit::EnrollFailuresPerKey, Key::PublicKey(key))
+            .map_err(|w| refused(Limit::EnrollFailuresPerKey, w))?;
+    }
+    let answer = enroll_checked(&state, request).await;
+    if let Err(e) = &answer
+        && e.status.is_client_error()
+    {
+        state.limiter.record(Limit::EnrollFailuresPerIp, Key::Ip(ip));
+        if let Some(key) = key {
+            state.limiter.record(Limit::EnrollFailuresPerKey, Key::PublicKey(key));
+        }
+    }
+    answer
+}
+
+async fn enroll_checked(
+    state: &AppState,
     request: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let Json(request) = request.map_err(|e| {

@@ -23,6 +23,18 @@ pub struct RelayConfig {
     pub max_response_bytes: usize,
     /// Per-request timeout, seconds.
     pub request_timeout_secs: u64,
+    /// A request's headers must arrive within this many seconds; an idle connection is closed
+    /// after as long.
+    pub header_timeout_secs: u64,
+    /// Connections open at once, in all.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Take the client's address from `X-Forwarded-For` (last entry), for a relay behind a
+    /// reverse proxy; otherwise every client would share the proxy's address in the limits.
+    pub trust_forwarded_for: bool,
+    /// Rate limits (the `[rate_limits]` table; docs/operations.md).
+    pub rate_limits: crate::limits::RateLimits,
     /// Documents kept merged in memory.
     pub document_cache: usize,
     /// `text` or `json` log lines.
@@ -45,6 +57,11 @@ impl Default for RelayConfig {
             max_blob_chunk_bytes: 16 * 1024 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 60,
+            header_timeout_secs: 15,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            trust_forwarded_for: false,
+            rate_limits: crate::limits::RateLimits::default(),
             document_cache: 4096,
             log_format: "text".into(),
             scheduler_interval_secs: 60,
@@ -82,6 +99,18 @@ pub struct ConfigOverrides {
     /// Log format: text or json.
     #[arg(long, env = "FIELDSYNC_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, env = "FIELDSYNC_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Connections open at once, in all.
+    #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address.
+    #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Rate limits on or off (`true`/`false`); off only for benchmarks of the relay itself.
+    #[arg(long, env = "FIELDSYNC_RATE_LIMITS")]
+    pub rate_limits: Option<bool>,
 }
 
 /// Why the configuration could not be loaded.
@@ -133,6 +162,33 @@ impl RelayConfig {
         }
         if let Some(v) = &overrides.log_format {
             config.log_format = v.clone();
+        }
+        if let Some(v) = overrides.header_timeout_secs {
+            config.header_timeout_secs = v;
+        }
+        if let Some(v) = overrides.max_connections {
+            config.max_connections = v;
+        }
+        if let Some(v) = overrides.max_connections_per_ip {
+            config.max_connections_per_ip = v;
+        }
+        if let Some(v) = overrides.rate_limits {
+            config.rate_limits.enabled = v;
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            path: overrides.config.clone().unwrap_or_default(),
+            message,
+        };
+        if config.header_timeout_secs == 0
+            || config.max_connections == 0
+            || config.max_connections_per_ip == 0
+        {
+            return Err(invalid(
+                "header_timeout_secs, max_connections and max_connections_per_ip must be above 0".into(),
+            ));
+        }
+        if config.rate_limits.enabled {
+            config.rate_limits.check().map_err(invalid)?;
         }
         config.push.check().map_err(|message| ConfigError::Invalid {
             path: overrides.config.clone().unwrap_or_default(),

@@ -7,12 +7,14 @@ pub mod auth;
 pub mod bench;
 pub mod blobs;
 pub mod config;
+pub mod connections;
 pub mod dedup_cli;
 pub mod delivery;
 #[cfg(feature = "tools")]
 pub mod demo;
 pub mod error;
 pub mod import_cli;
+pub mod limits;
 pub mod metrics;
 pub mod photo_cli;
 pub mod process;

@@ -22,6 +22,8 @@ pub struct Metrics {
     push_deliveries_queued: AtomicU64,
     push_attempts: Mutex<Vec<(&'static str, &'static str, u64)>>,
     alerts_raised: AtomicU64,
+    connections_refused: AtomicU64,
+    rate_limited: Mutex<Vec<(&'static str, u64)>>,
     http: Mutex<Vec<(u16, u64)>>,
     latency: Mutex<([u64; BUCKETS.len()], u64, f64)>,
 }
@@ -68,6 +70,20 @@ impl Metrics {
     /// Counts stall alerts the scheduler raised.
     pub fn record_alerts(&self, n: u64) {
         self.alerts_raised.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a connection turned away at a connection cap.
+    pub fn record_connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused by a rate limit, by limit.
+    pub fn record_rate_limited(&self, limit: &'static str) {
+        let mut counts = self.rate_limited.lock().unwrap_or_else(|p| p.into_inner());
+        match counts.iter_mut().find(|(l, _)| *l == limit) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((limit, 1)),
+        }
     }
 
     /// Counts one HTTP response and its latency.
@@ -140,6 +156,18 @@ impl Metrics {
             "Push deliveries queued (one per alert and subscription).",
             self.push_deliveries_queued.load(Ordering::Relaxed),
         );
+        counter(
+            "fieldsync_connections_refused_total",
+            "Connections turned away at the connection caps.",
+            self.connections_refused.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fieldsync_rate_limited_total Requests refused by a rate limit, by limit.\n# TYPE fieldsync_rate_limited_total counter"
+        );
+        for (limit, n) in self.rate_limited.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "fieldsync_rate_limited_total{{limit=\"{limit}\"}} {n}");
+        }
         let _ = writeln!(
             out,
             "# HELP fieldsync_push_attempts_total Push delivery attempts by provider and outcome.\n# TYPE fieldsync_push_attempts_total counter"

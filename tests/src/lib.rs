@@ -392,6 +392,7 @@ pub async fn enroll(url: &str, code: &str) -> Device {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
+        ..RetryPolicy::default()
     });
     client.enroll(&store, code, "test phone").await.expect("enroll");
     Device { store, client, dir }

@@ -26,6 +26,7 @@ async fn phone(relay: &RelayProcess, code: &str) -> Phone {
         max_attempts: 4,
         initial_backoff: Duration::from_millis(1200),
         max_backoff: Duration::from_secs(2),
+        ..RetryPolicy::default()
     });
     client.enroll(&store, code, "test phone").await.unwrap();
     let token = store.relay().unwrap().unwrap().1;

@@ -31,6 +31,21 @@ pub enum SyncError {
         /// The relay's words.
         message: String,
     },
+    /// The relay asks the device to wait before it tries again (HTTP 429, or a 503 with
+    /// `Retry-After`: a rate limit, a connection cap). The client's retries wait at least that
+    /// long; a wait longer than [`RetryPolicy::longest_wait`] ends the sync with this error, for
+    /// the app to schedule the next one after `retry_after`.
+    #[error("the relay asks to wait {} s before trying again: {message} ({code}, HTTP {status})", retry_after.as_secs())]
+    RetryLater {
+        /// HTTP status.
+        status: u16,
+        /// Machine-readable code, e.g. `rate_limited`.
+        code: String,
+        /// The relay's words.
+        message: String,
+        /// How long the relay asks to wait.
+        retry_after: Duration,
+    },
     /// The device has no relay credentials yet.
     #[error("this device is not enrolled with a relay; enroll it with a code from an admin")]
     NotEnrolled,
@@ -49,7 +64,7 @@ impl SyncError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            SyncError::Network(_) => true,
+            SyncError::Network(_) | SyncError::RetryLater { .. } => true,
             SyncError::Relay { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             _ => false,
         }
@@ -65,6 +80,22 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Longest wait.
     pub max_backoff: Duration,
+    /// Longest `Retry-After` the client waits out within one call; the relay asking for more
+    /// ends the call with [`SyncError::RetryLater`].
+    pub longest_wait: Duration,
+}
+
+impl RetryPolicy {
+    /// How long to wait before trying again after `error`: the doubling backoff, or what the
+    /// relay asked for if that is longer; `None` when the relay asked for more than
+    /// [`RetryPolicy::longest_wait`].
+    fn wait_after(&self, error: &SyncError, backoff: Duration) -> Option<Duration> {
+        match error {
+            SyncError::RetryLater { retry_after, .. } if *retry_after > self.longest_wait => None,
+            SyncError::RetryLater { retry_after, .. } => Some(jittered(backoff).max(*retry_after)),
+            _ => Some(jittered(backoff)),
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -73,6 +104,7 @@ impl Default for RetryPolicy {
             max_attempts: 6,
             initial_backoff: Duration::from_millis(300),
             max_backoff: Duration::from_secs(20),
+            longest_wait: Duration::from_secs(60),
         }
     }
 }
@@ -293,10 +325,13 @@ impl RelayClient {
                     }
                     Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
                         store.record_blob_progress(&blob.sha256, 0, false, Some(&e.to_string()))?;
-                        tokio::time::sleep(jittered(backoff)).await;
+                        let Some(wait) = self.retry.wait_after(&e, backoff) else { return Err(e) };
+                        tokio::time::sleep(wait).await;
                         backoff = (backoff * 2).min(self.retry.max_backoff);
                         attempt += 1;
                     }
+                    // The relay wants this device to slow down: the other blobs must wait too.
+                    Err(e @ SyncError::RetryLater { .. }) => return Err(e),
                     // Without the network (or the store) the next blob fares no better.
                     Err(e @ (SyncError::Network(_) | SyncError::Store(_) | SyncError::NotEnrolled)) => {
                         return Err(e);
@@ -349,7 +384,7 @@ impl RelayClient {
                 }
                 header(&head, "upload-offset").and_then(|v| v.parse().ok()).unwrap_or(0)
             }
-            s => return Err(relay_error(s, b"")),
+            s => return Err(relay_error(s, head.headers(), b"")),
         };
         let bytes = std::fs::read(&blob.path)
             .map_err(|e| SyncError::Store(StoreError::Io { path: blob.path.clone(), source: e }))?;
@@ -386,8 +421,9 @@ impl RelayClient {
                 .map_err(|e| SyncError::Network(e.to_string()))?;
             let status = response.status();
             let reported = header(&response, "upload-offset").and_then(|v| v.parse::<u64>().ok());
+            let headers = response.headers().clone();
             let body = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-            let refusal = || relay_error(status, &body);
+            let refusal = || relay_error(status, &headers, &body);
             let code = match refusal() {
                 SyncError::Relay { code, .. } => code,
                 _ => String::new(),
@@ -461,9 +497,10 @@ impl RelayClient {
             .await
             .map_err(|e| SyncError::Network(e.to_string()))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
         if !status.is_success() {
-            return Err(relay_error(status, &bytes));
+            return Err(relay_error(status, &headers, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| SyncError::Relay {
             status: status.as_u16(),
@@ -499,13 +536,19 @@ impl RelayClient {
                 }
                 let response = request.send().await.map_err(|e| SyncError::Network(e.to_string()))?;
                 let status = response.status();
+                let headers = response.headers().clone();
                 let bytes = response.bytes().await.map_err(|e| SyncError::Network(e.to_string()))?;
-                if status.is_success() { Ok(bytes.to_vec()) } else { Err(relay_error(status, &bytes)) }
+                if status.is_success() {
+                    Ok(bytes.to_vec())
+                } else {
+                    Err(relay_error(status, &headers, &bytes))
+                }
             }
             .await;
             match result {
                 Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
-                    tokio::time::sleep(jittered(backoff)).await;
+                    let Some(wait) = self.retry.wait_after(&e, backoff) else { return Err(e) };
+                    tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.retry.max_backoff);
                     attempt += 1;
                 }
@@ -537,15 +580,34 @@ fn serde_json_body(code: &str, public_key: &[u8; 32], signature: &[u8; 64], devi
     .to_string()
 }
 
-fn relay_error(status: StatusCode, body: &[u8]) -> SyncError {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(b) => SyncError::Relay { status: status.as_u16(), code: b.error.code, message: b.error.message },
-        Err(_) => SyncError::Relay {
+/// The error for a refusal: [`SyncError::RetryLater`] for a 429 (waiting `Retry-After`, or a
+/// second when it is missing or unreadable) and for a 503 that says how long to wait, else
+/// [`SyncError::Relay`] with the relay's code and message.
+fn relay_error(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &[u8]) -> SyncError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => ("http".to_owned(), String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
+    };
+    let retry_after = retry_after(headers);
+    match (status, retry_after) {
+        (StatusCode::TOO_MANY_REQUESTS, wait) => SyncError::RetryLater {
             status: status.as_u16(),
-            code: "http".into(),
-            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            code,
+            message,
+            retry_after: wait.unwrap_or(Duration::from_secs(1)),
         },
+        (StatusCode::SERVICE_UNAVAILABLE, Some(wait)) => {
+            SyncError::RetryLater { status: status.as_u16(), code, message, retry_after: wait }
+        }
+        _ => SyncError::Relay { status: status.as_u16(), code, message },
     }
+}
+
+/// `Retry-After` as delay-seconds (RFC 9110 §10.2.3; the relay sends no dates). Anything else
+/// is ignored, and a wait of more than a day is taken as a day.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds.min(86_400)))
 }
 
 /// Waits between half and all of `base`, so phones that lost the network together do not all

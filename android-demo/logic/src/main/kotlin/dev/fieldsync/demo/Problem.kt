@@ -34,8 +34,17 @@ enum class ProblemKind {
     INTERNAL,
 }
 
-/** What went wrong, for a screen to show: a kind it can branch on and a sentence for the rep. */
-data class Problem(val kind: ProblemKind, val detail: String, val retryable: Boolean = false) {
+/**
+ * What went wrong, for a screen to show: a kind it can branch on and a sentence for the rep.
+ * [retryAfterSecs] is how long the relay asked this phone to wait (a rate limit), 0 when it did
+ * not: the next automatic sync is scheduled no earlier.
+ */
+data class Problem(
+    val kind: ProblemKind,
+    val detail: String,
+    val retryable: Boolean = false,
+    val retryAfterSecs: Long = 0,
+) {
     companion object {
         /**
          * The one place core errors become UI state. Returns `null` for anything that is not an
@@ -50,7 +59,8 @@ data class Problem(val kind: ProblemKind, val detail: String, val retryable: Boo
                 is FfiException.Sealed -> Problem(ProblemKind.SEALED, error.detail)
                 is FfiException.StoreUnavailable -> Problem(ProblemKind.STORE_UNAVAILABLE, error.detail)
                 is FfiException.Storage -> Problem(ProblemKind.STORAGE, error.detail)
-                is FfiException.Network -> Problem(ProblemKind.NETWORK, error.detail, error.retryable)
+                is FfiException.Network ->
+                    Problem(ProblemKind.NETWORK, error.detail, error.retryable, error.retryAfterSecs.toLong())
                 is FfiException.Unauthorized -> Problem(ProblemKind.UNAUTHORIZED, error.detail)
                 is FfiException.Internal -> Problem(ProblemKind.INTERNAL, error.detail)
             }
