@@ -454,7 +454,14 @@ struct Batch {
     /// Customers whose identity to resolve before committing: `(id, team)`.
     customers: Vec<(DocId, String)>,
     customer_rows: Vec<CustomerKeyRow>,
+    /// Pairs decided or queued in this batch; added only through [`Batch::push_pair`].
     pairs: Vec<DedupPair>,
+    /// The newest pair in `pairs` per `(team, a, b)`: a batch of thousands of look-alike
+    /// customers asks for pair statuses millions of times, and a scan of `pairs` per question
+    /// made identity resolution quadratic in the batch (issue 17).
+    pair_index: HashMap<(String, DocId, DocId), usize>,
+    /// Customers' normalised keys, made once per batch.
+    keys: identity::KeyCache,
     conflicts: Vec<MergeConflict>,
     /// Deals, visits and rules documents the scheduler must hear about: `(id, kind, team)`.
     funnel: Vec<(DocId, RecordKind, String)>,
@@ -464,6 +471,19 @@ struct Batch {
     raised_keys: HashSet<String>,
     /// Each team's rules in force, read once per batch.
     rules: HashMap<String, fieldsync_core::model::TeamRules>,
+}
+
+impl Batch {
+    /// Records a pair decided or queued in this batch.
+    fn push_pair(&mut self, pair: DedupPair) {
+        self.pair_index.insert((pair.team_id.clone(), pair.a, pair.b), self.pairs.len());
+        self.pairs.push(pair);
+    }
+
+    /// The newest pair of `(a, b)` (ordered) in `team` recorded in this batch.
+    fn pair(&self, team: &str, a: DocId, b: DocId) -> Option<&DedupPair> {
+        self.pair_index.get(&(team.to_owned(), a, b)).map(|&i| &self.pairs[i])
+    }
 }
 
 impl Writer {
@@ -825,7 +845,7 @@ impl Writer {
             }
             ReviewDecision::NotSame => {
                 let (a, b) = if job.a <= job.b { (job.a, job.b) } else { (job.b, job.a) };
-                batch.pairs.push(DedupPair {
+                batch.push_pair(DedupPair {
                     team_id: team,
                     a,
                     b,

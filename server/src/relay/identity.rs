@@ -18,7 +18,7 @@
 //!   same) is remembered and never asked again.
 //! - A later edit to a merged-away record is united into its canonical record again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, ReadDoc};
@@ -67,6 +67,29 @@ fn key_of(row: &CustomerKeyRow) -> CustomerKey {
     CustomerKey::new(&row.name, &phones, row.credit_code.as_deref())
 }
 
+/// Normalised keys of the customers compared so far, by document, with what they were made
+/// from. Normalising a company name is the expensive part of a comparison; a batch of look-alike
+/// customers compares each one with every other, so without this each name was normalised once
+/// per comparison (issue 17).
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache(HashMap<DocId, (String, Vec<String>, Option<String>, CustomerKey)>);
+
+impl KeyCache {
+    fn key(&mut self, row: &CustomerKeyRow) -> CustomerKey {
+        if let Some((name, phones, credit_code, key)) = self.0.get(&row.doc_id)
+            && *name == row.name
+            && *phones == row.phones
+            && *credit_code == row.credit_code
+        {
+            return key.clone();
+        }
+        let key = key_of(row);
+        self.0
+            .insert(row.doc_id, (row.name.clone(), row.phones.clone(), row.credit_code.clone(), key.clone()));
+        key
+    }
+}
+
 fn ordered(a: DocId, b: DocId) -> (DocId, DocId) {
     if a <= b { (a, b) } else { (b, a) }
 }
@@ -104,7 +127,8 @@ impl Writer {
             return Ok(());
         }
         let thresholds = self.effective_rules(team, SystemClock.now_ms(), batch)?.dedup_thresholds();
-        let matches = find_matches(self.storage.as_ref(), &row, &batch.customer_rows, &thresholds)?;
+        let matches =
+            find_matches(self.storage.as_ref(), &row, &batch.customer_rows, &thresholds, &mut batch.keys)?;
         for (candidate, verdict) in matches {
             match self.pair_status(team, id, candidate.doc_id, batch)? {
                 Some(PairStatus::NotSame | PairStatus::Merged) => continue,
@@ -119,7 +143,7 @@ impl Writer {
                 }
             } else if worth_review(&verdict, &thresholds) {
                 let (a, b) = ordered(id, candidate.doc_id);
-                batch.pairs.push(DedupPair {
+                batch.push_pair(DedupPair {
                     team_id: team.to_owned(),
                     a,
                     b,
@@ -148,7 +172,7 @@ impl Writer {
         let (cx, cy) = (self.canonical_of(x)?, self.canonical_of(y)?);
         let (Some(first), Some(second)) = (self.customer(cx)?, self.customer(cy)?) else { return Ok(None) };
         let (a, b) = ordered(x, y);
-        batch.pairs.push(DedupPair {
+        batch.push_pair(DedupPair {
             team_id: team.to_owned(),
             a,
             b,
@@ -269,7 +293,7 @@ impl Writer {
         batch: &Batch,
     ) -> Result<Option<PairStatus>, StorageError> {
         let (a, b) = ordered(x, y);
-        if let Some(pair) = batch.pairs.iter().rev().find(|p| p.a == a && p.b == b && p.team_id == team) {
+        if let Some(pair) = batch.pair(team, a, b) {
             return Ok(Some(pair.status));
         }
         self.storage.pair_status(team, a, b)
@@ -284,6 +308,7 @@ pub(crate) fn find_matches(
     row: &CustomerKeyRow,
     pending: &[CustomerKeyRow],
     thresholds: &DedupThresholds,
+    keys: &mut KeyCache,
 ) -> Result<Vec<(CustomerKeyRow, DedupVerdict)>, StorageError> {
     let mut candidates = storage.customer_candidates(&row.team_id, &row.e164s, &row.grams)?;
     candidates.retain(|c| !pending.iter().any(|r| r.doc_id == c.doc_id));
@@ -299,11 +324,11 @@ pub(crate) fn find_matches(
     );
     candidates.retain(|c| c.doc_id != row.doc_id && c.merged_into.is_none());
     candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
-    let key = key_of(row);
+    let key = keys.key(row);
     Ok(candidates
         .into_iter()
         .filter_map(|candidate| {
-            let verdict = compare(&key, &key_of(&candidate), thresholds);
+            let verdict = compare(&key, &keys.key(&candidate), thresholds);
             (verdict.decision != Decision::Different).then_some((candidate, verdict))
         })
         .collect())
@@ -326,4 +351,36 @@ fn index(batch: &mut Batch, row: CustomerKeyRow) {
 
 fn reasons(verdict: &DedupVerdict) -> String {
     verdict.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, phone: &str) -> CustomerKeyRow {
+        CustomerKeyRow {
+            doc_id: DocId::from_bytes([7; 16]),
+            team_id: "t".into(),
+            created_at: 0,
+            name: name.into(),
+            phones: vec![phone.into()],
+            credit_code: None,
+            merged_into: None,
+            e164s: Vec::new(),
+            grams: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_cached_key_is_made_again_when_the_customer_changed() {
+        let mut keys = KeyCache::default();
+        let first = row("苏州第1机械有限公司", "13800000001");
+        assert_eq!(keys.key(&first), key_of(&first));
+        assert_eq!(keys.key(&first), key_of(&first), "served from the cache");
+        let renamed = row("无锡第2机械有限公司", "13800000001");
+        assert_eq!(keys.key(&renamed), key_of(&renamed));
+        assert_ne!(keys.key(&renamed), key_of(&first));
+        let new_phone = row("无锡第2机械有限公司", "13900000002");
+        assert_eq!(keys.key(&new_phone), key_of(&new_phone));
+    }
 }
