@@ -172,8 +172,8 @@ struct Bucket {
     at: Instant,
 }
 
-/// Buckets this many at most; past it, full ones are dropped, and if that is not enough, all
-/// (limits then start afresh rather than the relay's memory growing without bound).
+/// Buckets this many at most; past it, full ones are dropped, and if that frees less than a
+/// quarter, all (limits then start afresh rather than the relay's memory growing without bound).
 const MAX_BUCKETS: usize = 100_000;
 
 /// The buckets.
@@ -221,7 +221,9 @@ impl RateLimiter {
                     b.tokens + now.duration_since(b.at).as_secs_f64() * f64::from(r.per_minute) / 60.0;
                 refilled < f64::from(r.burst)
             });
-            if buckets.len() >= MAX_BUCKETS {
+            // Each prune must free a quarter at least, or one new key per request would pay a
+            // scan of every bucket.
+            if buckets.len() > MAX_BUCKETS / 4 * 3 {
                 tracing::warn!("rate limiter full: its buckets start afresh");
                 buckets.clear();
             }

@@ -20,7 +20,7 @@ pub struct Metrics {
     documents_flagged: AtomicU64,
     alerts_fanned_out: AtomicU64,
     push_deliveries_queued: AtomicU64,
-    push_attempts: Mutex<Vec<(&'static str, &'static str, u64)>>,
+    push_attempts: Mutex<Vec<((&'static str, &'static str), u64)>>,
     alerts_raised: AtomicU64,
     connections_refused: AtomicU64,
     rate_limited: Mutex<Vec<(&'static str, u64)>>,
@@ -60,11 +60,7 @@ impl Metrics {
 
     /// Counts one push attempt by provider and outcome.
     pub fn record_push_attempt(&self, provider: &'static str, outcome: &'static str) {
-        let mut attempts = self.push_attempts.lock().unwrap_or_else(|p| p.into_inner());
-        match attempts.iter_mut().find(|(p, o, _)| *p == provider && *o == outcome) {
-            Some((_, _, n)) => *n += 1,
-            None => attempts.push((provider, outcome, 1)),
-        }
+        bump(&self.push_attempts, (provider, outcome));
     }
 
     /// Counts stall alerts the scheduler raised.
@@ -79,22 +75,12 @@ impl Metrics {
 
     /// Counts a request refused by a rate limit, by limit.
     pub fn record_rate_limited(&self, limit: &'static str) {
-        let mut counts = self.rate_limited.lock().unwrap_or_else(|p| p.into_inner());
-        match counts.iter_mut().find(|(l, _)| *l == limit) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((limit, 1)),
-        }
+        bump(&self.rate_limited, limit);
     }
 
     /// Counts one HTTP response and its latency.
     pub fn record_http(&self, status: u16, seconds: f64) {
-        {
-            let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            match http.iter_mut().find(|(s, _)| *s == status) {
-                Some((_, n)) => *n += 1,
-                None => http.push((status, 1)),
-            }
-        }
+        bump(&self.http, status);
         let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         for (bucket, bound) in latency.0.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
@@ -172,7 +158,7 @@ impl Metrics {
             out,
             "# HELP fieldsync_push_attempts_total Push delivery attempts by provider and outcome.\n# TYPE fieldsync_push_attempts_total counter"
         );
-        for (provider, outcome, n) in self.push_attempts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((provider, outcome), n) in self.push_attempts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(
                 out,
                 "fieldsync_push_attempts_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
@@ -208,6 +194,15 @@ impl Metrics {
         let _ = writeln!(out, "fieldsync_http_request_seconds_sum {}", latency.2);
         let _ = writeln!(out, "fieldsync_http_request_seconds_count {}", latency.1);
         out
+    }
+}
+
+/// Adds one to the counter labelled `label` (a handful of labels each: a list beats a map).
+fn bump<L: PartialEq>(counts: &Mutex<Vec<(L, u64)>>, label: L) {
+    let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
+    match counts.iter_mut().find(|(l, _)| *l == label) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((label, 1)),
     }
 }
 

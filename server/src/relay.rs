@@ -456,10 +456,10 @@ struct Batch {
     customer_rows: Vec<CustomerKeyRow>,
     /// Pairs decided or queued in this batch; added only through [`Batch::push_pair`].
     pairs: Vec<DedupPair>,
-    /// The newest pair in `pairs` per `(team, a, b)`: a batch of thousands of look-alike
-    /// customers asks for pair statuses millions of times, and a scan of `pairs` per question
-    /// made identity resolution quadratic in the batch (issue 17).
-    pair_index: HashMap<(String, DocId, DocId), usize>,
+    /// The newest pair in `pairs` per `(a, b)`: a batch of thousands of look-alike customers
+    /// asks for pair statuses millions of times, and a scan of `pairs` per question made
+    /// identity resolution quadratic in the batch (issue 17).
+    pair_index: HashMap<(DocId, DocId), usize>,
     /// Customers' normalised keys, made once per batch.
     keys: identity::KeyCache,
     conflicts: Vec<MergeConflict>,
@@ -476,13 +476,19 @@ struct Batch {
 impl Batch {
     /// Records a pair decided or queued in this batch.
     fn push_pair(&mut self, pair: DedupPair) {
-        self.pair_index.insert((pair.team_id.clone(), pair.a, pair.b), self.pairs.len());
+        self.pair_index.insert((pair.a, pair.b), self.pairs.len());
         self.pairs.push(pair);
     }
 
-    /// The newest pair of `(a, b)` (ordered) in `team` recorded in this batch.
+    /// The newest pair of `(a, b)` (ordered) in `team` recorded in this batch. Document ids
+    /// belong to one team, so the newest pair of `(a, b)` is that team's; should another team's
+    /// be newer, the pairs are scanned.
     fn pair(&self, team: &str, a: DocId, b: DocId) -> Option<&DedupPair> {
-        self.pair_index.get(&(team.to_owned(), a, b)).map(|&i| &self.pairs[i])
+        let newest = &self.pairs[*self.pair_index.get(&(a, b))?];
+        if newest.team_id == team {
+            return Some(newest);
+        }
+        self.pairs.iter().rev().find(|p| p.a == a && p.b == b && p.team_id == team)
     }
 }
 

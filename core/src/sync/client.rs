@@ -65,7 +65,8 @@ impl SyncError {
     pub fn is_retryable(&self) -> bool {
         match self {
             SyncError::Network(_) | SyncError::RetryLater { .. } => true,
-            SyncError::Relay { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            // A 429 is always `RetryLater` (see `relay_error`).
+            SyncError::Relay { status, .. } => *status >= 500 || *status == 408,
             _ => false,
         }
     }
