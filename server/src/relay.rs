@@ -803,7 +803,7 @@ impl Writer {
     /// device other than the one pushing it signed it. Such slips are stored, so the evidence is not
     /// lost, and flagged for supervisors (DESIGN §7).
     fn slip_doubt(doc: &Automerge, pusher: [u8; 16]) -> Option<(&'static str, String)> {
-        let slip: ServiceSlip = match autosurgeon::hydrate(doc) {
+        let slip: ServiceSlip = match fieldsync_core::model::read_record(doc) {
             Ok(slip) => slip,
             Err(e) => return Some(("slip_signature_invalid", format!("the slip cannot be read: {e}"))),
         };

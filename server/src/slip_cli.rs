@@ -43,7 +43,7 @@ pub fn verify_file(file: &Path, blobs: Option<&Path>) -> anyhow::Result<Verdict>
     if facts.kind != RecordKind::ServiceSlip {
         bail!("{} is a {}, not a service slip", file.display(), facts.kind);
     }
-    let slip: ServiceSlip = autosurgeon::hydrate(&doc).context("reading the slip")?;
+    let slip: ServiceSlip = fieldsync_core::model::read_record(&doc).context("reading the slip")?;
     let mut problem = verify_slip(&slip).err().map(|e| e.to_string());
     if problem.is_none()
         && let Some(dir) = blobs

@@ -107,8 +107,10 @@ pub struct Alert {
     /// When the rule came due.
     pub due_at: UnixMillis,
     /// The rule's threshold in days.
+    #[autosurgeon(hydrate = "super::lenient::count")]
     pub threshold_days: u32,
     /// When any of the rep's devices last synced, if ever: work after that is unknown.
+    #[autosurgeon(missing = "Default::default")]
     pub rep_last_sync_at: Option<UnixMillis>,
     /// When the relay raised it.
     pub raised_at: UnixMillis,

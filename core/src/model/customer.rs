@@ -13,10 +13,12 @@ pub struct Contact {
     /// Full name as the contact writes it.
     pub name: String,
     /// Job title, if known.
+    #[autosurgeon(missing = "Default::default")]
     pub title: Option<String>,
     /// Phone numbers as entered.
     pub phones: Vec<String>,
     /// E-mail address, if known.
+    #[autosurgeon(missing = "Default::default")]
     pub email: Option<String>,
 }
 
@@ -32,8 +34,10 @@ pub struct Customer {
     /// Company phone numbers as entered (switchboard, mobiles).
     pub phones: Vec<String>,
     /// Postal address.
+    #[autosurgeon(missing = "Default::default")]
     pub address: Option<String>,
     /// Where the site is.
+    #[autosurgeon(missing = "Default::default")]
     pub location: Option<Location>,
     /// Free tags (industry, size, source).
     pub tags: Vec<String>,

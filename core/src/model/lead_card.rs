@@ -15,22 +15,29 @@ pub struct LeadCard {
     /// Which payload format it was (vcard, mecard, bizcard, url, wechat, text).
     pub format: String,
     /// Person's name.
+    #[autosurgeon(missing = "Default::default")]
     pub name: Option<String>,
     /// Company name.
+    #[autosurgeon(missing = "Default::default")]
     pub company: Option<String>,
     /// Job title.
+    #[autosurgeon(missing = "Default::default")]
     pub title: Option<String>,
     /// Phone numbers.
     pub phones: Vec<String>,
     /// E-mail addresses.
     pub emails: Vec<String>,
     /// Postal address.
+    #[autosurgeon(missing = "Default::default")]
     pub address: Option<String>,
     /// Web site or contact link.
+    #[autosurgeon(missing = "Default::default")]
     pub url: Option<String>,
     /// The trade show or event where it was scanned.
+    #[autosurgeon(missing = "Default::default")]
     pub source_event: Option<String>,
     /// The customer this lead was linked to, once linked.
+    #[autosurgeon(missing = "Default::default")]
     pub customer_id: Option<DocId>,
     /// Who scanned it and when.
     pub provenance: Provenance,

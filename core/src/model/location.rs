@@ -9,16 +9,20 @@ pub use crate::geo::{Datum, FixSource};
 #[derive(Debug, Clone, Copy, PartialEq, Reconcile, Hydrate)]
 pub struct Location {
     /// Latitude in degrees, in `datum`.
+    #[autosurgeon(hydrate = "super::lenient::number")]
     pub lat: f64,
     /// Longitude in degrees, in `datum`.
+    #[autosurgeon(hydrate = "super::lenient::number")]
     pub lon: f64,
     /// The datum of `lat` and `lon`.
     pub datum: Datum,
     /// Where the position came from.
     pub source: FixSource,
     /// Estimated horizontal accuracy in metres (68 % radius), if known.
+    #[autosurgeon(missing = "Default::default", hydrate = "super::lenient::optional_number")]
     pub accuracy_m: Option<f64>,
     /// When the position was fixed, if known.
+    #[autosurgeon(missing = "Default::default")]
     pub at: Option<UnixMillis>,
     /// The operating system flagged the fix as coming from a mock-location provider.
     #[autosurgeon(missing = "Default::default")]

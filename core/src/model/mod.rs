@@ -9,6 +9,7 @@ mod alert;
 mod customer;
 mod document;
 mod lead_card;
+mod lenient;
 mod location;
 mod opportunity;
 mod service_slip;
@@ -22,8 +23,11 @@ use autosurgeon::{Hydrate, Reconcile};
 
 pub use alert::{Alert, StallKind, StallLevel};
 pub use customer::{Contact, Customer, NewCustomer};
-pub use document::{DocumentFacts, DocumentProblem, check_document, check_record, declared_kind};
+pub use document::{
+    DocumentFacts, DocumentProblem, check_document, check_readable, check_record, declared_kind,
+};
 pub use lead_card::{LeadCard, NewLeadCard};
+pub use lenient::{UnreadableRecord, read_record, write_record};
 pub use location::{Datum, FixSource, Location};
 pub use opportunity::{DealEvidence, EvidenceKind, Money, NewOpportunity, Opportunity, Stage, StageChange};
 pub use service_slip::{NewServiceSlip, ServiceSlip, SlipItem};

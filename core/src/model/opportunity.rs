@@ -86,6 +86,7 @@ impl fmt::Display for Stage {
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct StageChange {
     /// The stage left, `None` for the first entry.
+    #[autosurgeon(missing = "Default::default")]
     pub from: Option<Stage>,
     /// The stage entered.
     pub to: Stage,
@@ -94,6 +95,7 @@ pub struct StageChange {
     /// The device that made the move.
     pub by: DeviceId,
     /// Why, in the rep's words.
+    #[autosurgeon(missing = "Default::default")]
     pub note: Option<String>,
 }
 
@@ -186,10 +188,13 @@ pub struct Opportunity {
     /// Every stage move, oldest first.
     pub stage_history: Vec<StageChange>,
     /// Expected value.
+    #[autosurgeon(missing = "Default::default")]
     pub amount: Option<Money>,
     /// When the rep expects to close.
+    #[autosurgeon(missing = "Default::default")]
     pub expected_close_at: Option<UnixMillis>,
     /// When the next action is due; the funnel's stall rules read this.
+    #[autosurgeon(missing = "Default::default")]
     pub next_action_due_at: Option<UnixMillis>,
     /// Documents attached as stage evidence (technical document, quote, contract).
     #[autosurgeon(missing = "Default::default")]

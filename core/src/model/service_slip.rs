@@ -12,6 +12,7 @@ pub struct SlipItem {
     /// What was delivered or serviced.
     pub description: String,
     /// How many, in `unit`.
+    #[autosurgeon(hydrate = "super::lenient::number")]
     pub quantity: f64,
     /// Unit (台, 件, hours, …).
     pub unit: String,
@@ -30,8 +31,10 @@ pub struct ServiceSlip {
     /// Free notes.
     pub notes: String,
     /// The customer's signer, as they write their name.
+    #[autosurgeon(missing = "Default::default")]
     pub signer_name: Option<String>,
     /// SHA-256 (hex) of the rendered signature PNG blob.
+    #[autosurgeon(missing = "Default::default")]
     pub signature_png_sha256: Option<String>,
     /// SHA-256 (hex) of the canonical encoding of the signature strokes, also a blob.
     #[autosurgeon(missing = "Default::default")]
@@ -49,10 +52,13 @@ pub struct ServiceSlip {
     #[autosurgeon(missing = "Default::default")]
     pub device_public_key: Option<String>,
     /// SHA-256 (hex) of the slip's canonical content.
+    #[autosurgeon(missing = "Default::default")]
     pub content_sha256: Option<String>,
     /// Ed25519 signature (hex) of the content hash by the device key.
+    #[autosurgeon(missing = "Default::default")]
     pub device_signature: Option<String>,
     /// When it was signed; `Some` means the slip is sealed.
+    #[autosurgeon(missing = "Default::default")]
     pub signed_at: Option<UnixMillis>,
     /// Who created it and when.
     pub provenance: Provenance,

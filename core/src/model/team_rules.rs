@@ -22,16 +22,18 @@ pub struct StageRule {
     #[key]
     pub stage: Stage,
     /// Days without any activity before the deal counts as stalled.
+    #[autosurgeon(hydrate = "super::lenient::count")]
     pub no_activity_days: u32,
     /// Days in the stage before the deal counts as stalled, activity or not.
+    #[autosurgeon(hydrate = "super::lenient::count")]
     pub max_stage_days: u32,
     /// Days before the supervisor is alerted that the rep's own phone reminds them (0: no
     /// reminder). Rules written before the field existed read as 1.
-    #[autosurgeon(missing = "default_remind_days_before")]
+    #[autosurgeon(missing = "default_remind_days_before", hydrate = "super::lenient::count")]
     pub remind_days_before: u32,
     /// Days after the supervisor's alert, with still no progress, before the next level is
     /// alerted. Rules written before the field existed read as 3.
-    #[autosurgeon(missing = "default_escalate_after_days")]
+    #[autosurgeon(missing = "default_escalate_after_days", hydrate = "super::lenient::count")]
     pub escalate_after_days: u32,
 }
 
@@ -87,6 +89,7 @@ pub struct TeamRules {
     /// Document id.
     pub id: DocId,
     /// On-site radius in metres (default 300).
+    #[autosurgeon(hydrate = "super::lenient::number")]
     pub geofence_radius_m: f64,
     /// Soft (flag) or hard (refuse).
     pub geofence_mode: GeofenceMode,
@@ -98,17 +101,17 @@ pub struct TeamRules {
     pub stage_evidence: Vec<StageEvidence>,
     /// Hours the relay holds a due alert while the rep has not synced since it came due: their
     /// phone may hold the work that answers it (default 24).
-    #[autosurgeon(missing = "default_alert_grace_hours")]
+    #[autosurgeon(missing = "default_alert_grace_hours", hydrate = "super::lenient::count")]
     pub alert_grace_hours: u32,
     /// Fields a customer record must have before it is saved, beyond the company name.
     pub required_customer_fields: Vec<String>,
     /// Name similarity at which two customers count as the same name (default 0.8); with a
     /// shared phone they are the same customer. Rules written before the field existed read as
     /// the default.
-    #[autosurgeon(missing = "default_same_name")]
+    #[autosurgeon(missing = "default_same_name", hydrate = "super::lenient::number")]
     pub dedup_same_name: f64,
     /// Name similarity at which a pair is shown for review (default 0.6).
-    #[autosurgeon(missing = "default_possible_name")]
+    #[autosurgeon(missing = "default_possible_name", hydrate = "super::lenient::number")]
     pub dedup_possible_name: f64,
     /// Who created the rules and when.
     pub provenance: Provenance,

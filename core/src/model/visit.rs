@@ -30,6 +30,7 @@ pub struct PhotoRef {
     #[key]
     pub sha256: String,
     /// SHA-256 (hex) of the thumbnail.
+    #[autosurgeon(missing = "Default::default")]
     pub thumbnail_sha256: Option<String>,
     /// When it was taken, per the device.
     pub taken_at: UnixMillis,
@@ -62,12 +63,15 @@ pub struct Visit {
     /// The customer visited.
     pub customer_id: DocId,
     /// The deal the visit serves, if any.
+    #[autosurgeon(missing = "Default::default")]
     pub opportunity_id: Option<DocId>,
     /// When the visit is planned.
     pub planned_at: UnixMillis,
     /// When the rep checked in.
+    #[autosurgeon(missing = "Default::default")]
     pub started_at: Option<UnixMillis>,
     /// When the rep checked out.
+    #[autosurgeon(missing = "Default::default")]
     pub ended_at: Option<UnixMillis>,
     /// Location fixes taken during the visit, oldest first.
     pub fixes: Vec<Location>,
@@ -76,6 +80,7 @@ pub struct Visit {
     /// What happened.
     pub notes: String,
     /// The agreed next step.
+    #[autosurgeon(missing = "Default::default")]
     pub next_step: Option<String>,
     /// Whether the check-in fix was on site (distance − accuracy ≤ the team's radius); `None`
     /// until a check-in, or when the customer's site is not known.

@@ -11,7 +11,7 @@ use super::error::{Result, StoreError};
 use super::{Store, projection};
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
-use crate::model::RecordKind;
+use crate::model::{RecordKind, check_readable};
 use crate::sync::intake::{self, ChunkKind};
 use crate::sync::wire::{DocumentBytes, MAX_CHANGES_PER_REQUEST, PushedChange, SyncRequest, SyncResponse};
 
@@ -373,14 +373,20 @@ impl Store {
                 count_repair_attempt(tx, id, &reason)?;
                 Ok(Some(reason))
             };
+            let mut local_loads = true;
             let local = match documents::load(tx, id) {
                 Ok(local) => local,
                 // The local copy is beyond repair: start from the relay's, then this device's
                 // changes the relay has not acknowledged yet.
-                Err(StoreError::CorruptDocument { .. }) => None,
+                Err(StoreError::CorruptDocument { .. }) => {
+                    local_loads = false;
+                    None
+                }
                 Err(e) => return Err(e),
             };
             let local_kind = local.as_ref().map(|l| l.kind);
+            // A repair must not trade a readable record (or none) for an unreadable one.
+            let local_reads = local_loads && local.as_ref().is_none_or(|l| check_readable(&l.doc).is_ok());
             let sealed = local.as_ref().is_some_and(|l| l.sealed);
             let mut doc = local.map(|l| l.doc).unwrap_or_default();
             if let Err(reason) = apply_remote(&mut doc, snapshot) {
@@ -394,6 +400,11 @@ impl Store {
             }
             if let Err(reason) = check_complete(&doc) {
                 return attempt(reason);
+            }
+            if let Err(why) = check_readable(&doc)
+                && local_reads
+            {
+                return attempt(format!("the relay's copy does not read: {why}"));
             }
             let kind = match documents::kind_of(&doc, id) {
                 Ok(kind) => kind,
@@ -539,12 +550,34 @@ fn merge_remote(
         Ok(kind) => kind,
         Err(e) => return quarantine(conn, id, &good, &e.to_string(), now, applied),
     };
+    if let Some((local_kind, _, _)) = local
+        && local_kind != kind
+    {
+        let reason = format!("it would change the document's kind from {local_kind} to {kind}");
+        return quarantine(conn, id, &good, &reason, now, applied);
+    }
+    // A remote change must never leave a record this device cannot read (another Automerge
+    // writer's map where a string belongs, an enum spelling nobody knows): what did that is
+    // kept aside, and the record stays as it was. A local copy that was already unreadable
+    // (from before this check) is merged as before, so the relay's fix can still arrive.
+    if check_readable(&doc).is_err() {
+        let stored_reads = match documents::load(conn, id)? {
+            Some(stored) => check_readable(&stored.doc).is_ok(),
+            None => true,
+        };
+        if stored_reads {
+            doc = apply_while_readable(conn, id, &good, now, applied)?;
+            let unchanged = match &local {
+                Some((_, _, heads)) => *heads == doc.get_heads(),
+                None => check_readable(&doc).is_err(),
+            };
+            if unchanged {
+                return Ok(());
+            }
+        }
+    }
     let had_local = local.is_some();
     let stored = match local {
-        Some((local_kind, _, _)) if local_kind != kind => {
-            let reason = format!("it would change the document's kind from {local_kind} to {kind}");
-            return quarantine(conn, id, &good, &reason, now, applied);
-        }
         // Remote items may be whole snapshots: store the merged state as a new snapshot rather
         // than appending them as changes.
         Some((_, sealed, _)) => {
@@ -562,6 +595,49 @@ fn merge_remote(
     }
     applied.documents_changed += 1;
     Ok(())
+}
+
+/// Applies `items` one at a time to the stored copy of the document (or an empty one), and
+/// quarantines each that would turn a readable document unreadable; the document is returned
+/// with the rest. An item applied to a document that does not read yet (a new record arriving in
+/// several changes) is kept: only the end state is judged there, by the caller.
+fn apply_while_readable(
+    conn: &Connection,
+    id: DocId,
+    items: &[&[u8]],
+    now: UnixMillis,
+    applied: &mut AppliedSync,
+) -> Result<Automerge> {
+    let mut doc = documents::load(conn, id)?.map(|stored| stored.doc).unwrap_or_default();
+    let mut reads = check_readable(&doc).is_ok();
+    let mut kept = Vec::with_capacity(items.len());
+    for bytes in items {
+        let mut next = doc.clone();
+        let outcome = apply_remote(&mut next, bytes).and_then(|()| check_complete(&next)).and_then(|()| {
+            match check_readable(&next) {
+                Ok(_) => Ok(true),
+                Err(why) if reads => Err(format!("it would leave the record unreadable: {why}")),
+                Err(_) => Ok(false),
+            }
+        });
+        match outcome {
+            Ok(now_reads) => {
+                doc = next;
+                reads = now_reads;
+                kept.push(*bytes);
+            }
+            Err(reason) => quarantine(conn, id, &[bytes], &reason, now, applied)?,
+        }
+    }
+    if !reads {
+        // A new record whose changes never made it readable: none of it is kept.
+        let reason = match check_readable(&doc) {
+            Err(why) => format!("the record does not read: {why}"),
+            Ok(_) => "the record does not read".to_owned(),
+        };
+        quarantine(conn, id, &kept, &reason, now, applied)?;
+    }
+    Ok(doc)
 }
 
 /// Applies one snapshot or change from the relay, with the relay's own intake checks: the

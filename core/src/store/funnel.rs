@@ -129,7 +129,7 @@ impl Store {
             opportunity.validate()?;
             blobs::queue(tx, &blob, now)?;
             self.commit_change(tx, opportunity_id, &mut stored, now, |am_tx| {
-                autosurgeon::reconcile(am_tx, &opportunity).map_err(|e| e.to_string())
+                crate::model::write_record(am_tx, &opportunity).map_err(|e| e.to_string())
             })?;
             hydrate(&stored.doc, opportunity_id)
         })

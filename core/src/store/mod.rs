@@ -223,7 +223,7 @@ impl Store {
             )));
         }
         self.commit_change(tx, id, &mut stored, now, |am_tx| {
-            autosurgeon::reconcile(am_tx, record).map_err(|e| e.to_string())
+            crate::model::write_record(am_tx, record).map_err(|e| e.to_string())
         })?;
         let updated: R = projection::hydrate(&stored.doc, id)?;
         if updated.is_sealed() {
@@ -317,7 +317,7 @@ impl Store {
             opportunity.stage_entered_at = now;
             opportunity.validate()?;
             self.commit_change(tx, id, &mut stored, now, |am_tx| {
-                autosurgeon::reconcile(am_tx, &opportunity).map_err(|e| e.to_string())
+                crate::model::write_record(am_tx, &opportunity).map_err(|e| e.to_string())
             })?;
             projection::hydrate(&stored.doc, id)
         })

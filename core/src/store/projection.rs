@@ -24,7 +24,7 @@ pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Auto
 }
 
 pub(crate) fn hydrate<R: Record>(doc: &Automerge, id: DocId) -> Result<R> {
-    autosurgeon::hydrate(doc).map_err(|e| StoreError::CorruptDocument {
+    crate::model::read_record(doc).map_err(|e| StoreError::CorruptDocument {
         id,
         reason: format!("it does not read as a {}: {e}", R::KIND),
     })

@@ -1055,3 +1055,112 @@ fn a_sync_request_never_carries_more_changes_than_the_relay_takes() {
     // The relay's decoder takes what the phone builds.
     assert!(crate::sync::wire::SyncRequest::decode(&prepared.request.encode()).is_ok());
 }
+
+/// Records changed by another Automerge implementation (@automerge/automerge's defaults: text
+/// objects for strings), arriving through the relay.
+mod foreign_writers {
+    use automerge::transaction::{Transactable, Transaction};
+    use automerge::{ActorId, ObjType, ROOT};
+
+    use super::*;
+    use crate::sync::wire::{DocumentBytes, SyncResponse};
+
+    /// A change by another device to the stored document `id` as it is now (or to a new one).
+    fn remote_change(f: &Fixture, id: DocId, edit: impl FnOnce(&mut Transaction<'_>)) -> Vec<u8> {
+        let stored = f.store.db.read(|conn| documents::load(conn, id)).unwrap();
+        let mut doc = stored.map(|s| s.doc).unwrap_or_default().with_actor(ActorId::from([9u8; 16]));
+        let mut tx = doc.transaction();
+        edit(&mut tx);
+        tx.commit();
+        doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+    }
+
+    fn put_text(tx: &mut Transaction<'_>, obj: &automerge::ObjId, key: &str, value: &str) {
+        let text = tx.put_object(obj, key, ObjType::Text).unwrap();
+        tx.splice_text(&text, 0, 0, value).unwrap();
+    }
+
+    /// Syncs with a relay that acknowledges everything pushed and sends `changes`.
+    fn receive(f: &Fixture, changes: Vec<(DocId, Vec<u8>)>) -> AppliedSync {
+        let prepared = f.store.prepare_sync(PushLimits::default()).unwrap();
+        let response = SyncResponse {
+            server_time_ms: NOW as u64,
+            accepted: prepared.request.changes.len() as u32,
+            changes: changes.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect(),
+            cursor: vec![1, 1, 5],
+            ..Default::default()
+        };
+        f.store.apply_sync(&prepared, &response).unwrap()
+    }
+
+    #[test]
+    fn a_rename_written_as_text_applies_and_the_record_reads_and_is_indexed_under_its_new_name() {
+        let f = fixture();
+        let c = f.store.create(customer("南通凯丰注塑有限责任公司", "0513-8123 4567")).unwrap();
+        let change = remote_change(&f, c.id, |tx| put_text(tx, &ROOT, "company_name", "凯丰注塑科技"));
+        let applied = receive(&f, vec![(c.id, change)]);
+        assert_eq!((applied.documents_changed, applied.quarantined), (1, 0), "{applied:?}");
+        assert_eq!(f.store.get::<Customer>(c.id).unwrap().company_name, "凯丰注塑科技");
+        let found = f.store.customers_by_name_prefix("凯丰", 10).unwrap();
+        assert_eq!(found.iter().map(|s| s.id).collect::<Vec<_>>(), vec![c.id]);
+    }
+
+    #[test]
+    fn a_remote_change_that_would_make_a_record_unreadable_is_quarantined_and_the_reps_edit_stays() {
+        let f = fixture();
+        let c = f.store.create(customer("苏州精工机械有限公司", "0512-6888 8888")).unwrap();
+        // Another writer, concurrently, stores a map where the company name belongs.
+        let change = remote_change(&f, c.id, |tx| {
+            let name = tx.put_object(ROOT, "company_name", ObjType::Map).unwrap();
+            tx.put(&name, "zh", "苏州精工").unwrap();
+        });
+        let mut edited = c.clone();
+        edited.address = Some("苏州工业园区星湖街 328 号".into());
+        f.store.update(&edited).unwrap();
+
+        let applied = receive(&f, vec![(c.id, change)]);
+        assert_eq!((applied.documents_changed, applied.quarantined), (0, 1), "{applied:?}");
+        assert_eq!(f.store.get::<Customer>(c.id).unwrap(), edited, "still readable, with the rep's edit");
+        let quarantined = f.store.quarantined_entries(10).unwrap();
+        assert_eq!(quarantined.len(), 1);
+        assert!(quarantined[0].reason.contains("field company_name"), "{}", quarantined[0].reason);
+        assert_eq!(f.store.documents_to_repair(5).unwrap()[0].doc_id, c.id);
+        assert_eq!(f.store.customers_by_name_prefix("苏州精工", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_enum_spelling_is_quarantined_and_the_deal_keeps_its_stage() {
+        let f = fixture();
+        let c = f.store.create(customer("A", "1")).unwrap();
+        let deal = f
+            .store
+            .create(NewOpportunity {
+                customer_id: c.id,
+                owner: "rep-li".into(),
+                title: "注塑机".into(),
+                stage: Stage::FirstContact,
+                amount: None,
+                expected_close_at: None,
+                next_action_due_at: None,
+            })
+            .unwrap();
+        let change = remote_change(&f, deal.id, |tx| put_text(tx, &ROOT, "stage", "needs_confirmed"));
+        let applied = receive(&f, vec![(deal.id, change)]);
+        assert_eq!(applied.quarantined, 1, "{applied:?}");
+        assert_eq!(f.store.get::<Opportunity>(deal.id).unwrap().stage, Stage::FirstContact);
+    }
+
+    #[test]
+    fn a_new_record_that_never_reads_is_quarantined_and_listed_nowhere() {
+        let f = fixture();
+        let id = DocId::generate();
+        let change = remote_change(&f, id, |tx| {
+            tx.put(ROOT, "kind", "customer").unwrap();
+            tx.put_object(ROOT, "company_name", ObjType::List).unwrap();
+        });
+        let applied = receive(&f, vec![(id, change)]);
+        assert_eq!((applied.documents_changed, applied.quarantined), (0, 1), "{applied:?}");
+        assert_eq!(f.store.find::<Customer>(id).unwrap(), None);
+        assert_eq!(f.store.document_count().unwrap(), 0);
+    }
+}

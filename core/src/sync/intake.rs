@@ -286,6 +286,65 @@ mod tests {
         assert!(verify_change(&saved).is_err(), "a document is not a change");
     }
 
+    /// A new customer as @automerge/automerge writes it by default: strings as text objects,
+    /// whole numbers as ints, optional fields left out.
+    fn javascript_customer(
+        company_name: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+    ) -> Change {
+        use automerge::ObjType;
+        let text = |tx: &mut automerge::transaction::Transaction<'_>,
+                    obj: &automerge::ObjId,
+                    key: &str,
+                    value: &str| {
+            let t = tx.put_object(obj, key, ObjType::Text).unwrap();
+            tx.splice_text(&t, 0, 0, value).unwrap();
+        };
+        let mut doc = Automerge::new().with_actor(ActorId::from([7u8; 16]));
+        let mut tx = doc.transaction();
+        text(&mut tx, &ROOT, "kind", "customer");
+        tx.put(ROOT, "schema", 1).unwrap();
+        tx.put(ROOT, "id", crate::DocId::generate().as_bytes().to_vec()).unwrap();
+        company_name(&mut tx);
+        let phones = tx.put_object(ROOT, "phones", ObjType::List).unwrap();
+        let phone = tx.insert_object(&phones, 0, ObjType::Text).unwrap();
+        tx.splice_text(&phone, 0, 0, "0512-6888 8888").unwrap();
+        tx.put_object(ROOT, "contacts", ObjType::List).unwrap();
+        tx.put_object(ROOT, "tags", ObjType::List).unwrap();
+        let location = tx.put_object(ROOT, "location", ObjType::Map).unwrap();
+        tx.put(&location, "lat", 31).unwrap();
+        tx.put(&location, "lon", 120.625).unwrap();
+        text(&mut tx, &location, "datum", "Gcj02");
+        text(&mut tx, &location, "source", "Network");
+        let provenance = tx.put_object(ROOT, "provenance", ObjType::Map).unwrap();
+        tx.put(&provenance, "created_at", 1_795_654_800_000i64).unwrap();
+        tx.put(&provenance, "created_by", vec![7u8; 16]).unwrap();
+        tx.commit();
+        doc.get_last_local_change().unwrap().clone()
+    }
+
+    #[test]
+    fn a_record_written_with_javascripts_default_types_is_accepted() {
+        let change = javascript_customer(|tx| {
+            let t = tx.put_object(ROOT, "company_name", automerge::ObjType::Text).unwrap();
+            tx.splice_text(&t, 0, 0, "苏州精工").unwrap();
+        });
+        let accepted = check_pushed(&Automerge::new(), change).expect("accepted");
+        assert_eq!(accepted.facts.kind, crate::model::RecordKind::Customer);
+        let read: crate::model::Customer = crate::model::read_record(&accepted.doc).unwrap();
+        assert_eq!((read.company_name.as_str(), read.location.unwrap().lat), ("苏州精工", 31.0));
+    }
+
+    #[test]
+    fn a_record_with_a_map_where_a_string_belongs_is_refused_naming_the_field() {
+        let change = javascript_customer(|tx| {
+            let name = tx.put_object(ROOT, "company_name", automerge::ObjType::Map).unwrap();
+            tx.put(&name, "zh", "苏州精工").unwrap();
+        });
+        let refusal = check_pushed(&Automerge::new(), change).unwrap_err();
+        assert_eq!(refusal.code, RejectCode::InvalidDocument);
+        assert!(refusal.message.contains("field company_name"), "{}", refusal.message);
+    }
+
     #[test]
     fn truncated_and_trailing_bytes_are_refused() {
         let bytes = sample_change();

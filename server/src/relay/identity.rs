@@ -237,7 +237,7 @@ impl Writer {
         };
         cached.doc.set_actor(ActorId::from(&actor[..]));
         let mut tx = cached.doc.transaction();
-        autosurgeon::reconcile(&mut tx, record)
+        fieldsync_core::model::write_record(&mut tx, record)
             .map_err(|e| StorageError::Backend(format!("merging customer {id}: {e}")))?;
         let (hash, _) = tx.commit_with(CommitOptions::default().with_time(SystemClock.now_ms()));
         let Some(hash) = hash else { return Ok(()) };
@@ -279,7 +279,7 @@ impl Writer {
             Some(meta) if meta.kind == RecordKind::Customer => {}
             _ => return Ok(None),
         }
-        Ok(self.cache.get(&id).and_then(|cached| autosurgeon::hydrate(&cached.doc).ok()))
+        Ok(self.cache.get(&id).and_then(|cached| fieldsync_core::model::read_record(&cached.doc).ok()))
     }
 
     fn pair_status(

@@ -46,7 +46,9 @@ impl Writer {
             let Some(cached) = self.cache.get(&id) else { continue };
             match kind {
                 RecordKind::Opportunity => {
-                    let Ok(deal) = autosurgeon::hydrate::<_, Opportunity>(&cached.doc) else { continue };
+                    let Ok(deal) = fieldsync_core::model::read_record::<Opportunity>(&cached.doc) else {
+                        continue;
+                    };
                     let rep =
                         self.storage.deal_rep(&team, &deal.owner, *deal.provenance.created_by.as_bytes())?;
                     batch.schedule.push(ScheduleWrite::Deal(ScheduleRow {
@@ -65,7 +67,9 @@ impl Writer {
                     }));
                 }
                 RecordKind::Visit => {
-                    let Ok(visit) = autosurgeon::hydrate::<_, Visit>(&cached.doc) else { continue };
+                    let Ok(visit) = fieldsync_core::model::read_record::<Visit>(&cached.doc) else {
+                        continue;
+                    };
                     if let (Some(opportunity_id), Some(at)) = (visit.opportunity_id, visit.started_at) {
                         // A visit only moves stalls later, so the deal's next look stays as it is.
                         batch.schedule.push(ScheduleWrite::Visit { opportunity_id, at });
@@ -276,7 +280,9 @@ impl Writer {
             .cache
             .get(&id)
             .ok_or_else(|| "not loaded".to_owned())
-            .and_then(|cached| autosurgeon::hydrate::<_, TeamRules>(&cached.doc).map_err(|e| e.to_string()))
+            .and_then(|cached| {
+                fieldsync_core::model::read_record::<TeamRules>(&cached.doc).map_err(|e| e.to_string())
+            })
             .and_then(|rules| rules.validate().map(|()| rules).map_err(|e| e.to_string()));
         match read {
             Ok(rules) => Ok(rules),
