@@ -128,7 +128,8 @@ enum QrCommand {
 #[derive(Debug, Subcommand)]
 enum SlipCommand {
     /// Check a slip document's signature: prints "valid: …" (exit 0) or "invalid: <reason>"
-    /// (exit 1); a file that is not a slip document exits 2.
+    /// (exit 1, also for a slip with fields of the wrong type); a file that is not a slip
+    /// document at all exits 2.
     Verify {
         /// The slip's Automerge document (as exported by the store or stored by the relay).
         file: PathBuf,

@@ -9,10 +9,10 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use automerge::Automerge;
+use automerge::{Automerge, ROOT, ReadDoc};
 use fieldsync_core::evidence::signature::SignatureStrokes;
 use fieldsync_core::evidence::slip::verify_slip;
-use fieldsync_core::model::{RecordKind, ServiceSlip, check_document};
+use fieldsync_core::model::{RecordKind, ServiceSlip, declared_kind, read_record};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -32,18 +32,46 @@ pub struct Verdict {
     pub json: Value,
 }
 
+/// Root keys only a signed slip carries: a document that has them claims to be a signed slip,
+/// whatever its `kind` field says (that field is not covered by the signature).
+const SIGNATURE_KEYS: [&str; 3] = ["device_signature", "content_sha256", "device_public_key"];
+
 /// Verifies the slip in `file`. `Err` means the file is not a slip document at all (unreadable,
-/// not Automerge, another kind); an invalid signature is an `Ok` verdict with `valid: false`.
+/// not Automerge, a record of another kind with no slip signature); anything that claims to be a
+/// slip and fails a check (a bad signature, a changed field, a field of a type no slip has) is an
+/// `Ok` verdict with `valid: false` and the reason.
 pub fn verify_file(file: &Path, blobs: Option<&Path>) -> anyhow::Result<Verdict> {
     let bytes = read_limited(file, MAX_SLIP_BYTES)?;
     let doc = Automerge::load(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is not an Automerge document: {e}", file.display()))?;
-    let facts =
-        check_document(&doc).map_err(|e| anyhow::anyhow!("{} is not a record: {e}", file.display()))?;
-    if facts.kind != RecordKind::ServiceSlip {
-        bail!("{} is a {}, not a service slip", file.display(), facts.kind);
+    let carries_signature = SIGNATURE_KEYS.iter().any(|key| matches!(doc.get(ROOT, *key), Ok(Some(_))));
+    match declared_kind(&doc) {
+        Ok(RecordKind::ServiceSlip) => {}
+        Ok(kind) if carries_signature => {
+            return Ok(invalid(
+                file,
+                format!("it declares itself a {kind} but carries a slip's signature"),
+                None,
+            ));
+        }
+        Ok(kind) => bail!("{} is a {kind}, not a service slip", file.display()),
+        Err(e) if carries_signature => {
+            return Ok(invalid(
+                file,
+                format!("it carries a slip's signature but its kind is unreadable: {e}"),
+                None,
+            ));
+        }
+        Err(e) => bail!("{} is not a record: {e}", file.display()),
     }
-    let slip: ServiceSlip = fieldsync_core::model::read_record(&doc).context("reading the slip")?;
+    let slip: ServiceSlip = match read_record(&doc) {
+        Ok(slip) => slip,
+        Err(e) => {
+            let reason =
+                format!("the slip does not read as a service slip ({e}): no fieldsync device wrote it so");
+            return Ok(invalid(file, reason, None));
+        }
+    };
     let mut problem = verify_slip(&slip).err().map(|e| e.to_string());
     if problem.is_none()
         && let Some(dir) = blobs
@@ -70,12 +98,17 @@ pub fn verify_file(file: &Path, blobs: Option<&Path>) -> anyhow::Result<Verdict>
             ),
             json: json!({ "file": file.display().to_string(), "valid": true, "slip": facts }),
         },
-        Some(reason) => Verdict {
-            valid: false,
-            line: format!("invalid: {reason}"),
-            json: json!({ "file": file.display().to_string(), "valid": false, "reason": reason, "slip": facts }),
-        },
+        Some(reason) => invalid(file, reason, Some(facts)),
     })
+}
+
+/// The verdict on a slip that fails, with its facts when it read far enough to have them.
+fn invalid(file: &Path, reason: String, facts: Option<Value>) -> Verdict {
+    Verdict {
+        valid: false,
+        line: format!("invalid: {reason}"),
+        json: json!({ "file": file.display().to_string(), "valid": false, "reason": reason, "slip": facts }),
+    }
 }
 
 /// The strokes and image the slip names exist in `dir`, hash to their names, and are what they

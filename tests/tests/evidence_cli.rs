@@ -178,6 +178,121 @@ mod slip_verify {
         assert!(stdout.starts_with("invalid: ") && stdout.contains("changed after signing"), "{stdout}");
     }
 
+    /// Writes the slip document `doc` changed by `edit` (as another Automerge writer would make
+    /// the change) and runs `fieldsync slip verify` on it: the exit code and stdout.
+    fn verify_tampered(
+        dir: &std::path::Path,
+        doc: &[u8],
+        edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+    ) -> (Option<i32>, String) {
+        let mut doc = automerge::Automerge::load(doc).unwrap();
+        let mut tx = doc.transaction();
+        edit(&mut tx);
+        tx.commit();
+        let file = dir.join("tampered.automerge");
+        std::fs::write(&file, doc.save()).unwrap();
+        let out = run_fieldsync(&["slip", "verify", file.to_str().unwrap()]);
+        (
+            out.status.code(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+
+    fn text(
+        tx: &mut automerge::transaction::Transaction<'_>,
+        obj: &automerge::ObjId,
+        key: &str,
+        value: &str,
+    ) {
+        let t = tx.put_object(obj, key, ObjType::Text).unwrap();
+        tx.splice_text(&t, 0, 0, value).unwrap();
+    }
+
+    fn items(tx: &automerge::transaction::Transaction<'_>) -> automerge::ObjId {
+        tx.get(ROOT, "items").unwrap().unwrap().1
+    }
+
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT, ReadDoc};
+
+    #[test]
+    fn slips_changed_with_other_automerge_types_are_invalid_with_the_reason_never_not_a_slip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, doc) = signed_slip(dir.path());
+        type Edit = Box<dyn FnOnce(&mut automerge::transaction::Transaction<'_>)>;
+        let changed = "changed after signing";
+        let unreadable = "does not read as a service slip";
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            ("notes rewritten as a Text", Box::new(|tx| text(tx, &ROOT, "notes", "另加一台")), changed),
+            (
+                "a quantity changed to an int",
+                Box::new(|tx| {
+                    let item = tx.get(&items(tx), 0).unwrap().unwrap().1;
+                    tx.put(&item, "quantity", 3).unwrap();
+                }),
+                changed,
+            ),
+            (
+                "an item added the JavaScript way",
+                Box::new(|tx| {
+                    let list = items(tx);
+                    let item = tx.insert_object(&list, 1, ObjType::Map).unwrap();
+                    text(tx, &item, "description", "主轴");
+                    tx.put(&item, "quantity", 1).unwrap();
+                    text(tx, &item, "unit", "套");
+                }),
+                changed,
+            ),
+            (
+                "an item added that is not an item",
+                Box::new(|tx| {
+                    let list = items(tx);
+                    tx.insert(&list, 1, "主轴 ×1").unwrap();
+                }),
+                "field items[1]",
+            ),
+            (
+                "the signing time as a fraction",
+                Box::new(|tx| tx.put(ROOT, "signed_at", 1.795e12 + 0.5).unwrap()),
+                "field signed_at",
+            ),
+            (
+                "the notes as a map",
+                Box::new(|tx| drop(tx.put_object(ROOT, "notes", ObjType::Map).unwrap())),
+                unreadable,
+            ),
+            (
+                "the kind as a number",
+                Box::new(|tx| tx.put(ROOT, "kind", 7).unwrap()),
+                "carries a slip's signature",
+            ),
+            (
+                "the kind renamed",
+                Box::new(|tx| tx.put(ROOT, "kind", "customer").unwrap()),
+                "declares itself a customer but carries a slip's signature",
+            ),
+        ];
+        for (what, edit, reason) in cases {
+            let (code, output) = verify_tampered(dir.path(), &doc, edit);
+            assert_eq!(code, Some(1), "{what}: {output}");
+            assert!(output.starts_with("invalid: ") && output.contains(reason), "{what}: {output}");
+        }
+    }
+
+    #[test]
+    fn a_slip_whose_unchanged_text_another_writer_rewrote_as_text_still_verifies() {
+        // The signature covers the content, not which Automerge type holds it.
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, doc) = signed_slip(dir.path());
+        let (code, output) = verify_tampered(dir.path(), &doc, |tx| {
+            let item = tx.get(&items(tx), 0).unwrap().unwrap().1;
+            text(tx, &item, "description", "更换刀库电机");
+            tx.put(&item, "quantity", 1).unwrap();
+        });
+        assert_eq!(code, Some(0), "{output}");
+        assert!(output.starts_with("valid: "), "{output}");
+    }
+
     #[test]
     fn files_that_are_not_slips_exit_2_with_a_message() {
         let dir = tempfile::tempdir().unwrap();
