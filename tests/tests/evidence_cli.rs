@@ -227,7 +227,7 @@ mod slip_verify {
             (
                 "a quantity changed to an int",
                 Box::new(|tx| {
-                    let item = tx.get(&items(tx), 0).unwrap().unwrap().1;
+                    let item = tx.get(items(tx), 0).unwrap().unwrap().1;
                     tx.put(&item, "quantity", 3).unwrap();
                 }),
                 changed,
@@ -285,7 +285,7 @@ mod slip_verify {
         let dir = tempfile::tempdir().unwrap();
         let (_, _, doc) = signed_slip(dir.path());
         let (code, output) = verify_tampered(dir.path(), &doc, |tx| {
-            let item = tx.get(&items(tx), 0).unwrap().unwrap().1;
+            let item = tx.get(items(tx), 0).unwrap().unwrap().1;
             text(tx, &item, "description", "更换刀库电机");
             tx.put(&item, "quantity", 1).unwrap();
         });
