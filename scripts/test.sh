@@ -37,6 +37,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building the workspace binaries (the end-to-end tests run them)"
 cargo build --workspace --bins --locked
 
+# The foreign-writer test (tests/tests/foreign_writer_e2e.rs) drives a JavaScript client built on
+# @automerge/automerge from npm, pinned in tests/js/package-lock.json; it needs Node 20.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    step "npm ci: @automerge/automerge for the foreign-writer test"
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "node/npm are missing: the foreign-writer test will be skipped (install Node 20 to run it)" >&2
+fi
+
 step "cargo test"
 cargo test --workspace --locked
 
