@@ -13,6 +13,7 @@ pub mod delivery;
 #[cfg(feature = "tools")]
 pub mod demo;
 pub mod error;
+pub mod geo_cli;
 pub mod import_cli;
 pub mod limits;
 pub mod metrics;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, import_cli, photo_cli, push_cli, qr_cli, slip_cli};
+use fieldsync_server::{bench, dedup_cli, demo, geo_cli, import_cli, photo_cli, push_cli, qr_cli, slip_cli};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -56,6 +56,11 @@ enum Command {
     Qr {
         #[command(subcommand)]
         command: QrCommand,
+    },
+    /// Convert coordinates between datums and say where GCJ-02 applies.
+    Geo {
+        #[command(subcommand)]
+        command: GeoCommand,
     },
     /// Verify signed service slips.
     Slip {
@@ -126,6 +131,23 @@ enum QrCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum GeoCommand {
+    /// One JSON line per point: the input, the result, whether its WGS-84 position is in the
+    /// GCJ-02 region and how far it moved. Points are LAT LON pairs, or "LAT LON" lines on stdin.
+    Convert {
+        /// Datum of the input: wgs84, gcj02 or bd09.
+        #[arg(long, value_parser = geo_cli::parse_datum)]
+        from: fieldsync_core::geo::Datum,
+        /// Datum of the result: wgs84, gcj02 or bd09.
+        #[arg(long, value_parser = geo_cli::parse_datum)]
+        to: fieldsync_core::geo::Datum,
+        /// LAT LON [LAT LON ...]; without them, lines are read from standard input.
+        #[arg(allow_negative_numbers = true)]
+        points: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum SlipCommand {
     /// Check a slip document's signature: prints "valid: …" (exit 0) or "invalid: <reason>"
     /// (exit 1, also for a slip with fields of the wrong type); a file that is not a slip
@@ -151,6 +173,12 @@ enum BenchScenario {
         /// Also run the libjpeg-turbo reference (needs djpeg and cjpeg on PATH).
         #[arg(long)]
         reference: bool,
+    },
+    /// Cost of the GCJ-02 region test per point, beside the GCJ-02 transform in the same run.
+    Geo {
+        /// Points per set (China's box, the world, near land borders).
+        #[arg(long, default_value_t = 100_000)]
+        points: usize,
     },
     /// QR decode time per image and decoded counts per fixture set.
     Qr {
@@ -328,6 +356,13 @@ fn main() -> ExitCode {
             .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
         Command::Import { command: ImportCommand::Customers { file, store } } => {
             import_cli::import_customers(&file, &store).map(|report| print!("{report}"))
+        }
+        Command::Geo { command: GeoCommand::Convert { from, to, points } } => {
+            geo_cli::convert(from, to, &points)
+                .and_then(|(lines, failed)| print_lines(lines, failed, "some points could not be converted"))
+        }
+        Command::Bench { scenario: BenchScenario::Geo { points } } => {
+            geo_cli::bench(points).map(|lines| lines.into_iter().for_each(bench::emit))
         }
         Command::Qr { command: QrCommand::Decode { files } } => {
             let lines = qr_cli::decode_files(&files);

@@ -96,3 +96,39 @@ fn dedup_pairs_scores_each_line_and_flags_lines_that_are_not_pairs() {
     assert!((0.0..0.8).contains(&score));
     assert_eq!(lines[2]["line"], 3);
 }
+
+#[test]
+fn geo_convert_prints_a_line_per_point_with_the_region_and_refuses_bad_points() {
+    let out = run_fieldsync(&[
+        "geo", "convert", "--from", "wgs84", "--to", "gcj02", "50.244", "127.490", "27.7172", "85.3240",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["in_gcj02_region"], true, "Heihe: {}", lines[0]);
+    assert!(lines[0]["moved_m"].as_f64().unwrap() > 300.0, "{}", lines[0]);
+    assert_eq!(lines[1]["in_gcj02_region"], false, "Kathmandu: {}", lines[1]);
+    assert_eq!(lines[1]["result"]["lat"], 27.7172);
+
+    let out = run_fieldsync(&["geo", "convert", "--from", "wgs84", "--to", "bd09", "95", "10"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"error\""));
+    let out = run_fieldsync(&["geo", "convert", "--from", "mercator", "--to", "bd09", "31", "121"]);
+    assert_eq!(out.status.code(), Some(2), "a clap usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown datum"));
+}
+
+#[test]
+fn bench_geo_reports_the_region_test_beside_the_transform() {
+    let out = run_fieldsync(&["bench", "geo", "--points", "2000"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        assert!(line["region_test_ns"].as_f64().unwrap() > 0.0, "{line}");
+        assert!(line["wgs84_to_gcj02_ns"].as_f64().unwrap() > 0.0, "{line}");
+        assert!(line["region_vertices"].as_u64().unwrap() > 1000, "{line}");
+    }
+}
