@@ -733,12 +733,24 @@ pub fn plausibility_flags(input: &PlausibilityInput<'_>) -> Vec<PlausibilityFlag
     flags
 }
 
+/// How many reported accuracy radii a fix may honestly be off. Phones report a 68% radius
+/// (Android's `getAccuracy`, iOS's `horizontalAccuracy`): one honest fix in three lies outside it.
+/// Twice the radius covers about 99% of a two-dimensional normal error.
+const ACCURACY_RADII_FOR_SPEED: f64 = 2.0;
+
+/// Fixes from different sources (a network fix, then GPS at the door) less than this apart are
+/// near-simultaneous: each provider stamps its own fix, a network fix describes where the phone
+/// was some seconds earlier, and their times cannot be compared to the second.
+const NEAR_SIMULTANEOUS_MS: i64 = 10_000;
+
 /// Highest speed between time-consecutive fixes of `fix` + `track`, in km/h, or `None` with
 /// fewer than two fixes.
 ///
-/// Each leg's distance is reduced by both fixes' accuracy radii, so two honest network fixes
-/// jumping between cell towers do not look like a car chase; legs under one second are counted as
-/// one second so simultaneous fixes give a finite figure.
+/// Each leg's distance is reduced by twice both fixes' accuracy radii
+/// ([`ACCURACY_RADII_FOR_SPEED`]), so an indoor network fix followed by GPS at the door, or two
+/// network fixes jumping between cell towers, does not look like a car chase. Legs between fixes
+/// of different sources count as at least [`NEAR_SIMULTANEOUS_MS`]; other legs under one second
+/// count as one second, so simultaneous fixes give a finite figure.
 fn fastest_implied_speed_kmh(fix: &GeoFix, track: &[GeoFix]) -> Option<f64> {
     let mut fixes: Vec<&GeoFix> = Vec::with_capacity(track.len() + 1);
     fixes.push(fix);
@@ -748,8 +760,10 @@ fn fastest_implied_speed_kmh(fix: &GeoFix, track: &[GeoFix]) -> Option<f64> {
         .windows(2)
         .filter_map(|pair| match pair {
             [a, b] => {
-                let metres = (a.point.distance_m(&b.point) - a.accuracy_m - b.accuracy_m).max(0.0);
-                let seconds = (b.at_ms.saturating_sub(a.at_ms) as f64 / 1000.0).max(1.0);
+                let slack = ACCURACY_RADII_FOR_SPEED * (a.accuracy_m + b.accuracy_m);
+                let metres = (a.point.distance_m(&b.point) - slack).max(0.0);
+                let shortest_ms = if a.source == b.source { 1_000 } else { NEAR_SIMULTANEOUS_MS };
+                let seconds = b.at_ms.saturating_sub(a.at_ms).max(shortest_ms) as f64 / 1000.0;
                 Some(metres / seconds * 3.6)
             }
             _ => None,
@@ -1142,6 +1156,30 @@ mod tests {
         let a = GeoFix::new(wgs(31.30, 120.60), 1_500.0, FixSource::Network, 0, false).unwrap();
         let b = GeoFix::new(wgs(31.32, 120.60), 1_500.0, FixSource::Network, 5_000, false).unwrap();
         assert_eq!(plausibility_flags(&input(&a, &[b])), vec![]);
+    }
+
+    #[test]
+    fn an_indoor_network_fix_then_gps_at_the_door_is_not_speed() {
+        // The network fix (±150 m) is 350 m off; GPS at the door comes a second later.
+        let door = wgs(31.3000, 120.6000);
+        let indoor =
+            GeoFix::new(wgs(31.3000 + 350.0 / 111_200.0, 120.6000), 150.0, FixSource::Network, 0, false)
+                .unwrap();
+        let gps = GeoFix::new(door, 5.0, FixSource::Gps, 1_000, false).unwrap();
+        assert_eq!(plausibility_flags(&input(&gps, &[indoor])), vec![]);
+        // The same pair with the GPS fix 30 km away is still flagged.
+        let far = GeoFix::new(wgs(31.3000 + 0.27, 120.6000), 5.0, FixSource::Gps, 1_000, false).unwrap();
+        assert!(matches!(
+            plausibility_flags(&input(&far, &[indoor])).as_slice(),
+            [PlausibilityFlag::ImpliedSpeed { .. }]
+        ));
+        // Two GPS fixes a second apart and 500 m apart are not an honest walk.
+        let a = fix_at(door, 5.0, 0);
+        let b = fix_at(wgs(31.3000 + 500.0 / 111_200.0, 120.6000), 5.0, 1_000);
+        assert!(matches!(
+            plausibility_flags(&input(&b, &[a])).as_slice(),
+            [PlausibilityFlag::ImpliedSpeed { .. }]
+        ));
     }
 
     #[test]
