@@ -18,6 +18,20 @@ pub enum FfiError {
         /// What was wrong and what would be right.
         message: String,
     },
+    /// A hard geofence refused the check-in or photo: the fix is too far from the customer's
+    /// site. Nothing was saved. The app shows the distances and lets the rep move closer or wait
+    /// for a better fix.
+    #[error("{message}")]
+    OffSite {
+        /// The refusal in words, with the distances.
+        message: String,
+        /// Metres from the fix to the customer's site.
+        distance_m: f64,
+        /// That distance less the fix's accuracy radius: what the rule compared.
+        effective_m: f64,
+        /// The team's allowed radius in metres.
+        radius_m: f64,
+    },
     /// No record has this id.
     #[error("{message}")]
     NotFound {
@@ -74,12 +88,14 @@ impl From<StoreError> for FfiError {
     fn from(error: StoreError) -> Self {
         let message = error.to_string();
         match error {
+            StoreError::OffSite { distance_m, effective_m, radius_m } => {
+                FfiError::OffSite { message, distance_m, effective_m, radius_m }
+            }
             StoreError::Invalid(_)
             | StoreError::WrongKind { .. }
             | StoreError::Photo(_)
             | StoreError::Signature(_)
             | StoreError::Slip(_)
-            | StoreError::OffSite { .. }
             | StoreError::MissingEvidence { .. } => FfiError::InvalidInput { message },
             StoreError::NotFound { .. } | StoreError::NoSuchDocument { .. } => FfiError::NotFound { message },
             StoreError::Sealed { .. } => FfiError::Sealed { message },
@@ -224,5 +240,17 @@ mod tests {
             FfiError::from(SyncError::Store(StoreError::Closed)),
             FfiError::StoreUnavailable { .. }
         ));
+    }
+
+    #[test]
+    fn a_hard_geofence_refusal_is_its_own_error_with_the_distances() {
+        let refused = StoreError::OffSite { distance_m: 812.0, effective_m: 800.0, radius_m: 300.0 };
+        match FfiError::from(refused) {
+            FfiError::OffSite { message, distance_m, effective_m, radius_m } => {
+                assert_eq!((distance_m, effective_m, radius_m), (812.0, 800.0, 300.0));
+                assert!(message.contains("812") || message.contains("800"), "{message}");
+            }
+            other => panic!("expected OffSite, got {other:?}"),
+        }
     }
 }

@@ -219,7 +219,7 @@ impl Store {
             }
             visit.validate()?;
             self.commit_change(tx, visit_id, &mut stored, now, |am| {
-                autosurgeon::reconcile(am, &visit).map_err(|e| e.to_string())
+                crate::model::write_record(am, &visit).map_err(|e| e.to_string())
             })?;
             Ok(CheckIn { visit: hydrate(&stored.doc, visit_id)?, on_site, outcome, flags })
         })
@@ -298,7 +298,7 @@ impl Store {
             visit.photos.push(photo.clone());
             visit.validate()?;
             self.commit_change(tx, visit_id, &mut stored, now, |am| {
-                autosurgeon::reconcile(am, &visit).map_err(|e| e.to_string())
+                crate::model::write_record(am, &visit).map_err(|e| e.to_string())
             })?;
             blobs::queue(tx, &copy, now)?;
             blobs::queue(tx, &thumbnail, now)?;
@@ -346,7 +346,7 @@ impl Store {
             seal_slip(&mut slip, &self.identity)?;
             slip.validate()?;
             self.commit_change(tx, slip_id, &mut stored, now, |am| {
-                autosurgeon::reconcile(am, &slip).map_err(|e| e.to_string())
+                crate::model::write_record(am, &slip).map_err(|e| e.to_string())
             })?;
             documents::seal(tx, slip_id)?;
             blobs::queue(tx, &strokes_blob, now)?;

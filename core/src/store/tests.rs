@@ -1094,6 +1094,35 @@ mod foreign_writers {
     }
 
     #[test]
+    fn a_check_in_keeps_a_concurrent_edit_to_notes_another_writer_keeps_as_text() {
+        let f = fixture();
+        let c = f.store.create(customer("宁波海天塑机", "0574-8888 1234")).unwrap();
+        let visit = f
+            .store
+            .create(NewVisit {
+                customer_id: c.id,
+                opportunity_id: None,
+                planned_at: NOW,
+                notes: String::new(),
+            })
+            .unwrap();
+        // A JavaScript client writes the notes the ordinary JS way: as Text.
+        let first = remote_change(&f, visit.id, |tx| put_text(tx, &ROOT, "notes", "带样品"));
+        assert_eq!(receive(&f, vec![(visit.id, first)]).quarantined, 0);
+        // It goes on typing into that Text while the rep, offline, checks in.
+        let typing = remote_change(&f, visit.id, |tx| {
+            let (_, notes) = tx.get(ROOT, "notes").unwrap().unwrap();
+            tx.splice_text(&notes, 3, 0, "和报价单").unwrap();
+        });
+        f.store.check_in(visit.id, at(31.0, 120.0, Datum::Wgs84), CaptureContext::default()).unwrap();
+        let applied = receive(&f, vec![(visit.id, typing)]);
+        assert_eq!(applied.quarantined, 0, "{applied:?}");
+        let read: Visit = f.store.get(visit.id).unwrap();
+        assert_eq!(read.notes, "带样品和报价单");
+        assert_eq!(read.fixes.len(), 1);
+    }
+
+    #[test]
     fn a_rename_written_as_text_applies_and_the_record_reads_and_is_indexed_under_its_new_name() {
         let f = fixture();
         let c = f.store.create(customer("南通凯丰注塑有限责任公司", "0513-8123 4567")).unwrap();

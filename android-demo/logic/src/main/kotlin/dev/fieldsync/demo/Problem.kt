@@ -8,6 +8,10 @@ enum class ProblemKind {
     /** Something the rep entered or the phone supplied is not acceptable; they can fix it. */
     INVALID_INPUT,
 
+    /** The team's hard geofence refused the check-in or photo: the rep is too far from the
+     *  customer's site (the distances are in [Problem.detail]); move closer or wait for a fix. */
+    OFF_SITE,
+
     /** The record is gone (deleted, merged, or an id from elsewhere). */
     NOT_FOUND,
 
@@ -55,6 +59,7 @@ data class Problem(
             // instead of falling through as an unexplained crash.
             is FfiException -> when (error) {
                 is FfiException.InvalidInput -> Problem(ProblemKind.INVALID_INPUT, error.detail)
+                is FfiException.OffSite -> Problem(ProblemKind.OFF_SITE, error.detail)
                 is FfiException.NotFound -> Problem(ProblemKind.NOT_FOUND, error.detail)
                 is FfiException.Sealed -> Problem(ProblemKind.SEALED, error.detail)
                 is FfiException.StoreUnavailable -> Problem(ProblemKind.STORE_UNAVAILABLE, error.detail)
