@@ -560,7 +560,9 @@ fn merge_remote(
     // writer's map where a string belongs, an enum spelling nobody knows): what did that is
     // kept aside, and the record stays as it was. A local copy that was already unreadable
     // (from before this check) is merged as before, so the relay's fix can still arrive.
-    if check_readable(&doc).is_err() {
+    // Reading the record for its projection rows is the check: one read per merged document.
+    let projected = project_if_readable(conn, id, kind, &doc)?;
+    if !projected {
         let stored_reads = match documents::load(conn, id)? {
             Some(stored) => check_readable(&stored.doc).is_ok(),
             None => true,
@@ -589,12 +591,27 @@ fn merge_remote(
             StoredDoc { kind, doc, pending_changes: 0, sealed: false }
         }
     };
-    project_remote(conn, id, &stored, applied)?;
+    if !projected {
+        project_remote(conn, id, &stored, applied)?;
+    }
     if stored.kind == RecordKind::Alert && !had_local {
         applied.new_alerts.push(id);
     }
     applied.documents_changed += 1;
     Ok(())
+}
+
+/// Writes the projection rows of a merged document, which reads it as its kind; `Ok(false)`, with
+/// nothing written, when it does not read. Slips and rules have no rows and are only read.
+fn project_if_readable(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<bool> {
+    match kind {
+        RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(check_readable(doc).is_ok()),
+        _ => match projection::project(conn, id, kind, doc) {
+            Ok(()) => Ok(true),
+            Err(StoreError::CorruptDocument { .. }) => Ok(false),
+            Err(e) => Err(e),
+        },
+    }
 }
 
 /// Applies `items` one at a time to the stored copy of the document (or an empty one), and
