@@ -12,10 +12,14 @@
 //   1. China = the Natural Earth unit with ISO numeric id 156.
 //   2. Sea margin: China buffered by SEA_MARGIN_KM, minus every other country's land buffered by
 //      FOREIGN_GUARD_KM. Natural Earth's coast is a few hundred metres to kilometres off in places
-//      (Shekou, Xiangzhou in Zhuhai, the Tianjin port reclamation all fall in its sea), and an
-//      island port such as Yangshan is missing; the margin keeps them inside. It never reaches
-//      another country's land, nor the first FOREIGN_GUARD_KM of sea beside it (reclaimed land in
-//      Hong Kong, Macau or Kinmen that Natural Earth does not draw).
+//      (Shekou, Xiangzhou in Zhuhai, the Tianjin port reclamation and Hengqin fall in its sea); the
+//      margin keeps them inside. It never reaches another country's land, nor the first
+//      FOREIGN_GUARD_KM of sea beside it (reclaimed land in Hong Kong, Macau or Kinmen that Natural
+//      Earth does not draw).
+//      The margin is kept at 10 km because Natural Earth's 10m countries leave out some land that is
+//      not China's: Hong Kong's airport island lies ~16 km from China's drawn coast and Taiwan's
+//      Matsu islands ~19 km; a 30 km margin put both inside. The price: mainland island land farther
+//      out than 10 km that Natural Earth does not draw (Yangshan port, ~25 km off) is outside.
 //   3. Region = China ∪ sea margin. Land borders stay exactly Natural Earth's.
 //   4. Douglas–Peucker simplification with SIMPLIFY_TOLERANCE_DEG (≈ 110 m north–south, less
 //      east–west), well below the distance of any border city in the tests to the line (Heihe is
@@ -39,8 +43,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SEA_MARGIN_KM = 30;
-const FOREIGN_GUARD_KM = 1.5;
+const SEA_MARGIN_KM = 10;
+const FOREIGN_GUARD_KM = 1.0;
 const SIMPLIFY_TOLERANCE_DEG = 0.001;
 const PACKAGES = [
   'world-atlas@2.0.2',
