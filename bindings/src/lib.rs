@@ -21,7 +21,7 @@ pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, F
 pub use error::FfiError;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};
 pub use push::{FfiPushRegistration, FfiRelayPush};
-pub use services::{LocationService, PhoneClock, SecureKeyStorage};
+pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{
     FfiCreateMode, FfiCreateOutcome, FfiCustomer, FfiCustomerSummary, FfiDuplicateCandidate, FfiMatchReason,
     FfiNewCustomer, FfiNewOpportunity, FfiOpportunity, FfiStage, FfiVisitSummary, FieldStore,

@@ -11,12 +11,27 @@ use fieldsync_core::store::DeviceSecrets;
 use crate::FfiError;
 use crate::capture::FfiFix;
 
-/// The phone's wall clock. Apps pass a fake one in tests; `None` in `open_with` uses the system
-/// clock.
+/// The phone's clocks. Apps pass a fake one in tests; `None` in `open_with` uses the system
+/// wall clock and no monotonic clock (so no clock-jump check can run).
 #[uniffi::export(foreign)]
 pub trait PhoneClock: Send + Sync {
     /// Now, Unix milliseconds (UTC).
     fn now_ms(&self) -> i64;
+    /// The monotonic clock, which the user cannot set: Android `SystemClock.elapsedRealtime()`
+    /// with `Settings.Global.BOOT_COUNT` as the boot id; iOS `clock_gettime(CLOCK_MONOTONIC_RAW)`
+    /// with `kern.boottime`. Null when the platform cannot say. The evidence checks compare the
+    /// wall clock with the relay's time and the store's own saves carried forward on it, so a
+    /// clock set by hand is noticed while one corrected by the network is not.
+    fn uptime(&self) -> Option<FfiUptime>;
+}
+
+/// A reading of the phone's monotonic clock.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FfiUptime {
+    /// Any string that changes when the phone restarts (at most 128 bytes; longer is ignored).
+    pub boot_id: String,
+    /// Milliseconds since that boot, counting deep sleep (negative is ignored).
+    pub uptime_ms: i64,
 }
 
 /// Secure storage for the device's secrets (its signing key, its relay token): Android Keystore
@@ -55,6 +70,10 @@ impl fmt::Debug for ForeignClock {
 impl Clock for ForeignClock {
     fn now_ms(&self) -> i64 {
         self.0.now_ms()
+    }
+
+    fn uptime(&self) -> Option<fieldsync_core::Uptime> {
+        self.0.uptime().map(|u| fieldsync_core::Uptime { boot_id: u.boot_id, uptime_ms: u.uptime_ms })
     }
 }
 

@@ -528,8 +528,16 @@ pub struct PlausibilityRules {
     pub clock_backwards_tolerance_s: i64,
     /// How far the device wall clock may disagree with relay time + monotonic elapsed time.
     /// Default 300 s: NTP corrections are far smaller; a hand-set clock is usually off by
-    /// hours or days.
+    /// hours or days. The same bound applies against the phone's own last save.
     pub max_clock_drift_s: i64,
+    /// Door-to-door speed of the fastest honest journey between two customers far apart: a
+    /// flight. Default 800 km/h (cruise speed; the overhead below covers airports).
+    pub flight_kmh: f64,
+    /// Time on the ground a flight costs at the least: to the airport, boarding, from the
+    /// airport. Default 3,600 s. Between fixes at different visits a journey is possible if it
+    /// could be driven at [`max_speed_kmh`](Self::max_speed_kmh) or flown in this time plus
+    /// the distance at [`flight_kmh`](Self::flight_kmh).
+    pub flight_overhead_s: i64,
 }
 
 impl Default for PlausibilityRules {
@@ -541,6 +549,8 @@ impl Default for PlausibilityRules {
             max_exif_time_skew_s: 600,
             clock_backwards_tolerance_s: 120,
             max_clock_drift_s: 300,
+            flight_kmh: 800.0,
+            flight_overhead_s: 3_600,
         }
     }
 }
@@ -574,6 +584,19 @@ pub struct ClockEvidence {
     pub elapsed_since_relay_ms: Option<i64>,
 }
 
+/// The device clock against the phone's own saves, for a phone that has not synced or has
+/// rebooted since it did: nothing saved later may carry an earlier time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSaveEvidence {
+    /// The latest wall-clock time the store saved a local change at, unix ms.
+    pub latest_save_ms: i64,
+    /// Device wall clock now (at the capture being checked), unix ms.
+    pub device_time_ms: i64,
+    /// The wall clock at the most recent save and the monotonic milliseconds elapsed since it,
+    /// when the device has not rebooted in between.
+    pub since_last_save: Option<(i64, i64)>,
+}
+
 /// Everything [`plausibility_flags`] looks at for one capture.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlausibilityInput<'a> {
@@ -581,10 +604,15 @@ pub struct PlausibilityInput<'a> {
     pub fix: &'a GeoFix,
     /// Other fixes from the same device around the capture, in any order (may include `fix`).
     pub track: &'a [GeoFix],
+    /// The device's fixes at its other captures (other visits) in the past days, in any order,
+    /// for the journey between visits.
+    pub recent: &'a [GeoFix],
     /// The photo's EXIF, when the capture has a photo.
     pub exif: Option<ExifEvidence>,
     /// The device clock against the relay's, when the device has synced at least once.
     pub clock: Option<ClockEvidence>,
+    /// The device clock against the phone's own saves, when it has saved anything.
+    pub last_save: Option<LastSaveEvidence>,
     /// Thresholds.
     pub rules: PlausibilityRules,
 }
@@ -608,6 +636,16 @@ pub enum PlausibilityFlag {
         /// Implied speed, km/h, after allowing for both fixes' accuracy.
         kmh: f64,
     },
+    /// The phone's fix at another visit is too far away for the time between them to have been
+    /// driven or flown (the fix nearest in time on either side is checked).
+    ImpossibleTravel {
+        /// Distance between the fixes after allowing for both accuracies, km.
+        km: f64,
+        /// Time between the fixes, minutes.
+        minutes: f64,
+        /// The speed that implies, km/h.
+        kmh: f64,
+    },
     /// The photo's EXIF position is farther from the device fix than allowed.
     ExifFarFromFix {
         /// Distance between the EXIF position and the fix, metres.
@@ -628,6 +666,12 @@ pub enum PlausibilityFlag {
         /// Wall clock minus expected time, seconds (positive: clock set forward).
         seconds: i64,
     },
+    /// The device wall clock disagrees with the phone's own last save: it reads earlier than a
+    /// change already saved, or (same boot) than that save's time + monotonic elapsed time.
+    ClockOffLastSave {
+        /// Wall clock minus expected time, seconds (negative: clock set back).
+        seconds: i64,
+    },
 }
 
 impl PlausibilityFlag {
@@ -638,10 +682,12 @@ impl PlausibilityFlag {
             PlausibilityFlag::AccuracyZero => "accuracy_zero",
             PlausibilityFlag::AccuracyAbsurd { .. } => "accuracy_absurd",
             PlausibilityFlag::ImpliedSpeed { .. } => "implied_speed",
+            PlausibilityFlag::ImpossibleTravel { .. } => "impossible_travel",
             PlausibilityFlag::ExifFarFromFix { .. } => "exif_far_from_fix",
             PlausibilityFlag::ExifTimeFar { .. } => "exif_time_far",
             PlausibilityFlag::ClockWentBackwards { .. } => "clock_went_backwards",
             PlausibilityFlag::ClockJumped { .. } => "clock_jumped",
+            PlausibilityFlag::ClockOffLastSave { .. } => "clock_off_last_save",
         }
     }
 }
@@ -661,6 +707,11 @@ impl fmt::Display for PlausibilityFlag {
             PlausibilityFlag::ImpliedSpeed { kmh } => {
                 write!(f, "consecutive fixes imply travel at {kmh:.0} km/h")
             }
+            PlausibilityFlag::ImpossibleTravel { km, minutes, kmh } => write!(
+                f,
+                "{km:.0} km from this phone's fix at another visit {minutes:.0} min apart: {kmh:.0} km/h, \
+                 faster than driving or flying allows"
+            ),
             PlausibilityFlag::ExifFarFromFix { distance_m } => {
                 write!(f, "the photo was taken {distance_m:.0} m from where the phone was")
             }
@@ -672,6 +723,14 @@ impl fmt::Display for PlausibilityFlag {
             }
             PlausibilityFlag::ClockJumped { seconds } => {
                 write!(f, "the phone clock was moved by {seconds} s since the last sync")
+            }
+            PlausibilityFlag::ClockOffLastSave { seconds } if *seconds < 0 => write!(
+                f,
+                "the phone clock reads {} s earlier than its own last save allows",
+                seconds.unsigned_abs()
+            ),
+            PlausibilityFlag::ClockOffLastSave { seconds } => {
+                write!(f, "the phone clock was moved forward by {seconds} s since its last save")
             }
         }
     }
@@ -703,6 +762,9 @@ pub fn plausibility_flags(input: &PlausibilityInput<'_>) -> Vec<PlausibilityFlag
     {
         flags.push(PlausibilityFlag::ImpliedSpeed { kmh });
     }
+    if let Some(flag) = impossible_travel(fix, input.recent, rules) {
+        flags.push(flag);
+    }
     if let Some(exif) = &input.exif {
         if let Some(photo_at) = &exif.point {
             let check = on_site(fix, photo_at, rules.max_exif_distance_m);
@@ -730,7 +792,58 @@ pub fn plausibility_flags(input: &PlausibilityInput<'_>) -> Vec<PlausibilityFlag
             }
         }
     }
+    // The relay's time carried forward on the monotonic clock is the truth when there is one; a
+    // clock the network corrected since the last save then agrees with it and is not doubted.
+    let relay_confirms = input.clock.is_some_and(|c| c.elapsed_since_relay_ms.is_some_and(|e| e >= 0));
+    if let Some(save) = input.last_save.as_ref().filter(|_| !relay_confirms) {
+        // Earlier than something already saved: known with or without a monotonic clock.
+        let before_latest = diff_seconds(save.device_time_ms, save.latest_save_ms).min(0);
+        // On the same boot: off the most recent save's time carried forward, either way (the
+        // most recent save may itself have been made after the clock was moved).
+        let since_last = save
+            .since_last_save
+            .filter(|(_, elapsed)| *elapsed >= 0)
+            .map_or(0, |(wall, elapsed)| diff_seconds(save.device_time_ms, wall.saturating_add(elapsed)));
+        let off =
+            if before_latest.unsigned_abs() > since_last.unsigned_abs() { before_latest } else { since_last };
+        if off.unsigned_abs() > rules.max_clock_drift_s.unsigned_abs() {
+            flags.push(PlausibilityFlag::ClockOffLastSave { seconds: off });
+        }
+    }
     flags
+}
+
+/// The new fix against the device's fixes at other visits nearest in time before and after it:
+/// a leg is impossible when it could neither be driven at `max_speed_kmh` nor flown
+/// (`flight_overhead_s` + the distance at `flight_kmh`) in the time between, after taking twice
+/// both accuracy radii off the distance. The worst impossible leg is reported.
+fn impossible_travel(fix: &GeoFix, recent: &[GeoFix], rules: &PlausibilityRules) -> Option<PlausibilityFlag> {
+    let others = recent.iter().filter(|f| *f != fix);
+    let before = others.clone().filter(|f| f.at_ms <= fix.at_ms).max_by_key(|f| f.at_ms);
+    let after = others.filter(|f| f.at_ms > fix.at_ms).min_by_key(|f| f.at_ms);
+    [before, after]
+        .into_iter()
+        .flatten()
+        .filter_map(|other| {
+            let slack = ACCURACY_RADII_FOR_SPEED * (fix.accuracy_m + other.accuracy_m);
+            let metres = (fix.point.distance_m(&other.point) - slack).max(0.0);
+            let shortest_ms = if fix.source == other.source { 1_000 } else { NEAR_SIMULTANEOUS_MS };
+            let seconds = (fix.at_ms.abs_diff(other.at_ms).max(shortest_ms as u64) as f64) / 1000.0;
+            let drive_s = metres / (rules.max_speed_kmh / 3.6);
+            let fly_s = rules.flight_overhead_s as f64 + metres / (rules.flight_kmh / 3.6);
+            (seconds < drive_s.min(fly_s)).then(|| PlausibilityFlag::ImpossibleTravel {
+                km: metres / 1000.0,
+                minutes: seconds / 60.0,
+                kmh: metres / seconds * 3.6,
+            })
+        })
+        .max_by(|a, b| match (a, b) {
+            (
+                PlausibilityFlag::ImpossibleTravel { kmh: x, .. },
+                PlausibilityFlag::ImpossibleTravel { kmh: y, .. },
+            ) => x.total_cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        })
 }
 
 /// How many reported accuracy radii a fix may honestly be off. Phones report a 68% radius
@@ -784,7 +897,15 @@ mod tests {
     }
 
     fn input<'a>(fix: &'a GeoFix, track: &'a [GeoFix]) -> PlausibilityInput<'a> {
-        PlausibilityInput { fix, track, exif: None, clock: None, rules: PlausibilityRules::default() }
+        PlausibilityInput {
+            fix,
+            track,
+            recent: &[],
+            exif: None,
+            clock: None,
+            last_save: None,
+            rules: PlausibilityRules::default(),
+        }
     }
 
     /// Tiananmen's WGS-84 (39.908692, 116.397477) is widely quoted as GCJ-02 ≈ (39.910093,
@@ -1326,6 +1447,128 @@ mod tests {
         assert!(flags.contains(&PlausibilityFlag::ExifTimeFar { seconds: i64::MIN / 1000 }));
     }
 
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+
+    fn travel_flags(from: GeoPoint, to: GeoPoint, gap_ms: i64) -> Vec<PlausibilityFlag> {
+        let earlier = fix_at(from, 15.0, 1_700_000_000_000);
+        let later = fix_at(to, 15.0, 1_700_000_000_000 + gap_ms);
+        let mut check = input(&later, &[]);
+        check.recent = std::slice::from_ref(&earlier);
+        plausibility_flags(&check)
+    }
+
+    #[test]
+    fn check_ins_at_two_customers_200_km_apart_8_minutes_apart_are_impossible_travel() {
+        // Suzhou and Nanjing city centres, about 190 km.
+        let flags = travel_flags(wgs(31.2990, 120.5853), wgs(32.0603, 118.7969), 8 * MINUTE);
+        assert!(
+            matches!(flags[..], [PlausibilityFlag::ImpossibleTravel { km, minutes, kmh }]
+                if (180.0..200.0).contains(&km) && minutes == 8.0 && kmh > 1_000.0),
+            "{flags:?}"
+        );
+        assert_eq!(flags[0].code(), "impossible_travel");
+        assert!(flags[0].to_string().contains("another visit"), "{}", flags[0]);
+        // The same journey an hour later when the phone's fix is the earlier one: the later
+        // neighbour is checked too (a check-in made with the clock set back).
+        let earlier = fix_at(wgs(32.0603, 118.7969), 15.0, 1_700_000_000_000 + 8 * MINUTE);
+        let later_visit = fix_at(wgs(31.2990, 120.5853), 15.0, 1_700_000_000_000);
+        let mut check = input(&later_visit, &[]);
+        check.recent = std::slice::from_ref(&earlier);
+        assert_eq!(plausibility_flags(&check).len(), 1);
+    }
+
+    #[test]
+    fn honest_journeys_between_visits_carry_no_flag() {
+        let suzhou = wgs(31.2990, 120.5853);
+        // Driving 40 km across Suzhou in 45 minutes.
+        assert_eq!(travel_flags(suzhou, wgs(31.3860, 120.9800), 45 * MINUTE), vec![]);
+        // 190 km to Nanjing by high-speed rail, door to door in 1 h 40 min.
+        assert_eq!(travel_flags(suzhou, wgs(32.0603, 118.7969), 100 * MINUTE), vec![]);
+        // Flying Shanghai Hongqiao area to Beijing (about 1,070 km) in 3 h 30 min door to door.
+        assert_eq!(travel_flags(wgs(31.1979, 121.3363), wgs(39.9087, 116.3975), 210 * MINUTE), vec![]);
+        // 1,000 km flown in 2 h 30 min.
+        assert_eq!(travel_flags(wgs(30.0, 110.0), wgs(30.0, 120.38), 150 * MINUTE), vec![]);
+        // Beijing to Shanghai in 80 minutes cannot be flown door to door.
+        assert!(!travel_flags(wgs(39.9087, 116.3975), wgs(31.1979, 121.3363), 80 * MINUTE).is_empty());
+    }
+
+    #[test]
+    fn a_mock_fix_at_another_visit_does_not_flag_this_one() {
+        let mocked = GeoFix::new(wgs(31.3, 120.6), 5.0, FixSource::Gps, 0, true).unwrap();
+        let honest = fix_at(wgs(31.3, 120.6), 5.0, HOUR);
+        let mut check = input(&honest, &[]);
+        check.recent = std::slice::from_ref(&mocked);
+        assert_eq!(plausibility_flags(&check), vec![]);
+    }
+
+    fn save_check(save: LastSaveEvidence, clock: Option<ClockEvidence>) -> Vec<PlausibilityFlag> {
+        let fix = fix_at(wgs(31.3, 120.6), 20.0, save.device_time_ms);
+        let mut check = input(&fix, &[]);
+        check.last_save = Some(save);
+        check.clock = clock;
+        plausibility_flags(&check)
+    }
+
+    #[test]
+    fn a_clock_set_back_three_hours_between_check_ins_is_flagged_without_any_sync() {
+        let saved = 1_700_000_000_000;
+        // 20 minutes really passed (monotonic); the wall clock reads 2 h 40 min before the save.
+        let now = saved + 20 * MINUTE - 3 * HOUR;
+        let same_boot = LastSaveEvidence {
+            latest_save_ms: saved,
+            device_time_ms: now,
+            since_last_save: Some((saved, 20 * MINUTE)),
+        };
+        assert_eq!(
+            save_check(same_boot, None),
+            vec![PlausibilityFlag::ClockOffLastSave { seconds: -10_800 }]
+        );
+        // After a reboot only "earlier than the last save" is known.
+        let rebooted = LastSaveEvidence { since_last_save: None, ..same_boot };
+        assert_eq!(save_check(rebooted, None), vec![PlausibilityFlag::ClockOffLastSave { seconds: -9_600 }]);
+        assert!(
+            PlausibilityFlag::ClockOffLastSave { seconds: -9_600 }.to_string().contains("9600 s earlier"),
+            "{}",
+            PlausibilityFlag::ClockOffLastSave { seconds: -9_600 }
+        );
+        // A clock set forward a day on the same boot is flagged too.
+        let forward = LastSaveEvidence {
+            latest_save_ms: saved,
+            device_time_ms: saved + 24 * HOUR + HOUR,
+            since_last_save: Some((saved, HOUR)),
+        };
+        assert_eq!(save_check(forward, None), vec![PlausibilityFlag::ClockOffLastSave { seconds: 86_400 }]);
+    }
+
+    #[test]
+    fn a_network_clock_correction_is_not_a_clock_off_its_last_save() {
+        let saved = 1_700_000_000_000;
+        // The network set the clock back 40 s a few minutes after a save.
+        let small = LastSaveEvidence {
+            latest_save_ms: saved,
+            device_time_ms: saved + 5 * MINUTE - 40_000,
+            since_last_save: Some((saved, 5 * MINUTE)),
+        };
+        assert_eq!(save_check(small, None), vec![]);
+        // The clock was two hours fast at the last save; since then the phone synced (relay
+        // time carried forward by the monotonic clock) and the network corrected the clock: the
+        // relay confirms the wall clock now, so the earlier save's time is not held against it.
+        let relay_at = saved - 2 * HOUR + 10 * MINUTE;
+        let now = relay_at + 30 * MINUTE;
+        let corrected = LastSaveEvidence {
+            latest_save_ms: saved,
+            device_time_ms: now,
+            since_last_save: Some((saved, 40 * MINUTE)),
+        };
+        let relay = ClockEvidence {
+            last_relay_time_ms: relay_at,
+            device_time_ms: now,
+            elapsed_since_relay_ms: Some(30 * MINUTE),
+        };
+        assert_eq!(save_check(corrected, Some(relay)), vec![]);
+    }
+
     #[test]
     fn flag_messages_name_the_measured_value() {
         let flag = PlausibilityFlag::ImpliedSpeed { kmh: 512.0 };
@@ -1388,6 +1631,7 @@ mod tests {
                 let check = PlausibilityInput {
                     fix: &fix,
                     track: &track,
+                    recent: &track,
                     exif: Some(ExifEvidence {
                         point: Some(GeoPoint::bd09(-lat, -lon).unwrap()),
                         taken_at_ms: Some(relay),
@@ -1398,10 +1642,15 @@ mod tests {
                         device_time_ms: device,
                         elapsed_since_relay_ms: elapsed,
                     }),
+                    last_save: Some(LastSaveEvidence {
+                        latest_save_ms: relay,
+                        device_time_ms: device,
+                        since_last_save: elapsed.map(|e| (relay, e)),
+                    }),
                     rules: PlausibilityRules::default(),
                 };
                 for flag in plausibility_flags(&check) {
-                    if let PlausibilityFlag::ImpliedSpeed { kmh } = flag {
+                    if let PlausibilityFlag::ImpliedSpeed { kmh } | PlausibilityFlag::ImpossibleTravel { kmh, .. } = flag {
                         prop_assert!(kmh.is_finite());
                     }
                 }

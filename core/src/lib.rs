@@ -22,7 +22,7 @@ pub mod push;
 pub mod store;
 pub mod sync;
 
-pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
+pub use clock::{Clock, ManualClock, SystemClock, UnixMillis, Uptime};
 pub use device::DeviceIdentity;
 pub use ids::{DeviceId, DocId};
 pub use store::{Store, StoreError, StoreOptions};

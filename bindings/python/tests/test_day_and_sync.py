@@ -19,6 +19,7 @@ from fieldsync_ffi import (
     FfiSlipItem,
     FfiStage,
     FfiStrokePoint,
+    FfiUptime,
     FieldStore,
     LocationService,
     PhoneClock,
@@ -46,6 +47,9 @@ class FakeClock(PhoneClock):
 
     def now_ms(self):
         return self.now
+
+    def uptime(self):
+        return None
 
 
 class MemoryKeyStorage(SecureKeyStorage):
@@ -79,6 +83,51 @@ class Recorder(SyncProgressListener):
 
 def stroke(n=14):
     return [FfiStrokePoint(x=10.0 + i * 12.0, y=30.0 + (i % 5) * 9.0, t_ms=i * 9, pressure=0.5) for i in range(n)]
+
+
+class PhoneClocks(PhoneClock):
+    """The wall clock the user can set, and time since boot, which moves only as time passes."""
+
+    def __init__(self, wall):
+        self.wall = wall
+        self.since_boot = 120_000
+
+    def pass_time(self, ms):
+        self.wall += ms
+        self.since_boot += ms
+
+    def now_ms(self):
+        return self.wall
+
+    def uptime(self):
+        return FfiUptime(boot_id="boot-3", uptime_ms=self.since_boot)
+
+
+def test_the_phones_own_track_and_clock_flag_a_faked_day_offline(tmp_path):
+    clock = PhoneClocks(MORNING)
+    rep = FieldStore.open_with(str(tmp_path / "rep.fieldsync"), clock, MemoryKeyStorage(), None)
+    try:
+        suzhou = dict(lat=31.2990, lon=120.5853, datum="wgs84")
+        nanjing = dict(lat=32.0603, lon=118.7969, datum="wgs84")
+        visits = []
+        for name, site in [("苏州精工", suzhou), ("南京华远", nanjing), ("南京晨光", nanjing)]:
+            created = rep.create_customer_checked(
+                FfiNewCustomer(company_name=name, phones=[], address="", tags=[], location=fix(**site), credit_code=None),
+                FfiCreateMode.CREATE_ANYWAY,
+            )
+            visits.append(rep.create_visit(created.customer.id, clock.wall, ""))
+        assert rep.check_in(visits[0].id, fix(**suzhou), 480).visit.flags == []
+        # Eight minutes later, "at" a customer 190 km away.
+        clock.pass_time(8 * 60_000)
+        flags = rep.check_in(visits[1].id, fix(**nanjing), 480).visit.flags
+        assert [f.code for f in flags] == ["impossible_travel"], flags
+        # Two hours on, the clock is set back three hours for the next one.
+        clock.pass_time(2 * 3_600_000)
+        clock.wall -= 3 * 3_600_000
+        codes = [f.code for f in rep.check_in(visits[2].id, fix(**nanjing), 480).visit.flags]
+        assert "clock_off_last_save" in codes, codes
+    finally:
+        rep.close()
 
 
 def test_a_reps_offline_day_syncs_through_a_real_relay_to_a_second_device(tmp_path, relay):

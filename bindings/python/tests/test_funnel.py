@@ -50,6 +50,9 @@ class FakeClock(PhoneClock):
     def now_ms(self):
         return self.now
 
+    def uptime(self):
+        return None
+
 
 def new_deal(store, owner="rep-li", title="注塑机二期"):
     customer = store.create_customer(

@@ -12,14 +12,14 @@ use rusqlite::{Connection, OptionalExtension};
 use super::documents;
 use super::error::{Result, StoreError};
 use super::projection::hydrate;
-use super::{Store, blobs};
-use crate::clock::UnixMillis;
+use super::{Store, blobs, device_clock};
+use crate::clock::{UnixMillis, Uptime};
 use crate::evidence::photo::{PhotoLimits, ingest_photo};
 use crate::evidence::signature::SignatureStrokes;
 use crate::evidence::slip::seal_slip;
 use crate::geo::{
-    ClockEvidence, ExifEvidence, GeoFix, GeofenceMode as GeoMode, GeofenceOutcome, OnSite, PlausibilityInput,
-    PlausibilityRules, on_site, plausibility_flags,
+    ClockEvidence, ExifEvidence, GeoFix, GeofenceMode as GeoMode, GeofenceOutcome, LastSaveEvidence, OnSite,
+    PlausibilityInput, PlausibilityRules, on_site, plausibility_flags,
 };
 use crate::ids::DocId;
 use crate::model::{
@@ -120,19 +120,26 @@ fn track(visit: &Visit, now: UnixMillis) -> Vec<GeoFix> {
     visit.fixes.iter().filter_map(|f| device_fix(f, now, "fixes").ok()).collect()
 }
 
-fn clock_evidence(
+/// What a capture is checked against besides its own fix: the device's clock readings and its
+/// fixes at other visits, all from the store.
+struct Surroundings {
+    clock: Option<ClockEvidence>,
+    last_save: Option<LastSaveEvidence>,
+    recent: Vec<GeoFix>,
+}
+
+fn surroundings(
     conn: &Connection,
+    visit_id: DocId,
     now: UnixMillis,
+    uptime: Option<&Uptime>,
     context: &CaptureContext,
-) -> Result<Option<ClockEvidence>> {
-    let relay_time: Option<Option<i64>> = conn
-        .query_row("SELECT relay_time_at FROM sync_state WHERE singleton = 1", [], |r| r.get(0))
-        .optional()?;
-    Ok(relay_time.flatten().map(|last_relay_time_ms| ClockEvidence {
-        last_relay_time_ms,
-        device_time_ms: now,
-        elapsed_since_relay_ms: context.elapsed_since_sync_ms,
-    }))
+) -> Result<Surroundings> {
+    Ok(Surroundings {
+        clock: device_clock::relay_clock_evidence(conn, now, uptime, context.elapsed_since_sync_ms)?,
+        last_save: device_clock::last_save_evidence(conn, now, uptime)?,
+        recent: device_clock::recent_fixes(conn, visit_id, now)?,
+    })
 }
 
 /// Runs the on-site rule for a fix against the visit's customer, refusing under a hard geofence.
@@ -190,6 +197,7 @@ impl Store {
     /// is saved; under a soft one it is saved with an `off_site` flag.
     pub fn check_in(&self, visit_id: DocId, fix: Location, context: CaptureContext) -> Result<CheckIn> {
         let now = self.clock.now_ms();
+        let uptime = self.clock.uptime();
         let geo_fix = device_fix(&fix, now, "fix")?;
         self.db.write(|tx| {
             let mut stored = self.load_for_write::<Visit>(tx, visit_id)?;
@@ -198,11 +206,14 @@ impl Store {
             let mut flags = Vec::new();
             let (on_site, outcome) = apply_geofence(tx, &visit, &geo_fix, rules.as_ref(), &mut flags)?;
             let track = track(&visit, now);
+            let around = surroundings(tx, visit_id, now, uptime.as_ref(), &context)?;
             let input = PlausibilityInput {
                 fix: &geo_fix,
                 track: &track,
+                recent: &around.recent,
                 exif: None,
-                clock: clock_evidence(tx, now, &context)?,
+                clock: around.clock,
+                last_save: around.last_save,
                 rules: PlausibilityRules::default(),
             };
             flags.extend(
@@ -221,6 +232,7 @@ impl Store {
             self.commit_change(tx, visit_id, &mut stored, now, |am| {
                 crate::model::write_record(am, &visit).map_err(|e| e.to_string())
             })?;
+            device_clock::record_fix(tx, visit_id, &geo_fix, now)?;
             Ok(CheckIn { visit: hydrate(&stored.doc, visit_id)?, on_site, outcome, flags })
         })
     }
@@ -240,6 +252,7 @@ impl Store {
         context: CaptureContext,
     ) -> Result<PhotoCapture> {
         let now = self.clock.now_ms();
+        let uptime = self.clock.uptime();
         let evidence = ingest_photo(jpeg, &PhotoLimits::default())?;
         let given_fix = fix.as_ref().map(|f| device_fix(f, now, "fix")).transpose()?;
         let dir = blobs::dir_for(self.db.path());
@@ -260,11 +273,14 @@ impl Store {
             let (on_site, outcome) = match &fix {
                 Some(fix) => {
                     let (result, outcome) = apply_geofence(tx, &visit, fix, rules.as_ref(), &mut flags)?;
+                    let around = surroundings(tx, visit_id, now, uptime.as_ref(), &context)?;
                     let input = PlausibilityInput {
                         fix,
                         track: &track,
+                        recent: &around.recent,
                         exif: Some(exif),
-                        clock: clock_evidence(tx, now, &context)?,
+                        clock: around.clock,
+                        last_save: around.last_save,
                         rules: PlausibilityRules { max_exif_distance_m: radius_m, ..PlausibilityRules::default() },
                     };
                     flags.extend(
@@ -302,6 +318,9 @@ impl Store {
             })?;
             blobs::queue(tx, &copy, now)?;
             blobs::queue(tx, &thumbnail, now)?;
+            if let Some(fix) = &given_fix {
+                device_clock::record_fix(tx, visit_id, fix, now)?;
+            }
             Ok(PhotoCapture { visit: hydrate(&stored.doc, visit_id)?, photo, outcome })
         })
     }

@@ -188,51 +188,58 @@ impl Store {
             )));
         }
         let now = self.clock.now_ms();
-        self.db.write(|tx| {
-            let mut applied = AppliedSync { more: response.more, ..Default::default() };
-            let mut refused = vec![None; pushed];
-            for rejection in &response.rejected {
-                refused[rejection.index as usize] = Some(rejection);
-            }
-            for (index, entry) in prepared.pushed.iter().enumerate() {
-                match refused[index] {
-                    None => {
-                        tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?.execute([&entry.hash])?;
-                        applied.acknowledged += 1;
-                    }
-                    Some(rejection) if rejection.code.is_retryable() => applied.deferred += 1,
-                    Some(rejection) => {
-                        let change = &prepared.request.changes[index];
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO rejected_changes
+        // Read with the relay's time, so later captures can carry it forward on the monotonic clock.
+        let uptime = self.clock.uptime();
+        self.db
+            .write(|tx| {
+                let mut applied = AppliedSync { more: response.more, ..Default::default() };
+                let mut refused = vec![None; pushed];
+                for rejection in &response.rejected {
+                    refused[rejection.index as usize] = Some(rejection);
+                }
+                for (index, entry) in prepared.pushed.iter().enumerate() {
+                    match refused[index] {
+                        None => {
+                            tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?
+                                .execute([&entry.hash])?;
+                            applied.acknowledged += 1;
+                        }
+                        Some(rejection) if rejection.code.is_retryable() => applied.deferred += 1,
+                        Some(rejection) => {
+                            let change = &prepared.request.changes[index];
+                            tx.prepare_cached(
+                                "INSERT OR REPLACE INTO rejected_changes
                              (change_hash, doc_id, kind, bytes, code, message, rejected_at)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        )?
-                        .execute(params![
-                            entry.hash,
-                            change.doc_id,
-                            entry.kind,
-                            change.bytes,
-                            rejection.code.as_str(),
-                            rejection.message,
-                            now
-                        ])?;
-                        tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?.execute([&entry.hash])?;
-                        applied.rejected += 1;
+                            )?
+                            .execute(params![
+                                entry.hash,
+                                change.doc_id,
+                                entry.kind,
+                                change.bytes,
+                                rejection.code.as_str(),
+                                rejection.message,
+                                now
+                            ])?;
+                            tx.prepare_cached("DELETE FROM outbox WHERE change_hash = ?1")?
+                                .execute([&entry.hash])?;
+                            applied.rejected += 1;
+                        }
                     }
                 }
-            }
-            for (id, items) in by_document(response.snapshots.iter().chain(&response.changes)) {
-                merge_remote(tx, id, &items, now, &mut applied)?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO sync_state (singleton, cursor, last_synced_at, relay_time_at) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (singleton) DO UPDATE SET cursor = ?1, last_synced_at = ?2, relay_time_at = ?3",
-            )?
-            .execute(params![response.cursor, now, i64::try_from(response.server_time_ms).unwrap_or(i64::MAX)])?;
-            Ok(applied)
-        })
-        .inspect(|applied| self.notify_alerts(&applied.new_alerts))
+                for (id, items) in by_document(response.snapshots.iter().chain(&response.changes)) {
+                    merge_remote(tx, id, &items, now, &mut applied)?;
+                }
+                super::device_clock::note_relay_time(
+                    tx,
+                    &response.cursor,
+                    now,
+                    i64::try_from(response.server_time_ms).unwrap_or(i64::MAX),
+                    uptime,
+                )?;
+                Ok(applied)
+            })
+            .inspect(|applied| self.notify_alerts(&applied.new_alerts))
     }
 
     /// Where this device stands with the relay.

@@ -10,6 +10,7 @@
 mod blobs;
 mod capture;
 mod db;
+mod device_clock;
 mod documents;
 mod duplicates;
 mod error;
@@ -198,6 +199,7 @@ impl Store {
         }
         documents::enqueue_outbox(tx, id, R::KIND, &change, now)?;
         projection::project(tx, id, R::KIND, &doc)?;
+        device_clock::note_save(tx, now, self.clock.uptime())?;
         Ok(())
     }
 
@@ -268,6 +270,7 @@ impl Store {
         documents::append_change(tx, id, stored, &change, now)?;
         documents::enqueue_outbox(tx, id, stored.kind, &change, now)?;
         projection::project(tx, id, stored.kind, &stored.doc)?;
+        device_clock::note_save(tx, now, self.clock.uptime())?;
         Ok(())
     }
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(super::projection::index_funnel),
     },
     Migration { sql: include_str!("migrations/0006_quarantine.sql"), then: None },
+    Migration { sql: include_str!("migrations/0007_device_clock_and_track.sql"), then: None },
 ];
 
 /// The schema version this build writes.

@@ -91,12 +91,20 @@ class FieldRepository(
     private val pushSecrets: PushSecretStore = InMemoryPushSecrets(),
 ) : AutoCloseable {
     companion object {
-        /** Opens (or creates) the store file at [path]; blocks, and throws the library's errors. */
+        /**
+         * Opens (or creates) the store file at [path]; blocks, and throws the library's errors.
+         * [phoneClock] is the platform's clocks (the app passes one with the monotonic uptime, so
+         * the evidence checks can tell a hand-set clock); null uses the system wall clock only.
+         */
         fun open(
             path: String,
             zone: ZoneId = ZoneId.systemDefault(),
             pushSecrets: PushSecretStore = InMemoryPushSecrets(),
-        ): FieldRepository = FieldRepository(FieldStore.open(path), zone, Clock.systemUTC(), pushSecrets)
+            phoneClock: PhoneClock? = null,
+        ): FieldRepository {
+            val store = if (phoneClock == null) FieldStore.open(path) else FieldStore.openWith(path, phoneClock, null, null)
+            return FieldRepository(store, zone, Clock.systemUTC(), pushSecrets)
+        }
 
         /**
          * Opens the store with the phone's clock (the core's "now" for check-ins, stage moves and
@@ -114,7 +122,8 @@ class FieldRepository(
             io: CoroutineDispatcher = Dispatchers.IO,
             zone: ZoneId = ZoneId.systemDefault(),
             pushSecrets: PushSecretStore = InMemoryPushSecrets(),
-        ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone, pushSecrets) }
+            phoneClock: PhoneClock? = null,
+        ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone, pushSecrets, phoneClock) }
     }
 
     /** The phone's offset from UTC now, in minutes, as the core wants it for "today" and EXIF. */

@@ -20,6 +20,7 @@ import uniffi.fieldsync_ffi.FfiNewOpportunity
 import uniffi.fieldsync_ffi.FfiStage
 import uniffi.fieldsync_ffi.FfiStallLevel
 import uniffi.fieldsync_ffi.FieldStore
+import uniffi.fieldsync_ffi.FfiUptime
 import uniffi.fieldsync_ffi.PhoneClock
 
 /**
@@ -33,6 +34,7 @@ class AlertsFromRelayTest {
     private class MovableClock(start: Long) : PhoneClock {
         val now = AtomicLong(start)
         override fun nowMs(): Long = now.get()
+        override fun uptime(): FfiUptime? = null
     }
 
     private val day = 86_400_000L

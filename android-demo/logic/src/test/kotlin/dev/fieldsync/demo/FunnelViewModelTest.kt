@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir
 import uniffi.fieldsync_ffi.FfiEvidenceKind
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiStage
+import uniffi.fieldsync_ffi.FfiUptime
 import uniffi.fieldsync_ffi.PhoneClock
 
 class FunnelViewModelTest {
@@ -28,6 +29,7 @@ class FunnelViewModelTest {
     private class MovableClock(start: Long) : PhoneClock {
         val now = AtomicLong(start)
         override fun nowMs(): Long = now.get()
+        override fun uptime(): FfiUptime? = null
     }
 
     private val day = 86_400_000L

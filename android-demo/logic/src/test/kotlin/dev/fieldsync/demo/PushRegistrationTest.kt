@@ -24,6 +24,7 @@ import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiNewOpportunity
 import uniffi.fieldsync_ffi.FfiStage
 import uniffi.fieldsync_ffi.FieldStore
+import uniffi.fieldsync_ffi.FfiUptime
 import uniffi.fieldsync_ffi.PhoneClock
 
 /**
@@ -150,6 +151,7 @@ class PushRegistrationTest {
     private class MovableClock(start: Long) : PhoneClock {
         val now = AtomicLong(start)
         override fun nowMs(): Long = now.get()
+        override fun uptime(): FfiUptime? = null
     }
 
     /**

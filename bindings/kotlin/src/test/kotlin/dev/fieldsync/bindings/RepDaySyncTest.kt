@@ -20,6 +20,7 @@ import uniffi.fieldsync_ffi.FfiFix
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiSlipItem
 import uniffi.fieldsync_ffi.FfiStrokePoint
+import uniffi.fieldsync_ffi.FfiUptime
 import uniffi.fieldsync_ffi.FfiSyncProgress
 import uniffi.fieldsync_ffi.FieldStore
 import uniffi.fieldsync_ffi.LocationService
@@ -42,6 +43,18 @@ class RepDaySyncTest {
 
     private class FakeClock(var now: Long) : PhoneClock {
         override fun nowMs(): Long = now
+        override fun uptime(): FfiUptime? = null
+    }
+
+    /** A phone's two clocks: the wall clock the user can set, and time since boot, which moves only as time passes. */
+    private class PhoneClocks(var wall: Long) : PhoneClock {
+        var sinceBoot = 120_000L
+        fun pass(ms: Long) {
+            wall += ms
+            sinceBoot += ms
+        }
+        override fun nowMs(): Long = wall
+        override fun uptime(): FfiUptime? = FfiUptime(bootId = "7", uptimeMs = sinceBoot)
     }
 
     private class MemoryKeyStorage : SecureKeyStorage {
@@ -148,6 +161,39 @@ class RepDaySyncTest {
             } finally {
                 other.closeStore()
             }
+        }
+    }
+
+    @Test
+    fun `a clock set forward a day after a sync is flagged from the phone's uptime`(): Unit = Relay(dir.resolve("relay")).use { relay ->
+        val clock = PhoneClocks(System.currentTimeMillis())
+        val rep = FieldStore.openWith(dir.resolve("rep.fieldsync").toString(), clock, MemoryKeyStorage(), null)
+        try {
+            val customer = assertIs<FfiCreateOutcome.Created>(
+                rep.createCustomerChecked(
+                    FfiNewCustomer(
+                        companyName = "苏州精工机械有限公司", phones = listOf(), address = "", tags = listOf(),
+                        location = fix(), creditCode = null,
+                    ),
+                    FfiCreateMode.WARN_IF_DUPLICATES,
+                ),
+            ).customer
+            runBlocking {
+                rep.enroll(relay.url, relay.codes[0], "rep phone")
+                rep.sync(null)
+            }
+            // An hour passes; the rep moves the wall clock a day ahead.
+            clock.pass(3_600_000)
+            clock.wall += 86_400_000
+            val visit = rep.createVisit(customer.id, clock.wall, "")
+            val checkIn = rep.checkIn(visit.id, fix(), 480)
+            val flag = checkIn.visit.flags.single { it.code == "clock_jumped" }
+            // A day, give or take the relay's and the test's clocks differing by a second or two.
+            assertTrue(Regex("moved by 86(39\\d|40\\d) s").containsMatchIn(flag.detail), flag.detail)
+            assertEquals("accept", checkIn.outcome)
+        } finally {
+            rep.closeStore()
+            rep.close()
         }
     }
 

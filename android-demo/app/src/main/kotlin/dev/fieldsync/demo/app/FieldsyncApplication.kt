@@ -29,7 +29,8 @@ class FieldsyncApplication : Application() {
         super.onCreate()
         val path = File(noBackupFilesDir, "device.fieldsync").path
         val secrets = KeystorePushSecrets(File(noBackupFilesDir, "push-secret.bin"))
-        repository = appScope.async { FieldRepository.openOnIo(path, pushSecrets = secrets) }
+        val clocks = AndroidPhoneClock(contentResolver)
+        repository = appScope.async { FieldRepository.openOnIo(path, pushSecrets = secrets, phoneClock = clocks) }
     }
 
     private val alertsLock = Any()
