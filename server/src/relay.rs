@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use automerge::{Automerge, Change};
 use fieldsync_core::evidence::slip::verify_slip;
-use fieldsync_core::model::{RecordKind, ServiceSlip};
+use fieldsync_core::model::{Activity, RecordKind, ServiceSlip};
 use fieldsync_core::sync::intake::{self, Accepted};
 use fieldsync_core::sync::wire::{
     DocumentBytes, PushedChange, RejectCode, Rejection, SyncRequest, SyncResponse,
@@ -750,6 +750,9 @@ impl Writer {
         if facts.kind == RecordKind::TeamRules && scope.role != Role::Admin {
             return Err(Verdict::Reject(RejectCode::OutOfScope, "only admins edit team rules".into()));
         }
+        if facts.kind == RecordKind::Activity {
+            self.check_activity_references(&candidate, scope)?;
+        }
         if facts.kind == RecordKind::ServiceSlip && facts.sealed {
             // This change signed the slip (a sealed slip accepts no later change): check the
             // signature now, while the signer's change is at hand.
@@ -770,8 +773,10 @@ impl Writer {
         if facts.kind == RecordKind::Customer {
             batch.customers.push((doc_id, scope.team_id.clone()));
         }
-        if matches!(facts.kind, RecordKind::Opportunity | RecordKind::Visit | RecordKind::TeamRules)
-            && !batch.funnel.iter().any(|(id, ..)| *id == doc_id)
+        if matches!(
+            facts.kind,
+            RecordKind::Opportunity | RecordKind::Visit | RecordKind::TeamRules | RecordKind::Activity
+        ) && !batch.funnel.iter().any(|(id, ..)| *id == doc_id)
         {
             batch.funnel.push((doc_id, facts.kind, scope.team_id.clone()));
         }
@@ -802,6 +807,30 @@ impl Writer {
     /// Why a just-signed slip cannot be trusted, if it cannot: its signature does not verify, or a
     /// device other than the one pushing it signed it. Such slips are stored, so the evidence is not
     /// lost, and flagged for supervisors (DESIGN §7).
+    /// An activity may only point at a customer, deal and visit of the pushing device's own team
+    /// (ids the relay has not seen yet are the device's to explain later, like a visit's).
+    fn check_activity_references(&mut self, doc: &Automerge, scope: &DeviceScope) -> Result<(), Verdict> {
+        // `check_pushed` has read the record already; a failure here cannot happen.
+        let Ok(activity) = fieldsync_core::model::read_record::<Activity>(doc) else { return Ok(()) };
+        let references = [
+            (Some(activity.customer_id), RecordKind::Customer, "customer"),
+            (activity.opportunity_id, RecordKind::Opportunity, "deal"),
+            (activity.visit_id, RecordKind::Visit, "visit"),
+        ];
+        for (id, kind, what) in references {
+            let Some(id) = id else { continue };
+            if let Some(meta) = self.document_meta(id)?
+                && (meta.team_id != scope.team_id || meta.tenant_id != scope.tenant_id || meta.kind != kind)
+            {
+                return Err(Verdict::Reject(
+                    RejectCode::OutOfScope,
+                    format!("the activity's {what} {id} is not a {kind} of this device's team"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn slip_doubt(doc: &Automerge, pusher: [u8; 16]) -> Option<(&'static str, String)> {
         let slip: ServiceSlip = match fieldsync_core::model::read_record(doc) {
             Ok(slip) => slip,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use fieldsync_core::funnel::{DAY_MS, payload};
 use fieldsync_core::model::{
-    Alert, Customer, EvidenceKind, NewCustomer, NewOpportunity, NewTeamRules, NewVisit, Opportunity, Stage,
-    StageRule, StallKind, StallLevel, TeamRules,
+    Activity, ActivityType, Alert, Customer, EvidenceKind, NewActivity, NewCustomer, NewOpportunity,
+    NewTeamRules, NewVisit, Opportunity, Stage, StageRule, StallKind, StallLevel, TeamRules,
 };
 use fieldsync_core::store::StoreOptions;
 use fieldsync_core::{DocId, ManualClock, Store};
@@ -574,4 +574,112 @@ async fn no_device_can_write_an_alert_document_whatever_its_role() {
     assert!(w.storage.load_document(invented.id).unwrap().is_none());
     assert_eq!(w.storage.load_document(alert.id).unwrap().unwrap().snapshot, stored);
     assert_eq!(w.alerts(), [alert]);
+}
+
+/// A follow-up on `deal` at the phone's clock, with or without a summary.
+fn log_call(rep: &Phone, deal: &Opportunity, summary: &str) -> Activity {
+    rep.store
+        .log_activity(NewActivity {
+            activity_type: ActivityType::Call,
+            customer_id: deal.customer_id,
+            opportunity_id: Some(deal.id),
+            visit_id: None,
+            contact: None,
+            at: rep.clock.now(),
+            duration_s: Some(300),
+            summary: summary.into(),
+            outcome: None,
+            next_action: None,
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_call_with_its_summary_is_activity_on_the_deal_for_the_relay_as_for_the_phone() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let deal = deal_in_proposal(&w, &rep).await;
+    // Day 3: a call that says what was said. An empty call (a number dialled) does not count.
+    rep.clock.set(T0 + days(3.0));
+    log_call(&rep, &deal, "客户说下周三来厂看样机");
+    rep.clock.set(T0 + days(5.0));
+    log_call(&rep, &deal, "");
+    w.sync(&rep).await;
+
+    // Day 9: the 8-day stage limit is due; no-activity is not (day 3 + 8 = day 11).
+    rep.clock.set(T0 + days(8.5));
+    w.sync(&rep).await;
+    assert_eq!(w.relay.tick(T0 + days(9.0), 100).await.unwrap().raised, 1);
+    let alerts = w.alerts();
+    assert_eq!(alerts[0].kinds, [StallKind::StageTooLong], "{alerts:?}");
+    // The phone says the same of the same deal.
+    let on_phone = rep.store.stalled_deals(None, StallLevel::Supervisor, T0 + days(9.0)).unwrap();
+    let kinds: Vec<StallKind> = on_phone[0].due.iter().map(|t| t.kind).collect();
+    assert!(kinds.iter().all(|k| *k == StallKind::StageTooLong), "{kinds:?}");
+    assert_eq!(on_phone[0].last_activity_at, T0 + days(3.0));
+}
+
+/// One change creating `activity` as a new document written by `phone`, bypassing its store.
+fn raw_activity_change(phone: &Phone, activity: &Activity) -> Vec<u8> {
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT};
+    let mut doc = Automerge::new().with_actor(phone.store.device_id().actor_id());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", "activity").unwrap();
+    tx.put(ROOT, "schema", fieldsync_core::model::SCHEMA_VERSION).unwrap();
+    autosurgeon::reconcile(&mut tx, activity).unwrap();
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn an_activity_on_another_teams_customer_or_deal_is_refused_by_the_relay() {
+    use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let theirs = deal_in_proposal(&w, &rep).await;
+    // A rep of another team of the same company, and one of another company.
+    let tenant = w.storage.team_tenant(&w.team).unwrap().unwrap();
+    let west = w.storage.create_team(&tenant, "West", 0).unwrap();
+    let elsewhere =
+        w.storage.create_team(&w.storage.create_tenant("Other Co", 0).unwrap(), "Main", 0).unwrap();
+    for team in [west, elsewhere] {
+        let outsider = World {
+            dir: tempfile::tempdir().unwrap(),
+            relay: w.relay.clone(),
+            storage: w.storage.clone(),
+            team,
+        }
+        .phone(Role::Rep);
+        let own = outsider
+            .store
+            .create(NewCustomer { company_name: "自己的客户".into(), ..Default::default() })
+            .unwrap();
+        let mut forged = log_call(&rep, &theirs, "偷看别组的客户");
+        forged.id = DocId::generate();
+        for (customer_id, opportunity_id) in [(theirs.customer_id, None), (own.id, Some(theirs.id))] {
+            forged.customer_id = customer_id;
+            forged.opportunity_id = opportunity_id;
+            let request = SyncRequest {
+                changes: vec![PushedChange {
+                    doc_id: forged.id,
+                    bytes: raw_activity_change(&outsider, &forged),
+                }],
+                ..Default::default()
+            };
+            let response = w.relay.sync(&outsider.scope, request, 1).await.unwrap();
+            assert_eq!(response.accepted, 0);
+            assert_eq!(response.rejected[0].code, RejectCode::OutOfScope, "{:?}", response.rejected);
+            assert!(response.rejected[0].message.contains("not a"), "{:?}", response.rejected);
+            assert!(w.storage.load_document(forged.id).unwrap().is_none());
+        }
+    }
+    // Its own team's rep may.
+    let mut fine = log_call(&rep, &theirs, "正常的跟进");
+    fine.id = DocId::generate();
+    let request = SyncRequest {
+        changes: vec![PushedChange { doc_id: fine.id, bytes: raw_activity_change(&rep, &fine) }],
+        ..Default::default()
+    };
+    assert_eq!(w.relay.sync(&rep.scope, request, 1).await.unwrap().accepted, 1);
 }

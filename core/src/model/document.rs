@@ -3,7 +3,9 @@
 
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 
-use super::{Alert, Customer, LeadCard, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit};
+use super::{
+    Activity, Alert, Customer, LeadCard, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit,
+};
 
 /// What a valid document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +82,7 @@ fn check_with(doc: &Automerge, validate: bool, rules: bool) -> Result<DocumentFa
         RecordKind::ServiceSlip => facts::<ServiceSlip>(doc, validate)?,
         RecordKind::TeamRules => facts::<TeamRules>(doc, validate || rules)?,
         RecordKind::Alert => facts::<Alert>(doc, validate)?,
+        RecordKind::Activity => facts::<Activity>(doc, validate)?,
     };
     Ok(DocumentFacts { kind, sealed })
 }

@@ -5,6 +5,7 @@
 //! record offline both keep their edit after a merge. Every document's root also carries `kind`
 //! and `schema`, written by the store, so a reader can tell what it holds and from which version.
 
+mod activity;
 mod alert;
 mod customer;
 mod document;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 
 use autosurgeon::{Hydrate, Reconcile};
 
+pub use activity::{Activity, ActivityType, MAX_DURATION_S, MAX_SUMMARY_CHARS, NewActivity, NextAction};
 pub use alert::{Alert, StallKind, StallLevel};
 pub use customer::{Contact, Customer, NewCustomer};
 pub use document::{
@@ -58,11 +60,13 @@ pub enum RecordKind {
     TeamRules,
     /// A stalled deal reported to supervisors; written by the relay only.
     Alert,
+    /// A follow-up between visits: a call, a message, a sample sent.
+    Activity,
 }
 
 impl RecordKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Customer,
         RecordKind::LeadCard,
         RecordKind::Opportunity,
@@ -70,6 +74,7 @@ impl RecordKind {
         RecordKind::ServiceSlip,
         RecordKind::TeamRules,
         RecordKind::Alert,
+        RecordKind::Activity,
     ];
 
     /// The name stored in documents and tables.
@@ -82,6 +87,7 @@ impl RecordKind {
             RecordKind::ServiceSlip => "service_slip",
             RecordKind::TeamRules => "team_rules",
             RecordKind::Alert => "alert",
+            RecordKind::Activity => "activity",
         }
     }
 }

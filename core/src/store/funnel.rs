@@ -148,8 +148,11 @@ impl Store {
             let rules = effective_rules(conn)?;
             let sql = format!(
                 "SELECT {OPPORTUNITY_COLUMNS},
-                        max(o.last_activity_at, coalesce((SELECT max(v.started_at) FROM visit_index v
-                                                          WHERE v.opportunity_id = o.doc_id), 0))
+                        max(o.last_activity_at,
+                            coalesce((SELECT max(v.started_at) FROM visit_index v
+                                      WHERE v.opportunity_id = o.doc_id), 0),
+                            coalesce((SELECT max(a.at) FROM activity_index a
+                                      WHERE a.opportunity_id = o.doc_id AND a.has_summary), 0))
                  FROM opportunity_index o
                  WHERE o.stage NOT IN ('Won', 'Lost') AND (?1 IS NULL OR o.owner = ?1)"
             );
@@ -163,8 +166,9 @@ impl Store {
                     opportunity_id: deal.id,
                     stage: deal.stage,
                     stage_entered_at: deal.stage_entered_at,
-                    // A visit dated in the future (a phone clock set ahead) cannot hold off a
-                    // stall: activity counts up to now.
+                    // A visit or follow-up dated in the future (a phone clock set ahead) cannot
+                    // hold off a stall: activity counts up to now. Follow-ups count once they say
+                    // what was said (`has_summary`), on the relay alike.
                     last_activity_at: activity.min(now),
                 };
                 let Assessment { due, next_due_at } = assess(&times, &rules, now);

@@ -7,6 +7,7 @@
 //! - Every local change also goes to the outbox until a relay acknowledges it.
 //! - Projection tables are updated in the same transaction as the document they describe.
 
+mod activities;
 mod blobs;
 mod capture;
 mod db;
@@ -28,6 +29,10 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ChangeHash, ROOT, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use activities::{
+    ActivityResult, ActivitySummary, CALL_SUMMARY_GRACE_MS, FollowUpTodo, MAX_TIMELINE_PAGE, TimelineCursor,
+    TimelineEntry, TimelineKind, TimelinePage,
+};
 pub use capture::{CaptureContext, CheckIn, PhotoCapture, SlipSignature};
 pub use duplicates::{CreateMode, CreateOutcome, DuplicateCandidate, ImportedCustomer};
 pub use error::{Result, StoreError};

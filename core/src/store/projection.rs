@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::error::{Result, StoreError};
 use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_grams};
 use crate::ids::DocId;
-use crate::model::{Alert, Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
+use crate::model::{Activity, Alert, Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
 
 /// Rewrites the projection rows of one document from its current state.
 pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<()> {
@@ -18,6 +18,7 @@ pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Auto
         RecordKind::Opportunity => project_opportunity(conn, &hydrate::<Opportunity>(doc, id)?),
         RecordKind::LeadCard => project_lead_card(conn, &hydrate::<LeadCard>(doc, id)?),
         RecordKind::Alert => project_alert(conn, &hydrate::<Alert>(doc, id)?),
+        RecordKind::Activity => project_activity(conn, &hydrate::<Activity>(doc, id)?),
         // Slips and rules are read by id; nothing queries them by field yet.
         RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(()),
     }
@@ -37,7 +38,7 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
          DELETE FROM customer_e164_index; DELETE FROM customer_name_grams;
          DELETE FROM customer_name_gram_counts;
          DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;
-         DELETE FROM stage_history_index; DELETE FROM alert_index;",
+         DELETE FROM stage_history_index; DELETE FROM alert_index; DELETE FROM activity_index;",
     )?;
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?
@@ -285,6 +286,28 @@ fn project_visit(conn: &Connection, visit: &Visit) -> Result<()> {
         visit.started_at,
         visit.ended_at,
         visit.photos.len() as i64
+    ])?;
+    Ok(())
+}
+
+fn project_activity(conn: &Connection, activity: &Activity) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO activity_index
+         (doc_id, customer_id, opportunity_id, activity_type, at, has_summary, next_action_due_at, next_action,
+          summary_head, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        activity.id.to_string(),
+        activity.customer_id.to_string(),
+        activity.opportunity_id.map(|o| o.to_string()),
+        activity.activity_type.as_str(),
+        activity.at,
+        activity.has_summary(),
+        activity.open_next_action_due(),
+        activity.next_action.as_ref().filter(|n| n.done_at.is_none()).map(|n| n.what.as_str()),
+        activity.summary.trim().chars().take(60).collect::<String>(),
+        activity.provenance.created_by.to_string()
     ])?;
     Ok(())
 }

@@ -960,6 +960,52 @@ mod funnel_queries {
     }
 
     #[test]
+    fn a_logged_call_with_its_summary_counts_as_activity_on_the_deal_and_an_empty_one_does_not() {
+        use crate::model::{ActivityType, NewActivity};
+        let f = fixture();
+        let called = deal(&f, "rep-li", "电话跟进的方案");
+        advance(&f, called.id, Stage::ProposalSubmitted);
+        let dialled = deal(&f, "rep-li", "只拨了号的方案");
+        advance(&f, dialled.id, Stage::ProposalSubmitted);
+        let entered = NOW;
+
+        f.clock.set(entered + 3 * DAY_MS);
+        let call = |deal: &Opportunity, summary: &str| NewActivity {
+            activity_type: ActivityType::Call,
+            customer_id: deal.customer_id,
+            opportunity_id: Some(deal.id),
+            visit_id: None,
+            contact: None,
+            at: f.clock.now_ms(),
+            duration_s: Some(240),
+            summary: summary.into(),
+            outcome: None,
+            next_action: None,
+        };
+        f.store.log_activity(call(&called, "客户确认下周三看样机")).unwrap();
+        f.store.log_activity(call(&dialled, "")).unwrap();
+
+        f.clock.set(entered + 7 * DAY_MS);
+        let reminders =
+            f.store.stalled_deals(Some("rep-li"), StallLevel::Reminder, f.clock.now_ms()).unwrap();
+        let kinds = |id| -> Vec<StallKind> {
+            reminders.iter().find(|s| s.deal.id == id).unwrap().due.iter().map(|t| t.kind).collect()
+        };
+        assert_eq!(
+            kinds(called.id),
+            [StallKind::StageTooLong],
+            "the call on day 3 restarted its activity clock"
+        );
+        assert_eq!(
+            kinds(dialled.id),
+            [StallKind::NoActivity, StallKind::StageTooLong],
+            "no summary, no activity"
+        );
+        let row = reminders.iter().find(|s| s.deal.id == called.id).unwrap();
+        assert_eq!(row.last_activity_at, entered + 3 * DAY_MS);
+    }
+
+    #[test]
     fn funnel_counts_and_stage_conversion_per_rep_and_for_the_team() {
         let f = fixture();
         let mut ids = Vec::new();

@@ -20,7 +20,8 @@ use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use fieldsync_core::DeviceId;
 use fieldsync_core::funnel::{self, DealTimes, StallTrigger};
 use fieldsync_core::model::{
-    Alert, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage, StallLevel, TeamRules, Visit,
+    Activity, Alert, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage, StallLevel,
+    TeamRules, Visit,
 };
 
 use super::{Batch, CachedDoc, Writer};
@@ -73,6 +74,15 @@ impl Writer {
                     if let (Some(opportunity_id), Some(at)) = (visit.opportunity_id, visit.started_at) {
                         // A visit only moves stalls later, so the deal's next look stays as it is.
                         batch.schedule.push(ScheduleWrite::Visit { opportunity_id, at });
+                    }
+                }
+                RecordKind::Activity => {
+                    let Ok(activity) = fieldsync_core::model::read_record::<Activity>(&cached.doc) else {
+                        continue;
+                    };
+                    // A follow-up that says what was said is activity on its deal, as on the phone.
+                    if let (Some(opportunity_id), true) = (activity.opportunity_id, activity.has_summary()) {
+                        batch.schedule.push(ScheduleWrite::Visit { opportunity_id, at: activity.at });
                     }
                 }
                 RecordKind::TeamRules => batch.schedule.push(ScheduleWrite::Team { team_id: team, at: 0 }),

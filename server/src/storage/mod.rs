@@ -232,11 +232,12 @@ pub struct ScheduleRow {
 pub enum ScheduleWrite {
     /// A deal's document changed: replace its row.
     Deal(ScheduleRow),
-    /// A visit to a deal started at `at` (kept as the latest per deal).
+    /// A visit to a deal started at `at`, or a follow-up on it with a summary happened then
+    /// (kept as the latest per deal: activity for the stall rules).
     Visit {
         /// The deal.
         opportunity_id: DocId,
-        /// The visit's start.
+        /// The visit's start or the follow-up's time.
         at: i64,
     },
     /// The team's rules changed: every open deal of the team is looked at again at `at`.
