@@ -272,7 +272,7 @@ impl FieldStore {
     }
 
     /// Checks in with a fix: the team's geofence and the plausibility checks run; a hard geofence
-    /// refuses an off-site check-in with an `InvalidInput` error saying how far off it is.
+    /// refuses an off-site check-in with an `OffSite` error giving the distances.
     pub fn check_in(
         &self,
         visit_id: String,

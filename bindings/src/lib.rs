@@ -6,6 +6,7 @@
 //! (enroll, sync, push registration) run on a runtime the library owns. The phone's services
 //! (clock, key storage, location) come in as foreign traits. No business logic lives here.
 
+mod activities;
 mod capture;
 mod error;
 mod funnel;
@@ -17,6 +18,10 @@ mod sync;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 
+pub use activities::{
+    FfiActivity, FfiActivitySummary, FfiFollowUpTodo, FfiNewActivity, FfiNextAction, FfiTimelineEntry,
+    FfiTimelinePage,
+};
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};

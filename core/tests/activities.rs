@@ -40,6 +40,7 @@ fn follow_up(customer: &Customer, kind: ActivityType, at: i64, summary: &str) ->
         opportunity_id: None,
         visit_id: None,
         contact: None,
+        phone: None,
         at,
         duration_s: None,
         summary: summary.into(),
@@ -66,7 +67,7 @@ fn deal(p: &Phone, customer: &Customer, title: &str) -> Opportunity {
 fn a_call_started_from_the_phone_is_saved_at_once_and_finished_with_what_was_said() {
     let p = phone();
     let c = customer(&p, "宁波海天塑机");
-    let call = p.store.start_call(c.id, Some("王经理".into())).unwrap();
+    let call = p.store.start_call(c.id, "0574-8888 1234".into(), Some("王经理".into())).unwrap();
     assert_eq!((call.activity_type, call.at, call.summary.as_str()), (ActivityType::Call, NOW, ""));
     assert_eq!(p.store.get::<Activity>(call.id).unwrap(), call, "saved before the rep returns");
 
@@ -103,7 +104,7 @@ fn a_call_started_from_the_phone_is_saved_at_once_and_finished_with_what_was_sai
 fn a_call_left_without_a_summary_for_a_day_is_on_the_reps_to_do() {
     let p = phone();
     let c = customer(&p, "苏州精工");
-    let call = p.store.start_call(c.id, None).unwrap();
+    let call = p.store.start_call(c.id, "13912345678".into(), None).unwrap();
     p.clock.advance(23 * HOUR);
     assert!(
         p.store.follow_up_todo(p.clock.now_ms(), p.clock.now_ms()).unwrap().calls_without_summary.is_empty()
@@ -234,7 +235,7 @@ fn bad_follow_ups_are_refused_and_nothing_is_saved() {
     assert!(p.store.customer_timeline(c.id, None, 10).unwrap().entries.is_empty());
 
     // A finished call that breaks a rule leaves the call as it was.
-    let call = p.store.start_call(c.id, None).unwrap();
+    let call = p.store.start_call(c.id, "13912345678".into(), None).unwrap();
     let err = p
         .store
         .finish_activity(

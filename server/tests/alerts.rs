@@ -585,6 +585,7 @@ fn log_call(rep: &Phone, deal: &Opportunity, summary: &str) -> Activity {
             opportunity_id: Some(deal.id),
             visit_id: None,
             contact: None,
+            phone: None,
             at: rep.clock.now(),
             duration_s: Some(300),
             summary: summary.into(),

@@ -116,6 +116,9 @@ pub struct Activity {
     /// The customer's contact it was with (a name from the customer's contacts, or free text).
     #[autosurgeon(missing = "Default::default")]
     pub contact: Option<String>,
+    /// The number called or messaged, as dialled.
+    #[autosurgeon(missing = "Default::default")]
+    pub phone: Option<String>,
     /// When it happened (a call: when it started).
     pub at: UnixMillis,
     /// How long it took, seconds, when known.
@@ -159,6 +162,8 @@ pub struct NewActivity {
     pub visit_id: Option<DocId>,
     /// The contact it was with.
     pub contact: Option<String>,
+    /// The number called or messaged.
+    pub phone: Option<String>,
     /// When it happened.
     pub at: UnixMillis,
     /// How long, seconds.
@@ -182,6 +187,7 @@ impl Draft for NewActivity {
             opportunity_id: self.opportunity_id,
             visit_id: self.visit_id,
             contact: self.contact,
+            phone: self.phone,
             at: self.at,
             duration_s: self.duration_s,
             summary: self.summary,
@@ -208,6 +214,12 @@ impl Record for Activity {
         limit_text(kind, "summary", &self.summary, MAX_SUMMARY_CHARS)?;
         if let Some(contact) = &self.contact {
             require_text(kind, "contact", contact, 100)?;
+        }
+        if let Some(phone) = &self.phone {
+            require_text(kind, "phone", phone, 40)?;
+            if !phone.chars().any(|c| c.is_ascii_digit()) {
+                return Err(ValidationError::new(kind, "phone", "has no digits; give the number as dialled"));
+            }
         }
         if let Some(outcome) = &self.outcome {
             limit_text(kind, "outcome", outcome, 200)?;
@@ -265,6 +277,7 @@ mod tests {
             opportunity_id: None,
             visit_id: None,
             contact: Some("王经理".into()),
+            phone: Some("0574-8888 1234".into()),
             at: 1_000_000,
             duration_s: Some(180),
             summary: "确认了二期注塑机的吨位".into(),
@@ -298,6 +311,7 @@ mod tests {
             ("visit_id", Box::new(|a| a.activity_type = ActivityType::Visit)),
             ("visit_id", Box::new(|a| a.visit_id = Some(DocId::generate()))),
             ("contact", Box::new(|a| a.contact = Some(String::new()))),
+            ("phone", Box::new(|a| a.phone = Some("王经理".into()))),
         ];
         for (field, break_it) in cases {
             let mut a = activity();

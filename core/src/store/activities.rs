@@ -192,15 +192,16 @@ impl Store {
         Ok(activity)
     }
 
-    /// Starts a call to one of the customer's numbers now: the activity is saved at once (the
-    /// rep may not come back to the app), and [`Store::finish_activity`] adds what was said.
-    pub fn start_call(&self, customer_id: DocId, contact: Option<String>) -> Result<Activity> {
+    /// Starts a call to `phone` now: the activity is saved at once (the rep may not come back to
+    /// the app), and [`Store::finish_activity`] adds what was said.
+    pub fn start_call(&self, customer_id: DocId, phone: String, contact: Option<String>) -> Result<Activity> {
         self.log_activity(NewActivity {
             activity_type: ActivityType::Call,
             customer_id,
             opportunity_id: None,
             visit_id: None,
             contact,
+            phone: Some(phone),
             at: self.clock.now_ms(),
             duration_s: None,
             summary: String::new(),

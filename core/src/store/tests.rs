@@ -976,6 +976,7 @@ mod funnel_queries {
             opportunity_id: Some(deal.id),
             visit_id: None,
             contact: None,
+            phone: None,
             at: f.clock.now_ms(),
             duration_s: Some(240),
             summary: summary.into(),
