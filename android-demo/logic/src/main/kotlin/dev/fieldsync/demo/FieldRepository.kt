@@ -9,6 +9,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import uniffi.fieldsync_ffi.AlertListener
+import uniffi.fieldsync_ffi.FfiActivity
 import uniffi.fieldsync_ffi.FfiAlert
 import uniffi.fieldsync_ffi.FfiAlertSubscription
 import uniffi.fieldsync_ffi.FfiCheckIn
@@ -20,12 +21,15 @@ import uniffi.fieldsync_ffi.FfiDeal
 import uniffi.fieldsync_ffi.FfiEnrollment
 import uniffi.fieldsync_ffi.FfiEvidenceKind
 import uniffi.fieldsync_ffi.FfiFix
+import uniffi.fieldsync_ffi.FfiFollowUpTodo
 import uniffi.fieldsync_ffi.FfiFunnelReport
 import uniffi.fieldsync_ffi.FfiLead
 import uniffi.fieldsync_ffi.FfiLeadCard
 import uniffi.fieldsync_ffi.FfiLeadScan
+import uniffi.fieldsync_ffi.FfiNewActivity
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiNewOpportunity
+import uniffi.fieldsync_ffi.FfiNextAction
 import uniffi.fieldsync_ffi.FfiPhoto
 import uniffi.fieldsync_ffi.FfiPushRegistration
 import uniffi.fieldsync_ffi.FfiRelayPush
@@ -35,6 +39,7 @@ import uniffi.fieldsync_ffi.FfiStage
 import uniffi.fieldsync_ffi.FfiStalledDeal
 import uniffi.fieldsync_ffi.FfiStrokePoint
 import uniffi.fieldsync_ffi.FfiSyncReport
+import uniffi.fieldsync_ffi.FfiTimelinePage
 import uniffi.fieldsync_ffi.FfiVisit
 import uniffi.fieldsync_ffi.FieldStore
 import uniffi.fieldsync_ffi.PhoneClock
@@ -239,6 +244,31 @@ class FieldRepository(
 
     /** Reads a customer. */
     fun customer(id: String): FfiCustomer = store.customer(id)
+
+    /** Records a call to [phone] started now, before the dialler opens. */
+    fun startCall(customerId: String, phone: String): FfiActivity = store.startCall(customerId, phone)
+
+    /** Completes a call (or any follow-up) with what was said and what comes next. */
+    fun finishCall(
+        activityId: String,
+        durationS: Long?,
+        outcome: String?,
+        summary: String,
+        nextAction: FfiNextAction?,
+    ): FfiActivity = store.finishCall(activityId, durationS, outcome, summary, nextAction)
+
+    /** Logs a follow-up (a message, a sample sent, …). */
+    fun logActivity(activity: FfiNewActivity): FfiActivity = store.logActivity(activity)
+
+    /** Marks a follow-up's next action done. */
+    fun completeNextAction(activityId: String): FfiActivity = store.completeNextAction(activityId)
+
+    /** A page of a customer's timeline, newest first; pass the last page's cursor for the next. */
+    fun customerTimeline(customerId: String, beforeAt: Long?, beforeId: String?, limit: UInt): FfiTimelinePage =
+        store.customerTimeline(customerId, beforeAt, beforeId, limit)
+
+    /** The rep's follow-up to-do: next actions due by [until] and calls left without a summary. */
+    fun followUpTodo(until: Long): FfiFollowUpTodo = store.followUpTodo(until)
 
     /** Plans a visit to a customer at [plannedAt] (Unix ms). */
     fun planVisit(customerId: String, plannedAt: Long, notes: String): FfiVisit =

@@ -31,6 +31,7 @@ class TodayActivity : ScreenActivity() {
         button("Enroll and sync") { startActivity(Intent(this, SyncActivity::class.java)) }
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
         button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
+        button("Follow-up to-do") { startActivity(Intent(this, FollowUpTodoActivity::class.java)) }
         button("Alerts (supervisors)") { startActivity(Intent(this, AlertsActivity::class.java)) }
 
         search.addTextChangedListener(object : TextWatcher {
@@ -62,8 +63,15 @@ class TodayActivity : ScreenActivity() {
             matches.removeAllViews()
             for (customer in state.customerMatches) {
                 matches.addView(TextView(this).apply {
-                    text = "Plan a visit in an hour: ${customer.companyName}"
+                    text = "Plan a visit in an hour: ${customer.companyName} (hold: open the customer)"
                     setPadding(0, 12, 0, 12)
+                    setOnLongClickListener {
+                        startActivity(
+                            Intent(this@TodayActivity, CustomerActivity::class.java)
+                                .putExtra(CustomerActivity.EXTRA_CUSTOMER_ID, customer.id),
+                        )
+                        true
+                    }
                     setOnClickListener {
                         val inAnHour = Instant.now().plus(Duration.ofHours(1)).truncatedTo(ChronoUnit.MINUTES)
                         today.planVisit(customer.id, inAnHour.toEpochMilli())

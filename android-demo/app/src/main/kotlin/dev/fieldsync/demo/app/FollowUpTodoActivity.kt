@@ -1,0 +1,44 @@
+package dev.fieldsync.demo.app
+
+import android.widget.TextView
+import dev.fieldsync.demo.FieldRepository
+import dev.fieldsync.demo.FollowUpTodoViewModel
+import java.time.Instant
+
+/** The rep's follow-up to-do: next steps due by tomorrow (tap: done) and calls left unsummarised. */
+class FollowUpTodoActivity : ScreenActivity() {
+    private var model: FollowUpTodoViewModel? = null
+
+    override fun onStoreReady(repository: FieldRepository) {
+        val todo = FollowUpTodoViewModel(repository, screenScope).also { model = it }
+        val heading = text(size = 20f)
+        val due = section()
+        val calls = section()
+        todo.state.renderWith { state ->
+            showProblem(state.problem)
+            heading.text = "${state.due.size} next steps due · ${state.callsWithoutSummary.size} calls to summarise"
+            due.removeAllViews()
+            for (item in state.due) {
+                due.addView(TextView(this).apply {
+                    textSize = 17f
+                    text = "□ ${item.nextActionWhat} (${item.nextActionDueAt?.let { Instant.ofEpochMilli(it) }})"
+                    setPadding(0, 14, 0, 14)
+                    setOnClickListener { todo.done(item.id) }
+                })
+            }
+            calls.removeAllViews()
+            for (call in state.callsWithoutSummary) {
+                calls.addView(TextView(this).apply {
+                    text = "☎ ${Instant.ofEpochMilli(call.at)}: no summary yet"
+                    setPadding(0, 10, 0, 10)
+                })
+            }
+        }
+        todo.refresh()
+    }
+
+    override fun onResume() {
+        super.onResume()
+        model?.refresh()
+    }
+}
