@@ -19,7 +19,7 @@ mod test_hooks;
 
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
-pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};
+pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan, FfiPhoneNumber, read_phone_numbers};
 pub use push::{FfiPushRegistration, FfiRelayPush};
 pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{
