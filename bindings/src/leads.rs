@@ -1,6 +1,7 @@
 //! Lead cards through the FFI: a scanned QR code (its text, or a photo of it) parsed into a lead
 //! with the customers it may duplicate, and the lead saved as a record.
 
+use fieldsync_core::dedup::{PhoneKind, normalize_phones};
 use fieldsync_core::leadcard::qr_image::decode_qr;
 use fieldsync_core::leadcard::{ParsedLead, PayloadFormat, VCardVersion, parse_payload};
 use fieldsync_core::model::{LeadCard, NewLeadCard};
@@ -24,7 +25,8 @@ pub struct FfiLead {
     pub company: Option<String>,
     /// Job title.
     pub title: Option<String>,
-    /// Phone numbers.
+    /// Phone numbers as the card wrote them, extensions kept (`+86-21-6234-5678;ext=8021`,
+    /// `021-62345678转8021`); [`read_phone_numbers`] gives the forms to show and dial.
     pub phones: Vec<String>,
     /// E-mail addresses.
     pub emails: Vec<String>,
@@ -56,6 +58,50 @@ pub struct FfiLeadCard {
     pub customer_id: Option<String>,
     /// Creation time, Unix ms.
     pub created_at: i64,
+}
+
+/// One dialable number read from a phone field, in the forms the app shows and dials.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FfiPhoneNumber {
+    /// The switchboard or mobile number in E.164 form (`+862162345678`).
+    pub e164: String,
+    /// The extension dialled after the switchboard answers, if any (`8021`).
+    pub extension: Option<String>,
+    /// `mobile`, `landline` or `service` (400/800).
+    pub kind: String,
+    /// As a Chinese card prints it: `021 6234 5678 转 8021`.
+    pub display: String,
+    /// International notation: `+86 21 6234 5678 ext. 8021`.
+    pub international: String,
+    /// For the dialler: the number, a pause (`,`) and the extension: `+862162345678,8021`.
+    pub dial: String,
+    /// RFC 3966 link: `tel:+862162345678;ext=8021`.
+    pub tel_uri: String,
+}
+
+/// The dialable numbers in one phone field as a rep or a card wrote it (`021-62345678转8021`,
+/// `+86-21-6234-5678;ext=8021`, `021 6234 5678 / 6234 5679` — two numbers). Empty when the
+/// field holds no mainland China number (a local number without area code, a foreign number,
+/// a note): show the text as written then.
+#[uniffi::export]
+pub fn read_phone_numbers(text: String) -> Vec<FfiPhoneNumber> {
+    normalize_phones(&text)
+        .into_iter()
+        .map(|phone| FfiPhoneNumber {
+            kind: match phone.kind {
+                PhoneKind::Mobile => "mobile",
+                PhoneKind::Landline => "landline",
+                PhoneKind::Service => "service",
+            }
+            .into(),
+            display: phone.national_display(),
+            international: phone.international_display(),
+            dial: phone.dial_string(),
+            tel_uri: phone.tel_uri(),
+            e164: phone.e164,
+            extension: phone.extension,
+        })
+        .collect()
 }
 
 fn format_code(format: PayloadFormat) -> &'static str {
@@ -177,5 +223,28 @@ impl FieldStore {
     /// Reads a lead card.
     pub fn lead_card(&self, lead_card_id: String) -> Result<FfiLeadCard, FfiError> {
         guard(|| Ok(self.core().get::<LeadCard>(id(&lead_card_id)?)?.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_field_reads_as_numbers_to_show_and_dial_with_their_extensions() {
+        let numbers = read_phone_numbers("+86-21-6234-5678;ext=8021".into());
+        assert_eq!(numbers.len(), 1);
+        let number = &numbers[0];
+        assert_eq!((number.e164.as_str(), number.extension.as_deref()), ("+862162345678", Some("8021")));
+        assert_eq!(number.kind, "landline");
+        assert_eq!(number.display, "021 6234 5678 转 8021");
+        assert_eq!(number.international, "+86 21 6234 5678 ext. 8021");
+        assert_eq!(number.dial, "+862162345678,8021");
+        assert_eq!(number.tel_uri, "tel:+862162345678;ext=8021");
+
+        let listed = read_phone_numbers("021 6234 5678 / 6234 5679".into());
+        let dial: Vec<&str> = listed.iter().map(|n| n.dial.as_str()).collect();
+        assert_eq!(dial, vec!["+862162345678", "+862162345679"]);
+        assert!(read_phone_numbers("见名片".into()).is_empty());
     }
 }

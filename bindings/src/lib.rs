@@ -24,7 +24,7 @@ pub use activities::{
 };
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
-pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan};
+pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan, FfiPhoneNumber, read_phone_numbers};
 pub use push::{FfiPushRegistration, FfiRelayPush};
 pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{

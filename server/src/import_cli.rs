@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use fieldsync_core::Store;
-use fieldsync_core::dedup::{MatchReason, normalize_phone};
+use fieldsync_core::dedup::{MatchReason, PhoneKind, normalize_phone};
 use fieldsync_core::model::{Contact, NewCustomer};
 use fieldsync_core::store::{DuplicateCandidate, ImportedCustomer};
 
@@ -395,12 +395,30 @@ fn map_columns(header: &[String]) -> Result<ColumnMap> {
 
 /// Splits a phone cell: several numbers separated by `,;/、` (or their full-width forms) or,
 /// when every space-separated part is a number of its own, by spaces. A part that is not a
-/// number is kept as typed.
+/// number is kept as typed. Extensions stay with their number: `;ext=8021` (RFC 3966) is not a
+/// separator, and a bare local number after a landline (`021 6234 5678 / 6234 5679`) is written
+/// out with the area code it shares.
 fn split_phones(cell: &str) -> Vec<String> {
-    let mut phones = Vec::new();
+    let mut phones: Vec<String> = Vec::new();
     for piece in cell.split([',', ';', '/', '、', '，', '；', '|', '\n']) {
         let piece = piece.trim();
         if piece.is_empty() {
+            continue;
+        }
+        let is_extension = piece.get(..4).is_some_and(|head| head.eq_ignore_ascii_case("ext="));
+        if let Some(previous) = phones.last_mut().filter(|_| is_extension) {
+            previous.push(';');
+            previous.push_str(piece);
+            continue;
+        }
+        let shared_area = phones
+            .last()
+            .and_then(|previous| normalize_phone(previous))
+            .filter(|previous| previous.kind == PhoneKind::Landline && normalize_phone(piece).is_none())
+            .map(|previous| format!("0{} {piece}", previous.area_code()))
+            .filter(|written| normalize_phone(written).is_some());
+        if let Some(written) = shared_area {
+            phones.push(written);
             continue;
         }
         let words: Vec<&str> = piece.split_whitespace().collect();
@@ -509,6 +527,16 @@ mod tests {
             vec!["13812345678", "0512-68888888转201", "13900001111", "见名片"]
         );
         assert!(split_phones("  ").is_empty());
+    }
+
+    #[test]
+    fn a_cell_s_extensions_and_shared_area_codes_stay_with_their_numbers() {
+        assert_eq!(split_phones("+86-21-6234-5678;ext=8021"), vec!["+86-21-6234-5678;ext=8021"]);
+        assert_eq!(split_phones("021 6234 5678 / 6234 5679"), vec!["021 6234 5678", "021 6234 5679"]);
+        assert_eq!(
+            split_phones("021-62345678转8021 / 62345679 x 12; 13812345678"),
+            vec!["021-62345678转8021", "021 62345679 x 12", "13812345678"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod geo_cli;
 pub mod import_cli;
+pub mod lead_cli;
 pub mod limits;
 pub mod metrics;
 pub mod photo_cli;

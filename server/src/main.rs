@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{bench, dedup_cli, demo, geo_cli, import_cli, photo_cli, push_cli, qr_cli, slip_cli};
+use fieldsync_server::{
+    bench, dedup_cli, demo, geo_cli, import_cli, lead_cli, photo_cli, push_cli, qr_cli, slip_cli,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -51,6 +53,11 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Parse the text of a lead card's QR code as the phone's scan does.
+    Lead {
+        #[command(subcommand)]
+        command: LeadCommand,
     },
     /// Decode QR codes in photos of lead cards.
     Qr {
@@ -117,6 +124,16 @@ enum ImportCommand {
         /// The store to import into (created if missing).
         #[arg(long)]
         store: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LeadCommand {
+    /// The parsed card as one JSON object (each phone with its E.164, extension, display and dial
+    /// forms); exit 1 with the reason on stderr when the text is not a lead card.
+    Parse {
+        /// File holding the QR code's text (UTF-8, GBK, Big5, …); `-` or none reads stdin.
+        file: Option<PathBuf>,
     },
 }
 
@@ -363,6 +380,9 @@ fn main() -> ExitCode {
         }
         Command::Bench { scenario: BenchScenario::Geo { points } } => {
             geo_cli::bench(points).map(|lines| lines.into_iter().for_each(bench::emit))
+        }
+        Command::Lead { command: LeadCommand::Parse { file } } => {
+            lead_cli::parse(file.as_deref()).map(|card| println!("{card}"))
         }
         Command::Qr { command: QrCommand::Decode { files } } => {
             let lines = qr_cli::decode_files(&files);

@@ -132,3 +132,77 @@ fn bench_geo_reports_the_region_test_beside_the_transform() {
         assert!(line["region_vertices"].as_u64().unwrap() > 1000, "{line}");
     }
 }
+
+#[test]
+fn lead_parse_prints_the_parsed_card_with_each_phone_s_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card.txt");
+    std::fs::write(
+        &card,
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:周敏\r\nORG:上海远大模具有限公司\r\n\
+         TEL;VALUE=uri;TYPE=work:tel:+86-21-6234-5678;ext=8021\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+    let out = run_fieldsync(&["lead", "parse", card.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(parsed["format"]["kind"], "vcard");
+    assert_eq!(parsed["company"], "上海远大模具有限公司");
+    let phone = &parsed["phones"][0];
+    assert_eq!(phone["value"], "+86-21-6234-5678;ext=8021", "{parsed}");
+    assert_eq!(phone["e164"], "+862162345678");
+    assert_eq!(phone["extension"], "8021");
+    assert_eq!(phone["display"], "021 6234 5678 转 8021");
+    assert_eq!(phone["dial"], "+862162345678,8021");
+}
+
+#[test]
+fn lead_parse_reads_standard_input_and_splits_a_slash_list() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(fieldsync_e2e::fieldsync_bin())
+        .args(["lead", "parse", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all("周敏 电话 021 6234 5678 / 6234 5679 x 102".as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(parsed["format"]["kind"], "plain_text");
+    let phones: Vec<(&str, &str)> = parsed["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["e164"].as_str().unwrap(), p["dial"].as_str().unwrap()))
+        .collect();
+    assert_eq!(phones, vec![("+862162345678", "+862162345678"), ("+862162345679", "+862162345679,102")]);
+}
+
+#[test]
+fn lead_parse_refuses_what_is_not_a_card_with_the_reason_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "   \n").unwrap();
+    let out = run_fieldsync(&["lead", "parse", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds no text"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let huge = dir.path().join("huge.txt");
+    std::fs::write(&huge, "1".repeat(100_000)).unwrap();
+    let out = run_fieldsync(&["lead", "parse", huge.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("100000 bytes") && stderr.contains("not a lead card"), "{stderr}");
+
+    let out = run_fieldsync(&["lead", "parse", dir.path().join("missing.txt").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+}

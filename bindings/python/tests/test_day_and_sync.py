@@ -287,6 +287,28 @@ def test_lead_cards_from_text_and_bad_photos(store):
         store.scan_lead_image((SHARED / "exif" / "mobile_jolla.jpg").read_bytes())
 
 
+def test_a_scanned_switchboard_keeps_its_extension_to_show_and_dial():
+    from fieldsync_ffi import read_phone_numbers
+
+    [number] = read_phone_numbers("+86-21-6234-5678;ext=8021")
+    assert (number.e164, number.extension, number.kind) == ("+862162345678", "8021", "landline")
+    assert number.display == "021 6234 5678 转 8021"
+    assert number.dial == "+862162345678,8021"
+    listed = read_phone_numbers("021 6234 5678 / 6234 5679")
+    assert [n.e164 for n in listed] == ["+862162345678", "+862162345679"]
+    assert read_phone_numbers("见名片") == []
+
+
+def test_a_scanned_card_keeps_the_extension_for_the_duplicate_check(store):
+    store.create_customer(
+        FfiNewCustomer(company_name="上海远大模具有限公司", phones=["021-62345678转8022"], address=None, tags=[])
+    )
+    scan = store.scan_lead_text("tel:+862162345678;ext=8021")
+    assert scan.lead.phones == ["+862162345678;ext=8021"]
+    reasons = [r.code for c in scan.candidates for r in c.reasons]
+    assert "shared_switchboard" in reasons and "shared_phone" not in reasons
+
+
 def test_duplicate_check_warns_then_creates_when_forced(store):
     new = FfiNewCustomer(company_name="宁波天工泵业有限公司", phones=["0574 8765 4321"], address=None, tags=[])
     store.create_customer(new)

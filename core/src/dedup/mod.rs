@@ -9,8 +9,12 @@
 //! # Match keys
 //!
 //! - [`normalize_phone`] turns what a rep typed into E.164 (`+8613812345678`), with a landline's
-//!   extension kept beside the number rather than in it: the switchboard number is what the
-//!   projection index is keyed on.
+//!   extension (`;ext=8021`, `-8021`, `ext. 8021`, `x 102`, `转8021`, `分机 8021`) kept beside the
+//!   number rather than in it: the switchboard number is what the projection index is keyed on,
+//!   and the extension decides whether a shared switchboard is a shared phone.
+//!   [`normalize_phones`] reads a field listing several (`021 6234 5678 / 6234 5679`).
+//!   [`NormalizedPhone`] also gives the forms to show and dial (`021 6234 5678 转 8021`,
+//!   `+862162345678,8021`).
 //! - [`normalize_company_name`] reduces a name to its *core* (字号 + industry words, e.g.
 //!   `精工机械`) and keeps the parts it removed: region (`苏州`), legal form (`有限公司`) and
 //!   whether the name is a branch (`分公司`). Normalising a core again yields the same core.
@@ -76,7 +80,7 @@ pub use credit_code::{is_valid_credit_code, normalize_credit_code};
 pub use grams::{core_grams, name_grams};
 pub use merge::{CustomerMerge, FieldConflict, canonical_order, merge_customers, merge_in_canonical_order};
 pub use name::{NormalizedName, name_similarity, normalize_company_name};
-pub use phone::{NormalizedPhone, PhoneKind, normalize_phone};
+pub use phone::{NormalizedPhone, PhoneKind, normalize_phone, normalize_phones};
 pub use score::{CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare};
 
 /// Folds full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space to their ASCII

@@ -88,6 +88,109 @@ pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
         .or_else(|| trailing_extension(false))
 }
 
+/// Normalises a phone field that may list several numbers: `021 6234 5678 / 6234 5679` is two
+/// landlines, the second written without the area code it shares with the first. Each `/`-
+/// separated part is read with [`normalize_phone`]; a part that is only a local number (7 or 8
+/// digits, with or without an extension) borrows the area code of the landline before it. A
+/// field that is one number as a whole (separators include `/`) gives that number; parts that
+/// are not numbers are left out.
+pub fn normalize_phones(raw: &str) -> Vec<NormalizedPhone> {
+    if let Some(whole) = normalize_phone(raw) {
+        return vec![whole];
+    }
+    if raw.chars().count() > MAX_INPUT_CHARS * 4 {
+        return Vec::new();
+    }
+    let mut found: Vec<NormalizedPhone> = Vec::new();
+    for part in raw.split(['/', '／', '、']) {
+        if let Some(phone) = normalize_phone(part) {
+            found.push(phone);
+            continue;
+        }
+        let previous_landline = found.last().filter(|p| p.kind == PhoneKind::Landline);
+        let Some(area) = previous_landline.map(NormalizedPhone::area_code) else {
+            continue;
+        };
+        // The part read as if it had been written after the same area code.
+        if let Some(phone) = normalize_phone(&format!("0{area} {}", part.trim()))
+            .filter(|p| p.kind == PhoneKind::Landline && p.area_code() == area)
+        {
+            found.push(phone);
+        }
+    }
+    found
+}
+
+impl NormalizedPhone {
+    /// The national significant number: the E.164 form without `+86`.
+    fn national_significant(&self) -> &str {
+        self.e164.strip_prefix("+86").unwrap_or(&self.e164)
+    }
+
+    /// A landline's area code without the trunk `0` (`21`, `512`); empty for other kinds.
+    pub fn area_code(&self) -> &str {
+        let nsn = self.national_significant();
+        if self.kind != PhoneKind::Landline {
+            return "";
+        }
+        let len = if nsn.starts_with("10") || nsn.starts_with('2') { 2 } else { 3 };
+        nsn.get(..len).unwrap_or("")
+    }
+
+    /// The digits grouped as printed in China: `138 1234 5678`, `21 6234 5678`, `400 820 8820`.
+    fn grouped_significant(&self) -> String {
+        let nsn = self.national_significant();
+        let area = self.area_code();
+        let (head, local) = match self.kind {
+            PhoneKind::Landline => (area, nsn.get(area.len()..).unwrap_or("")),
+            PhoneKind::Mobile => (nsn.get(..3).unwrap_or(""), nsn.get(3..).unwrap_or("")),
+            PhoneKind::Service => (nsn.get(..3).unwrap_or(""), nsn.get(3..).unwrap_or("")),
+        };
+        let split = local.len().saturating_sub(4);
+        let (a, b) = (local.get(..split).unwrap_or(""), local.get(split..).unwrap_or(""));
+        [head, a, b].iter().filter(|g| !g.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The number as a Chinese card prints it, dialled from within China: `021 6234 5678 转 8021`,
+    /// `138 1234 5678`, `400 820 8820 转 2`.
+    pub fn national_display(&self) -> String {
+        let trunk = if self.kind == PhoneKind::Landline { "0" } else { "" };
+        let mut out = format!("{trunk}{}", self.grouped_significant());
+        if let Some(extension) = &self.extension {
+            out.push_str(" 转 ");
+            out.push_str(extension);
+        }
+        out
+    }
+
+    /// The number in international notation: `+86 21 6234 5678 ext. 8021`.
+    pub fn international_display(&self) -> String {
+        let mut out = format!("+86 {}", self.grouped_significant());
+        if let Some(extension) = &self.extension {
+            out.push_str(" ext. ");
+            out.push_str(extension);
+        }
+        out
+    }
+
+    /// What a phone's dialler takes: the E.164 number, then a pause (`,`) and the extension, so
+    /// the extension is dialled once the switchboard answers: `+862162345678,8021`.
+    pub fn dial_string(&self) -> String {
+        match &self.extension {
+            Some(extension) => format!("{},{extension}", self.e164),
+            None => self.e164.clone(),
+        }
+    }
+
+    /// The RFC 3966 `tel:` URI, extension as its `ext` parameter: `tel:+862162345678;ext=8021`.
+    pub fn tel_uri(&self) -> String {
+        match &self.extension {
+            Some(extension) => format!("tel:{};ext={extension}", self.e164),
+            None => format!("tel:{}", self.e164),
+        }
+    }
+}
+
 fn phone(nsn: &str, kind: PhoneKind, extension: Option<String>) -> NormalizedPhone {
     NormalizedPhone { e164: format!("+86{nsn}"), extension, kind }
 }
@@ -297,6 +400,73 @@ mod tests {
             assert_eq!(phone.e164, "+8651268888888", "{raw}");
             assert_eq!(phone.extension.as_deref(), Some("123"), "{raw}");
         }
+    }
+
+    #[test]
+    fn extensions_in_every_card_notation_are_read() {
+        for (raw, extension) in [
+            ("+86-21-6234-5678;ext=8021", "8021"),
+            ("tel:+86-21-6234-5678;ext=8021", "8021"),
+            ("tel:+862162345678;ext=12", "12"),
+            ("021-62345678-8021", "8021"),
+            ("021 6234 5678 ext. 8021", "8021"),
+            ("021 6234 5678 x 102", "102"),
+            ("021-62345678转8021", "8021"),
+            ("021-62345678 分机 8021", "8021"),
+            ("021-62345678 分机号：8021", "8021"),
+            ("+862162345678,8021", "8021"),
+        ] {
+            let phone = normalize_phone(raw).unwrap_or_else(|| panic!("{raw} should parse"));
+            assert_eq!(phone.e164, "+862162345678", "{raw}");
+            assert_eq!(phone.extension.as_deref(), Some(extension), "{raw}");
+        }
+    }
+
+    #[test]
+    fn huge_or_garbage_extensions_are_rejected_without_panic() {
+        for raw in [
+            "021-62345678转1234567",
+            "tel:+862162345678;ext=123456789012345678901234567890",
+            "021-62345678 ext. 80a1",
+            "021-62345678 ext.",
+            "021-62345678转转转",
+        ] {
+            assert_eq!(normalize_phone(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_slash_between_landlines_lists_two_numbers_sharing_the_area_code() {
+        let phones = normalize_phones("021 6234 5678 / 6234 5679");
+        let e164s: Vec<&str> = phones.iter().map(|p| p.e164.as_str()).collect();
+        assert_eq!(e164s, vec!["+862162345678", "+862162345679"]);
+        let phones = normalize_phones("0512-68888888转201／68888889、13812345678");
+        let keys: Vec<(&str, Option<&str>)> =
+            phones.iter().map(|p| (p.e164.as_str(), p.extension.as_deref())).collect();
+        assert_eq!(
+            keys,
+            vec![("+8651268888888", Some("201")), ("+8651268888889", None), ("+8613812345678", None)]
+        );
+        assert_eq!(normalize_phones("13812345678 / 68888888"), vec![normalize_phone("13812345678").unwrap()]);
+        assert_eq!(normalize_phones("0512-68888888"), vec![normalize_phone("0512-68888888").unwrap()]);
+    }
+
+    #[test]
+    fn numbers_are_shown_and_dialled_with_their_extension() {
+        let phone = normalize_phone("tel:+86-21-6234-5678;ext=8021").unwrap();
+        assert_eq!(phone.national_display(), "021 6234 5678 转 8021");
+        assert_eq!(phone.international_display(), "+86 21 6234 5678 ext. 8021");
+        assert_eq!(phone.dial_string(), "+862162345678,8021");
+        assert_eq!(phone.tel_uri(), "tel:+862162345678;ext=8021");
+        let phone = normalize_phone("0512-6888888").unwrap();
+        assert_eq!(phone.national_display(), "0512 688 8888");
+        assert_eq!(phone.dial_string(), "+865126888888");
+        assert_eq!(normalize_phone("13812345678").unwrap().national_display(), "138 1234 5678");
+        assert_eq!(
+            normalize_phone("4008208820转2").unwrap().international_display(),
+            "+86 400 820 8820 ext. 2"
+        );
+        assert_eq!(normalize_phone("010-65529988").unwrap().area_code(), "10");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::credit_code::normalize_credit_code;
 use super::name::{NormalizedName, compare_names, normalize_company_name};
-use super::phone::{NormalizedPhone, PhoneKind, normalize_phone};
+use super::phone::{NormalizedPhone, PhoneKind, normalize_phones};
 
 /// Name-similarity thresholds. Teams may tune them in `TeamRules`; the defaults are the design's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,11 +31,12 @@ pub struct CustomerKey {
 }
 
 impl CustomerKey {
-    /// Normalises a customer's name, phones and credit code. Phones that are not numbers
-    /// ([`normalize_phone`] gives `None`) and invalid credit codes are left out.
+    /// Normalises a customer's name, phones and credit code. A phone entry may list several
+    /// numbers (`021 6234 5678 / 6234 5679`, see [`normalize_phones`](super::normalize_phones));
+    /// entries that are not numbers and invalid credit codes are left out.
     pub fn new(name: &str, phones: &[&str], credit_code: Option<&str>) -> Self {
         let mut normalized: Vec<NormalizedPhone> = Vec::with_capacity(phones.len());
-        for phone in phones.iter().filter_map(|p| normalize_phone(p)) {
+        for phone in phones.iter().flat_map(|p| normalize_phones(p)) {
             if !normalized.contains(&phone) {
                 normalized.push(phone);
             }
@@ -297,6 +298,24 @@ mod tests {
         let b = CustomerKey::new("精工机械", &["13812345678"], Some("91440300708461136T"));
         assert_eq!(a.credit_code, None);
         assert_eq!(decide(&a, &b), Decision::Same);
+    }
+
+    #[test]
+    fn same_switchboard_is_identity_only_with_the_same_extension() {
+        let a = key("苏州精工机械有限公司", "tel:+86-21-6234-5678;ext=8021");
+        let same_extension = key("精工机械（苏州）", "021-62345678转8021");
+        assert_eq!(decide(&a, &same_extension), Decision::Same);
+        let other_extension = key("精工机械（苏州）", "021 6234 5678 ext. 8022");
+        let verdict = compare(&a, &other_extension, &DedupThresholds::default());
+        assert!(!verdict.reasons.iter().any(|r| matches!(r, MatchReason::SharedPhone { .. })));
+        assert!(verdict.reasons.contains(&MatchReason::SharedSwitchboard { e164: "+862162345678".into() }));
+    }
+
+    #[test]
+    fn both_numbers_of_a_slash_list_are_keys() {
+        let listed = key("苏州精工机械有限公司", "021 6234 5678 / 6234 5679");
+        assert_eq!(listed.phones.len(), 2);
+        assert_eq!(decide(&listed, &key("精工机械", "021-62345679")), Decision::Same);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Link payloads: web links, WeChat and WeCom contact links, `tel:` and `mailto:`.
 
-use super::text::{default_phone_label, non_empty, percent_decode, push_email, push_phone, strip_prefix_ci};
+use super::text::{
+    default_phone_label, non_empty, percent_decode, push_email, push_phone, strip_prefix_ci, tel_uri_number,
+};
 use super::{ParsedLead, PayloadError, PayloadFormat};
 
 /// Parses `payload` (already trimmed) if it is a single link; `None` means "not a link, treat as
@@ -23,9 +25,9 @@ pub(super) fn parse_link(payload: &str) -> Option<Result<ParsedLead, PayloadErro
 }
 
 fn parse_tel(payload: &str, rest: &str) -> Result<ParsedLead, PayloadError> {
-    // RFC 3966 parameters (`;ext=`, `;phone-context=`) and stray queries are not part of the
-    // number the rep dials.
-    let number = percent_decode(rest.split([';', '?']).next().unwrap_or(""));
+    // The extension stays (`+862162345678;ext=12`); other RFC 3966 parameters and stray
+    // queries are not part of what the rep dials.
+    let number = tel_uri_number(rest);
     if !number.chars().any(|c| c.is_ascii_digit()) {
         return Err(PayloadError::EmptyLink { scheme: "tel", expected: "phone number" });
     }

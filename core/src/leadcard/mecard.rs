@@ -5,17 +5,39 @@
 
 use super::text::{
     Escapes, default_phone_label, join_name, push_email, push_note, push_phone, set_once, split_unescaped,
-    unescape,
+    strip_prefix_ci, tel_uri_number, unescape,
 };
 use super::{ParsedLead, PayloadError, PayloadFormat};
 
 /// The `KEY:value` fields of a MECARD/BIZCARD body, keys upper-cased, values still escaped.
-fn fields(body: &str) -> impl Iterator<Item = (String, &str)> {
-    split_unescaped(body, ';').into_iter().filter_map(|field| {
+///
+/// Generators that paste a `tel:` URI into a field leave its `;ext=…` unescaped, so it arrives
+/// as a field of its own without a colon; it is joined back to the field before it.
+fn fields(body: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for field in split_unescaped(body, ';') {
         let field = field.trim();
-        let (key, value) = field.split_once(':')?;
-        Some((key.trim().to_ascii_uppercase(), value))
-    })
+        match field.split_once(':') {
+            Some((key, value)) => out.push((key.trim().to_ascii_uppercase(), value.to_owned())),
+            None => {
+                let is_extension = strip_prefix_ci(field, "ext=").is_some();
+                if let Some((_, value)) = out.last_mut().filter(|_| is_extension) {
+                    value.push_str("\\;");
+                    value.push_str(field);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A phone field's number: a pasted `tel:` URI keeps only its number and extension.
+fn phone_text(value: &str) -> String {
+    let number = text(value);
+    match strip_prefix_ci(&number, "tel:") {
+        Some(uri) => tel_uri_number(uri),
+        None => number,
+    }
 }
 
 fn text(value: &str) -> String {
@@ -28,7 +50,8 @@ fn text(value: &str) -> String {
 /// TITLE are not in docomo's spec but ZXing and most generators write them.
 pub(super) fn parse_mecard(body: &str) -> Result<ParsedLead, PayloadError> {
     let mut lead = ParsedLead::empty(PayloadFormat::MeCard);
-    for (key, value) in fields(body) {
+    for (key, value) in &fields(body) {
+        let value = value.as_str();
         match key.as_str() {
             "N" if lead.name.is_none() => {
                 let parts = split_unescaped(value, ',');
@@ -37,7 +60,7 @@ pub(super) fn parse_mecard(body: &str) -> Result<ParsedLead, PayloadError> {
                 lead.name = join_name(&last, &first, "", "", "");
             }
             "TEL" => {
-                let number = text(value);
+                let number = phone_text(value);
                 push_phone(&mut lead, default_phone_label(&number), &number);
             }
             "EMAIL" => push_email(&mut lead, &text(value)),
@@ -58,16 +81,17 @@ pub(super) fn parse_bizcard(body: &str) -> Result<ParsedLead, PayloadError> {
     let mut lead = ParsedLead::empty(PayloadFormat::BizCard);
     let mut first = String::new();
     let mut last = String::new();
-    for (key, value) in fields(body) {
+    for (key, value) in &fields(body) {
+        let value = value.as_str();
         match key.as_str() {
             "N" if first.is_empty() => first = text(value),
             "X" if last.is_empty() => last = text(value),
             "T" => set_once(&mut lead.title, &text(value)),
             "C" => set_once(&mut lead.company, &text(value)),
             "A" => set_once(&mut lead.address, &text(value)),
-            "B" => push_phone(&mut lead, "work", &text(value)),
-            "M" => push_phone(&mut lead, "cell", &text(value)),
-            "F" => push_phone(&mut lead, "fax", &text(value)),
+            "B" => push_phone(&mut lead, "work", &phone_text(value)),
+            "M" => push_phone(&mut lead, "cell", &phone_text(value)),
+            "F" => push_phone(&mut lead, "fax", &phone_text(value)),
             "E" => push_email(&mut lead, &text(value)),
             _ => {}
         }

@@ -2,8 +2,9 @@
 //! and web links in free text (no regex engine: the core stays small on phones, and these scanners
 //! are linear in the input).
 
-use super::text::{non_empty, push_email, push_phone, strip_prefix_ci};
+use super::text::{MAX_EXTENSION_DIGITS, non_empty, push_email, push_phone, strip_prefix_ci};
 use super::{ParsedLead, PayloadFormat};
+use crate::dedup::{PhoneKind, normalize_phone};
 
 /// What a string of digits is as a Chinese (or international) phone number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ fn classify_digits(digits: &str, plus: bool) -> Option<NumberKind> {
 
 /// Characters that may sit between the digit groups of one written number.
 fn is_phone_separator(c: char) -> bool {
-    matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{3000}' | '－' | '（' | '）' | '‐' | '–')
+    matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '／' | '\u{3000}' | '－' | '（' | '）' | '‐' | '–')
 }
 
 /// One maximal run of digits inside a candidate phone run.
@@ -78,9 +79,12 @@ struct DigitGroup {
 /// number follows 传真/fax, `other` otherwise.
 ///
 /// Text is cut into runs of digits and separators; within a run the longest sequence of whole
-/// digit groups that forms a valid number is taken, so `0512-68888888-801` yields the number
-/// without its extension and digits inside a longer number (an order number) are never matched.
-pub(super) fn find_phones(text: &str) -> Vec<(&'static str, &str)> {
+/// digit groups that forms a valid number is taken, so digits inside a longer number (an order
+/// number) are never matched. An extension written after a landline (`-801`, `转801`, `分机 801`,
+/// `ext. 801`, `x 102`, `#801`) stays with it: `0512-68888888-801` is found whole. A local number
+/// after a slash (`021 6234 5678 / 6234 5679`) is a second number with the first one's area code,
+/// found as `021 6234 5679`.
+pub(super) fn find_phones(text: &str) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
     let mut groups: Vec<DigitGroup> = Vec::new();
     let mut run_start: Option<usize> = None;
@@ -106,12 +110,56 @@ pub(super) fn find_phones(text: &str) -> Vec<(&'static str, &str)> {
     found
 }
 
+/// Words that introduce an extension after a number, longest first (`ext.` before `ext`).
+const EXTENSION_MARKERS: &[&str] = &["extension", "ext.", "ext", "分机号", "分机", "转", "x", "#"];
+
+/// How many leading characters of `text` are digits, and how many bytes they take.
+fn leading_digits(text: &str) -> (usize, usize) {
+    text.chars().take_while(|c| ascii_digit(*c).is_some()).fold((0, 0), |(n, b), c| (n + 1, b + c.len_utf8()))
+}
+
+/// Where an extension written right after a number that ends at `end` ends, or `None` when none
+/// follows: `-801` directly after the number (but not `-2024-05`, a longer digit string), or a
+/// marker (`转`, `分机`, `ext.`, `x`, `#`, optionally in brackets: `（分机123）`) and 1–6 digits.
+fn extension_end(text: &str, end: usize) -> Option<usize> {
+    let rest = text.get(end..)?;
+    if let Some(after) = rest.strip_prefix(['-', '－']) {
+        let (count, bytes) = leading_digits(after);
+        let tail = after.get(bytes..).unwrap_or("");
+        let continues = tail
+            .strip_prefix(['-', '－', '.'])
+            .is_some_and(|t| t.chars().next().and_then(ascii_digit).is_some());
+        let valid = (1..=MAX_EXTENSION_DIGITS).contains(&count) && !continues;
+        return valid.then(|| text.len() - tail.len());
+    }
+    let spaces = |t: &str| t.trim_start_matches([' ', '\u{3000}']).len();
+    let after_space = rest.get(rest.len() - spaces(rest)..)?;
+    let (bracketed, inner) = match after_space.strip_prefix(['(', '（']) {
+        Some(inner) => (true, inner.get(inner.len() - spaces(inner)..)?),
+        None => (false, after_space),
+    };
+    let after_marker = EXTENSION_MARKERS.iter().find_map(|marker| strip_prefix_ci(inner, marker))?;
+    let digits_start = after_marker.trim_start_matches([' ', '\u{3000}', ':', '：', '.', '=']);
+    let (count, bytes) = leading_digits(digits_start);
+    if !(1..=MAX_EXTENSION_DIGITS).contains(&count) {
+        return None;
+    }
+    let mut tail = digits_start.get(bytes..)?;
+    if bracketed {
+        let closed = tail.trim_start_matches([' ', '\u{3000}']);
+        if let Some(after_bracket) = closed.strip_prefix([')', '）']) {
+            tail = after_bracket;
+        }
+    }
+    Some(text.len() - tail.len())
+}
+
 /// Picks numbers out of one run's digit groups (see [`find_phones`]).
-fn collect_numbers<'t>(
-    text: &'t str,
+fn collect_numbers(
+    text: &str,
     run_start: usize,
     groups: &[DigitGroup],
-    found: &mut Vec<(&'static str, &'t str)>,
+    found: &mut Vec<(&'static str, String)>,
 ) {
     // E.164 allows 15 digits; with a 0086 prefix, 19.
     const MAX_DIGITS: usize = 19;
@@ -138,17 +186,72 @@ fn collect_numbers<'t>(
             Some(at) => run_start + at,
             None => head.start,
         };
-        let end = groups.get(last).map_or(head.end, |g| g.end);
+        let number_end = groups.get(last).map_or(head.end, |g| g.end);
+        let label = match kind {
+            NumberKind::Mobile => "cell",
+            _ if follows_fax_keyword(text, start) => "fax",
+            _ => "other",
+        };
+        // Mobiles have no extensions; digits after one are something else.
+        let with_extension = |end: usize| match kind {
+            NumberKind::Mobile => end,
+            _ => extension_end(text, end).unwrap_or(end),
+        };
+        let end = with_extension(number_end);
         if let Some(number) = text.get(start..end) {
-            let label = match kind {
-                NumberKind::Mobile => "cell",
-                _ if follows_fax_keyword(text, start) => "fax",
-                _ => "other",
-            };
-            found.push((label, number));
+            found.push((label, number.to_owned()));
         }
-        first = last + 1;
+        let mut next = groups.iter().position(|g| g.start >= end).unwrap_or(groups.len());
+
+        // `021 6234 5678 / 6234 5679 / 6234 5680`: local numbers sharing the area code.
+        let area =
+            text.get(start..number_end).and_then(normalize_phone).filter(|p| p.kind == PhoneKind::Landline);
+        if let Some(area) = area.as_ref().map(|p| p.area_code().to_owned()) {
+            let mut previous_end = end;
+            while let Some((local_start, local_last)) = slashed_local_number(text, groups, next, previous_end)
+            {
+                let local_end = groups[local_last].end;
+                let end = with_extension(local_end);
+                let local = text.get(groups[local_start].start..end).unwrap_or("");
+                found.push((label, format!("0{area} {local}")));
+                previous_end = end;
+                next = groups.iter().position(|g| g.start >= end).unwrap_or(groups.len());
+            }
+        }
+        first = next;
     }
+}
+
+/// The groups `[from, last]` of a 7–8 digit local number written after a `/` that follows the
+/// previous number (which ended at `previous_end`), or `None`.
+fn slashed_local_number(
+    text: &str,
+    groups: &[DigitGroup],
+    from: usize,
+    previous_end: usize,
+) -> Option<(usize, usize)> {
+    let head = groups.get(from)?;
+    let between = text.get(previous_end..head.start)?;
+    if !between.contains(['/', '／']) || !between.chars().all(|c| is_phone_separator(c) || c == '／') {
+        return None;
+    }
+    if !matches!(head.digits.as_bytes().first(), Some(b'2'..=b'9')) {
+        return None;
+    }
+    let mut digits = 0;
+    let mut local = None;
+    for (index, group) in groups.iter().enumerate().skip(from) {
+        let after_slash = index > from
+            && text.get(groups[index - 1].end..group.start).is_none_or(|s| s.contains(['/', '／']));
+        digits += group.digits.len();
+        if after_slash || digits > 8 {
+            break;
+        }
+        if digits >= 7 {
+            local = Some((from, index));
+        }
+    }
+    local
 }
 
 /// Whether the dozen characters before `at`, on the same line, name a fax (传真, Fax).
@@ -225,7 +328,7 @@ pub(super) fn parse_plain_text(text: &str) -> ParsedLead {
     let mut lead = ParsedLead::empty(PayloadFormat::PlainText);
     lead.note = non_empty(text);
     for (label, number) in find_phones(text) {
-        push_phone(&mut lead, label, number);
+        push_phone(&mut lead, label, &number);
     }
     for email in find_emails(text) {
         push_email(&mut lead, email);
@@ -264,11 +367,13 @@ mod tests {
     fn phones_are_found_in_business_card_text() {
         let text = "张经理 手机：138 1234 5678 电话：0512-6888 8888-801\n传真：(0512)68888889 \
                     订单号 2024051213812345678 Tel +86 10 8888 6666";
+        let found = find_phones(text);
+        let found: Vec<(&str, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
         assert_eq!(
-            find_phones(text),
+            found,
             vec![
                 ("cell", "138 1234 5678"),
-                ("other", "0512-6888 8888"),
+                ("other", "0512-6888 8888-801"),
                 ("fax", "(0512)68888889"),
                 ("other", "+86 10 8888 6666"),
             ]
@@ -277,11 +382,14 @@ mod tests {
 
     #[test]
     fn adjacent_numbers_separated_by_spaces_are_both_found() {
+        let owned = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+            pairs.iter().map(|(l, n)| (*l, (*n).to_owned())).collect()
+        };
         assert_eq!(
             find_phones("13812345678 13987654321"),
-            vec![("cell", "13812345678"), ("cell", "13987654321")]
+            owned(&[("cell", "13812345678"), ("cell", "13987654321")])
         );
-        assert_eq!(find_phones("手机13812345678。"), vec![("cell", "13812345678")]);
+        assert_eq!(find_phones("手机13812345678。"), owned(&[("cell", "13812345678")]));
     }
 
     #[test]

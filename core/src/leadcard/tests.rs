@@ -103,9 +103,122 @@ fn vcard_4_0_tel_uris_with_quoted_type_lists() {
     assert_eq!(lead.name, s("Zhou Min"));
     assert_eq!(lead.company, s("Kunshan Yuanda Precision Molds Co., Ltd."));
     assert_eq!(lead.department, s("Export Sales"));
-    assert_eq!(lead.phones, vec![phone("work", "+86-512-6888-8888"), phone("cell", "+86-150-0621-3344"),]);
+    assert_eq!(
+        lead.phones,
+        vec![phone("work", "+86-512-6888-8888"), phone("cell", "+86-150-0621-3344;ext=12")]
+    );
     assert_eq!(lead.wechat_id, s("zhoumin_yd"));
     assert_eq!(lead.address, s("No. 88 Qianjin East Road, Kunshan, Jiangsu 215300, China"));
+}
+
+/// The number and extension the duplicate check reads from each of a card's phones.
+fn phone_keys(lead: &ParsedLead) -> Vec<(String, Option<String>)> {
+    lead.phones
+        .iter()
+        .map(|p| {
+            let n = crate::dedup::normalize_phone(&p.value)
+                .unwrap_or_else(|| panic!("{:?} should be a number", p.value));
+            (n.e164, n.extension)
+        })
+        .collect()
+}
+
+fn switchboard(extension: &str) -> Vec<(String, Option<String>)> {
+    vec![("+862162345678".to_owned(), Some(extension.to_owned()))]
+}
+
+#[test]
+fn a_vcard_4_tel_uri_keeps_its_extension() {
+    let lead = parse_payload(
+        "BEGIN:VCARD\nVERSION:4.0\nFN:周敏\nTEL;VALUE=uri;TYPE=work:tel:+86-21-6234-5678;ext=8021\nEND:VCARD",
+    )
+    .unwrap();
+    assert_eq!(lead.phones, vec![phone("work", "+86-21-6234-5678;ext=8021")]);
+    assert_eq!(phone_keys(&lead), switchboard("8021"));
+}
+
+#[test]
+fn a_vcard_3_trailing_extension_is_kept() {
+    let lead = parse_payload("BEGIN:VCARD\nVERSION:3.0\nFN:周敏\nTEL;TYPE=WORK:021-62345678-8021\nEND:VCARD")
+        .unwrap();
+    assert_eq!(lead.phones, vec![phone("work", "021-62345678-8021")]);
+    assert_eq!(phone_keys(&lead), switchboard("8021"));
+}
+
+#[test]
+fn a_tel_link_keeps_its_extension_and_drops_other_parameters() {
+    let lead = parse_payload("tel:+862162345678;phone-context=example.cn;ext=12").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "+862162345678;ext=12")]);
+    assert_eq!(phone_keys(&lead), switchboard("12"));
+    let lead = parse_payload("tel:+862162345678;ext=8%2D021").unwrap();
+    assert_eq!(phone_keys(&lead), switchboard("8021"));
+}
+
+#[test]
+fn a_mecard_tel_uri_keeps_its_extension_escaped_or_not() {
+    for payload in [
+        "MECARD:N:周,敏;TEL:tel:+862162345678;ext=12;;",
+        "MECARD:N:周,敏;TEL:+862162345678\\;ext=12;;",
+        "BIZCARD:N:敏;X:周;B:tel:+862162345678;ext=12;;",
+    ] {
+        let lead = parse_payload(payload).unwrap();
+        assert_eq!(lead.phones.len(), 1, "{payload}");
+        assert_eq!(lead.phones[0].value, "+862162345678;ext=12", "{payload}");
+        assert_eq!(phone_keys(&lead), switchboard("12"), "{payload}");
+    }
+}
+
+#[test]
+fn plain_text_extensions_in_every_notation_are_kept() {
+    for (text, written) in [
+        ("电话：021-62345678-8021", "021-62345678-8021"),
+        ("Tel 021 6234 5678 ext. 8021 Fax", "021 6234 5678 ext. 8021"),
+        ("Tel: +86 21 6234 5678 x 102", "+86 21 6234 5678 x 102"),
+        ("电话021-62345678转8021。", "021-62345678转8021"),
+        ("电话 021-62345678 分机 8021", "021-62345678 分机 8021"),
+        ("电话 021-62345678（分机8021）", "021-62345678（分机8021）"),
+        ("总机 (021)62345678#8021", "(021)62345678#8021"),
+    ] {
+        let lead = parse_payload(text).unwrap();
+        assert_eq!(lead.phones, vec![phone("other", written)], "{text}");
+        let extension = if written.ends_with("102") { "102" } else { "8021" };
+        assert_eq!(phone_keys(&lead), switchboard(extension), "{text}");
+    }
+}
+
+#[test]
+fn a_huge_or_garbage_extension_is_not_kept() {
+    let lead = parse_payload("tel:+862162345678;ext=12345678901234567890").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "+862162345678")]);
+    let lead = parse_payload("tel:+862162345678;ext=abc").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "+862162345678")]);
+    let lead = parse_payload("电话 021-62345678转12345678901 王").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "021-62345678")]);
+    let lead = parse_payload("日期 0512-68888888-2024-05-12").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "0512-68888888")]);
+}
+
+#[test]
+fn a_slash_between_landlines_is_two_numbers() {
+    let lead = parse_payload("上海办 电话 021 6234 5678 / 6234 5679 周敏").unwrap();
+    assert_eq!(lead.phones, vec![phone("other", "021 6234 5678"), phone("other", "021 6234 5679")]);
+    let keys: Vec<String> = phone_keys(&lead).into_iter().map(|(e164, _)| e164).collect();
+    assert_eq!(keys, vec!["+862162345678", "+862162345679"]);
+    let lead = parse_payload("电话：0512-68888888-801/68888889 手机 13812345678").unwrap();
+    let values: Vec<&str> = lead.phones.iter().map(|p| p.value.as_str()).collect();
+    assert_eq!(values, vec!["0512-68888888-801", "0512 68888889", "13812345678"]);
+    let lead = parse_payload("手机 13812345678 / 13912345678").unwrap();
+    let values: Vec<&str> = lead.phones.iter().map(|p| p.value.as_str()).collect();
+    assert_eq!(values, vec!["13812345678", "13912345678"]);
+}
+
+#[test]
+fn a_vcard_phone_listing_two_numbers_with_a_slash_yields_both() {
+    let lead = parse_payload(
+        "BEGIN:VCARD\nVERSION:3.0\nFN:周敏\nTEL;TYPE=WORK:021 6234 5678 / 6234 5679\nEND:VCARD",
+    )
+    .unwrap();
+    assert_eq!(lead.phones, vec![phone("work", "021 6234 5678"), phone("work", "021 6234 5679")]);
 }
 
 #[test]
@@ -253,7 +366,7 @@ fn tel_and_mailto_links_fill_phone_and_email() {
     assert_eq!(lead.format, PayloadFormat::Url);
     assert_eq!(lead.phones, vec![phone("cell", "+86-138-1234-5678")]);
     let lead = parse_payload("TEL:0512-68888888;ext=801").unwrap();
-    assert_eq!(lead.phones, vec![phone("other", "0512-68888888")]);
+    assert_eq!(lead.phones, vec![phone("other", "0512-68888888;ext=801")]);
     let lead = parse_payload("mailto:sales@example.cn,%E5%BC%A0@example.cn?subject=hi").unwrap();
     assert_eq!(lead.emails, vec!["sales@example.cn", "张@example.cn"]);
     assert_eq!(
@@ -272,7 +385,11 @@ fn plain_text_card_yields_phones_emails_and_website() {
     assert_eq!(lead.format, PayloadFormat::PlainText);
     assert_eq!(
         lead.phones,
-        vec![phone("cell", "139 1357 2468"), phone("other", "0512-6666 1234"), phone("fax", "0512-66661235"),]
+        vec![
+            phone("cell", "139 1357 2468"),
+            phone("other", "0512-6666 1234-802"),
+            phone("fax", "0512-66661235"),
+        ]
     );
     assert_eq!(lead.emails, vec!["zhaoqiang@jinding-mould.example.cn"]);
     assert_eq!(lead.website, s("https://www.jinding-mould.example.cn"));

@@ -276,15 +276,59 @@ pub(super) fn join_address(components: &[String]) -> Option<String> {
 
 /// Label for a number the card did not label: mainland mobile numbers are plainly mobiles.
 pub(super) fn default_phone_label(number: &str) -> &'static str {
-    match plain::classify_number(number) {
+    // The digits of a `;ext=` are not part of the number.
+    match plain::classify_number(number.split(';').next().unwrap_or(number)) {
         Some(plain::NumberKind::Mobile) => "cell",
         _ => "other",
     }
 }
 
+/// Longest extension kept from a card; the duplicate check reads no longer ones either.
+pub(super) const MAX_EXTENSION_DIGITS: usize = 6;
+
+/// The number of an RFC 3966 `tel:` URI body (the part after `tel:`), with its extension kept
+/// in the URI's own notation: `+86-21-6234-5678;ext=8021` stays so, `+86-21-6234-5678;
+/// phone-context=…` loses the other parameters. An `ext` that is not 1–6 digits (visual
+/// separators allowed) cannot be dialled and is dropped; the switchboard number is still kept.
+pub(super) fn tel_uri_number(body: &str) -> String {
+    let mut parts = body.split(['?', '#']).next().unwrap_or("").split(';');
+    let number = percent_decode(parts.next().unwrap_or("")).trim().to_owned();
+    let extension = parts.find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim().eq_ignore_ascii_case("ext").then(|| percent_decode(value))
+    });
+    let extension: Option<String> = extension.and_then(|ext| {
+        let digits: String = ext.chars().filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' ')).collect();
+        let valid =
+            (1..=MAX_EXTENSION_DIGITS).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        valid.then_some(digits)
+    });
+    match extension {
+        Some(extension) if !number.is_empty() => format!("{number};ext={extension}"),
+        _ => number,
+    }
+}
+
 /// Adds a phone unless empty or already present (cards often repeat a number under two labels;
 /// the first label wins).
+///
+/// A value listing several numbers with a slash (`021 6234 5678 / 6234 5679`) adds each of them,
+/// as [`plain::find_phones`] reads them.
 pub(super) fn push_phone(lead: &mut ParsedLead, label: &str, number: &str) {
+    let number = number.trim();
+    if number.contains(['/', '／']) {
+        let listed = plain::find_phones(number);
+        if listed.len() >= 2 {
+            for (_, each) in listed {
+                push_one_phone(lead, label, &each);
+            }
+            return;
+        }
+    }
+    push_one_phone(lead, label, number);
+}
+
+fn push_one_phone(lead: &mut ParsedLead, label: &str, number: &str) {
     let number = number.trim();
     if number.is_empty() || lead.phones.iter().any(|p| p.value == number) {
         return;

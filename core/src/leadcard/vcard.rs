@@ -8,8 +8,8 @@
 
 use super::text::{
     Escapes, decode_base64, decode_charset, decode_quoted_printable, default_phone_label, join_address,
-    join_name, non_empty, percent_decode, physical_lines, push_email, push_note, push_phone, set_once,
-    split_unescaped, strip_prefix_ci, unescape,
+    join_name, non_empty, physical_lines, push_email, push_note, push_phone, set_once, split_unescaped,
+    strip_prefix_ci, tel_uri_number, unescape,
 };
 use super::{ParsedLead, PayloadError, PayloadFormat, VCardVersion};
 
@@ -296,10 +296,11 @@ pub(super) fn parse_vcard(text: &str) -> Result<ParsedLead, PayloadError> {
             "ROLE" => set_once(&mut role, &prop.text()?),
             "TEL" => {
                 let mut number = prop.text()?;
+                // A 4.0 URI value keeps its `;ext=` (the switchboard alone is the wrong number).
                 if let Some(uri) = strip_prefix_ci(&number, "tel:") {
-                    number = percent_decode(uri.split(';').next().unwrap_or(""));
+                    number = tel_uri_number(uri);
                 } else if prop.params.uri_value {
-                    number = percent_decode(number.split(';').next().unwrap_or(""));
+                    number = tel_uri_number(&number);
                 }
                 phones.push(PendingPhone {
                     label: phone_label_from_types(&prop.params),

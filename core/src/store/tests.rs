@@ -778,6 +778,33 @@ mod duplicate_check {
     }
 
     #[test]
+    fn a_scanned_card_s_extension_tells_customers_behind_one_switchboard_apart() {
+        let f = fixture();
+        let other_extension = f.store.create(customer("上海远大模具有限公司", "021-62345678转8022")).unwrap();
+        let same_extension = f.store.create(customer("远大模具（上海）", "021 6234 5678 ext. 8021")).unwrap();
+        let payload = "BEGIN:VCARD\nVERSION:4.0\nFN:周敏\nORG:上海远大模具有限公司\n\
+                       TEL;VALUE=uri;TYPE=work:tel:+86-21-6234-5678;ext=8021\nEND:VCARD";
+        let parsed = crate::leadcard::parse_payload(payload).unwrap();
+        let card = NewLeadCard {
+            raw_payload: payload.into(),
+            format: "vcard4.0".into(),
+            company: parsed.company,
+            phones: parsed.phones.into_iter().map(|p| p.value).collect(),
+            ..Default::default()
+        };
+        let found = f.store.lead_card_duplicate_candidates(&card).unwrap();
+        let decision_of = |id| found.iter().find(|c| c.customer.id == id).map(|c| c.decision);
+        assert_eq!(decision_of(same_extension.id), Some(Decision::Same));
+        let other = found.iter().find(|c| c.customer.id == other_extension.id).expect("still a candidate");
+        assert!(
+            !other.reasons.iter().any(|r| matches!(r, MatchReason::SharedPhone { .. })),
+            "another extension is not the same number: {:?}",
+            other.reasons
+        );
+        assert!(other.reasons.contains(&MatchReason::SharedSwitchboard { e164: "+862162345678".into() }));
+    }
+
+    #[test]
     fn the_teams_thresholds_decide_what_warns() {
         let f = fixture();
         f.store.create(customer("宁波鑫达精密模具有限公司", "13812345678")).unwrap();

@@ -11,6 +11,7 @@ import dev.fieldsync.demo.ScanLeadViewModel
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
+import uniffi.fieldsync_ffi.readPhoneNumbers
 
 /**
  * Scan a business card's QR code at a trade show: with a QR scanner app (the ZXing SCAN intent,
@@ -52,7 +53,10 @@ class ScanLeadActivity : ScreenActivity() {
         scanner.state.renderWith { state ->
             showProblem(state.problem)
             lead.text = state.scan?.lead?.let { l ->
-                listOfNotNull(l.name, l.title, l.company, l.phones.joinToString().ifEmpty { null }, l.emails.joinToString().ifEmpty { null })
+                // A switchboard is shown with its extension (021 6234 5678 转 8021); a field the
+                // core cannot read as a number is shown as written.
+                val phones = l.phones.flatMap { p -> readPhoneNumbers(p).map { it.display }.ifEmpty { listOf(p) } }
+                listOfNotNull(l.name, l.title, l.company, phones.joinToString().ifEmpty { null }, l.emails.joinToString().ifEmpty { null })
                     .joinToString("\n")
             } ?: if (state.busy) "Reading the code…" else "Nothing scanned yet"
             warnings.removeAllViews()
