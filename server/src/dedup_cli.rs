@@ -115,7 +115,8 @@ pub fn eval(path: &Path) -> Result<Value> {
             Decision::Different => 2,
         }] += 1;
     }
-    let ratio = |x: u32, y: u32| if y == 0 { None } else { Some((f64::from(x) / f64::from(y) * 1e4).round() / 1e4) };
+    let ratio =
+        |x: u32, y: u32| if y == 0 { None } else { Some((f64::from(x) / f64::from(y) * 1e4).round() / 1e4) };
     let per_kind: serde_json::Map<String, Value> = kinds
         .into_iter()
         .map(|(kind, [same, possible, different])| {

@@ -360,7 +360,9 @@ impl Regions {
         let (Some(rx), Some(ry)) = (self.find(x), self.find(y)) else {
             return true;
         };
-        if matches!(rx.level, Level::Zone | Level::Country) || matches!(ry.level, Level::Zone | Level::Country) {
+        if matches!(rx.level, Level::Zone | Level::Country)
+            || matches!(ry.level, Level::Zone | Level::Country)
+        {
             return true;
         }
         self.enclosing(rx).any(|r| r == y) || self.enclosing(ry).any(|r| r == x)
@@ -444,7 +446,10 @@ mod tests {
         }
         assert!(regions.all.len() > 900, "{} regions", regions.all.len());
         for (latin, name) in LATIN_REGIONS {
-            assert!(name.contains('/') || regions.find(name).is_some(), "{latin} → {name} is not in the table");
+            assert!(
+                name.contains('/') || regions.find(name).is_some(),
+                "{latin} → {name} is not in the table"
+            );
         }
     }
 
