@@ -110,6 +110,13 @@ enum DedupCommand {
         /// JSON lines file.
         file: PathBuf,
     },
+    /// Precision and recall of "same" on labelled sets (lines {"a", "b", "label": "same"|"different",
+    /// "kind"}): one JSON line per file with the decisions per kind.
+    Eval {
+        /// JSON lines files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +378,9 @@ fn main() -> ExitCode {
         }
         Command::Dedup { command: DedupCommand::Pairs { file } } => dedup_cli::pairs(&file)
             .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
+        Command::Dedup { command: DedupCommand::Eval { files } } => {
+            files.iter().try_for_each(|file| dedup_cli::eval(file).map(|line| println!("{line}")))
+        }
         Command::Import { command: ImportCommand::Customers { file, store } } => {
             import_cli::import_customers(&file, &store).map(|report| print!("{report}"))
         }

@@ -37,7 +37,7 @@
 //!    - one name only adds two or three characters (or one Latin word) in front of the other's
 //!      complete core of at least four characters → 0.9: registered names put the place first
 //!      (行政区划 + 字号 + 行业 + 组织形式), so this is most likely a place missing from the
-//!      region list (`龙湾弘众精密模具` vs `弘众精密模具`);
+//!      region list (`越西弘众精密模具` vs `弘众精密模具`);
 //!    - anything else changed, added or dropped a whole word — a different industry (机械/模具),
 //!      a different subsidiary (华为技术/华为终端), a sales arm (精工机械销售) — and scores
 //!      `min(jw, 1 − d / max(|a|, |b|), 0.75)`.
@@ -74,6 +74,7 @@ mod grams;
 mod merge;
 mod name;
 mod phone;
+mod region;
 mod score;
 
 pub use credit_code::{is_valid_credit_code, normalize_credit_code};
