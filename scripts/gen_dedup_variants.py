@@ -83,8 +83,10 @@ INDUSTRIES = ["电机", "模具", "注塑", "五金", "阀门", "轴承", "线�
 FILLERS = ["科技", "制造", "实业", "工贸", "贸易", "集团", "工业", "技术", "发展", "科技发展", "实业发展",
            "制品", "生产", "加工"]
 LEGAL_FORMS = ["有限公司", "有限责任公司", "股份有限公司", "有限公司", "厂", ""]
-# Fillers that name a separate business (a trading or sales arm), for the one-owner negatives.
-ARMS = ["贸易", "销售", "进出口", "工贸"]
+# Words that name a separate business (a sales or export arm), for the one-owner negatives. None
+# of them is in FILLERS: a word cannot be filler in one pair and a different company in another
+# (an earlier version had 贸易 and 工贸 in both lists, labelling the same change both ways).
+ARMS = ["销售", "进出口", "商贸"]
 
 
 class Gen:
@@ -255,7 +257,7 @@ class Gen:
                          district=c["district"], area=c["area"], local=c["local"])
             add("diff_same_switchboard_other_extension", "different", self.formal(c, "city"),
                 self.write_landline(c["area"], c["local"], str(ext_a)),
-                self.short(other, "city") + rng.choice(["销售", "进出口", "贸易"]) + "有限公司",
+                self.short(other, "city") + rng.choice(ARMS) + "有限公司",
                 self.write_landline(c["area"], c["local"], str(ext_b)))
         for _ in range(150):
             c = self.company()

@@ -652,3 +652,43 @@ async fn possible_duplicates_wait_for_a_supervisor_whose_answer_is_remembered() 
     let err = w.relay.decide_pair(&supervisor.scope, c.id, DocId::generate(), ReviewDecision::Merge).await;
     assert!(matches!(err, Err(RelayError::NoSuchPair(_))), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_park_switchboard_many_companies_list_neither_merges_nor_floods_the_review_queue() {
+    let w = world();
+    let rep = w.phone(Role::Rep);
+    let switchboard = "0512-6266 0000";
+    let park = [
+        "苏州恒润精密模具",
+        "苏州天成塑胶制品",
+        "苏州华宇电子",
+        "苏州金达五金",
+        "苏州瑞丰包装",
+        "苏州博远自动化",
+        "苏州新宏泵业",
+        "苏州立信阀门",
+    ];
+    let mut ids = Vec::new();
+    for name in park {
+        ids.push(rep.store.create(draft(name, switchboard)).unwrap().id);
+        w.sync(&rep).await;
+    }
+    let pending = w.storage.pairs(&w.team, PairStatus::Pending, 100).unwrap();
+    // The first few companies meet before the number is known to be shared: at most the pairs
+    // among the first three (3), never one per pair of the park (28).
+    assert!(pending.len() <= 3, "{} pairs queued: {pending:?}", pending.len());
+    let later = w.storage.pairs(&w.team, PairStatus::Pending, 100).unwrap();
+    for name in ["苏州凯丰注塑", "苏州德诚涂料"] {
+        ids.push(rep.store.create(draft(name, switchboard)).unwrap().id);
+        w.sync(&rep).await;
+    }
+    assert_eq!(
+        w.storage.pairs(&w.team, PairStatus::Pending, 100).unwrap(),
+        later,
+        "no new pair once it is common"
+    );
+    // Nothing was merged: every company is its own customer.
+    for id in ids {
+        assert_eq!(rep.store.get::<Customer>(id).unwrap().merged_into, None);
+    }
+}

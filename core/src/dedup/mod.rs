@@ -82,7 +82,10 @@ pub use grams::{core_grams, name_grams};
 pub use merge::{CustomerMerge, FieldConflict, canonical_order, merge_customers, merge_in_canonical_order};
 pub use name::{NormalizedName, name_similarity, normalize_company_name};
 pub use phone::{NormalizedPhone, PhoneKind, normalize_phone, normalize_phones};
-pub use score::{CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare};
+pub use score::{
+    COMMON_NUMBER_UNRELATED_CUSTOMERS, CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason,
+    compare, without_common_numbers,
+};
 
 /// Folds full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space to their ASCII
 /// forms; Chinese input methods produce these whenever the rep forgets to switch modes.

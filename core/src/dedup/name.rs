@@ -147,7 +147,14 @@ pub(super) fn compare_names(a: &NormalizedName, b: &NormalizedName) -> NameCompa
         let (score, word) = core_similarity(a.head_office_core(), b.head_office_core());
         (score.min(BRANCH_CAP), word)
     } else {
-        core_similarity(&a.core, &b.core)
+        let (score, word) = core_similarity(&a.core, &b.core);
+        match without_common_filler(&a.core, &b.core) {
+            Some((x, y)) if word => {
+                let (bare, bare_word) = core_similarity(&x, &y);
+                if bare > score { (bare, bare_word) } else { (score, word) }
+            }
+            _ => (score, word),
+        }
     };
     let regions_differ = match (&a.region, &b.region) {
         (Some(x), Some(y)) => !regions_compatible(x, y),
@@ -157,6 +164,55 @@ pub(super) fn compare_names(a: &NormalizedName, b: &NormalizedName) -> NameCompa
         score = score.min(REGION_CONFLICT_CAP);
     }
     NameComparison { score, word_differs, regions_differ, branch_differs }
+}
+
+/// Business words a company adds to or drops from its own name without becoming another company
+/// (`凯丰注塑` / `凯丰注塑科技`, `光铭五金` / `光铭五金实业发展`): the organisation and generic
+/// industry filler of registered names. Words for a separate business of the same owner (商贸,
+/// 销售, 进出口, 投资, 控股, an industry word such as 模具) are not filler, and two different
+/// filler words (`液压科技` / `液压贸易`, a maker and perhaps its trading company) are not
+/// discounted either.
+#[rustfmt::skip]
+const FILLER_WORDS: &[&str] = &[
+    "科技", "技术", "实业", "发展", "工贸", "贸易", "制造", "生产", "加工", "制品", "集团", "国际",
+    "工业", "产业", "股份", "有限", "厂",
+];
+
+/// The shortest core (characters) left after filler is taken off: a 字号 and an industry word
+/// (`凯丰注塑`). A bare 字号 with filler (`璞纬实业` / `璞纬集团`) is a group and its
+/// subsidiary as often as one company.
+const MIN_CORE_WITHOUT_FILLER: usize = 4;
+
+/// `core` without filler words at its end (repeatedly: `实业发展`), and the words taken off.
+fn strip_filler(core: &str) -> (&str, Vec<&'static str>) {
+    let mut rest = core;
+    let mut taken = Vec::new();
+    'strip: loop {
+        for word in FILLER_WORDS {
+            if let Some(shorter) = rest.strip_suffix(word)
+                && shorter.chars().count() >= MIN_CORE_WITHOUT_FILLER
+            {
+                rest = shorter;
+                taken.push(*word);
+                continue 'strip;
+            }
+        }
+        return (rest, taken);
+    }
+}
+
+/// Both cores without their trailing filler, when the filler is what tells them apart and is
+/// compatible: one side's filler is part of the other's (added or dropped words), not two
+/// different words (`液压科技` / `液压贸易` may be the maker and its trading company).
+fn without_common_filler(a: &str, b: &str) -> Option<(String, String)> {
+    let (bare_a, filler_a) = strip_filler(a);
+    let (bare_b, filler_b) = strip_filler(b);
+    if filler_a.is_empty() && filler_b.is_empty() {
+        return None;
+    }
+    let compatible =
+        filler_a.iter().all(|w| filler_b.contains(w)) || filler_b.iter().all(|w| filler_a.contains(w));
+    compatible.then(|| (bare_a.to_owned(), bare_b.to_owned()))
 }
 
 /// Similarity of two cores, and whether they differ by a whole word.

@@ -135,6 +135,49 @@ pub struct DedupVerdict {
 /// [`Decision::Different`]. Otherwise a shared phone and a name similarity ≥ `same_name` →
 /// `Same`; either one alone, a name ≥ `possible_name`, or a switchboard shared through different
 /// extensions → `Possible`; nothing → `Different`.
+/// Customers with names unlike the new one's that may list a number before it stops counting as
+/// evidence of identity: a park's or a building's switchboard, a trade agent's mobile, a group
+/// hotline. Customers with a similar name are not counted, so a company that reps entered five
+/// times still has its own number as evidence against its duplicates.
+pub const COMMON_NUMBER_UNRELATED_CUSTOMERS: usize = 3;
+
+/// `key` without the numbers (those without an extension: an extension reaches one desk) that at
+/// least [`COMMON_NUMBER_UNRELATED_CUSTOMERS`] of `others` with unrelated names also list; `None`
+/// when no number is that common. The phone and the relay score candidates with the result, so
+/// a shared switchboard neither makes "same" nor floods the review queue with "possible".
+pub fn without_common_numbers<'a>(
+    key: &CustomerKey,
+    others: impl IntoIterator<Item = &'a CustomerKey>,
+    thresholds: &DedupThresholds,
+) -> Option<CustomerKey> {
+    let mut unrelated: Vec<(&str, usize)> =
+        key.phones.iter().filter(|p| p.extension.is_none()).map(|p| (p.e164.as_str(), 0)).collect();
+    if unrelated.is_empty() {
+        return None;
+    }
+    for other in others {
+        if !other.phones.iter().any(|p| unrelated.iter().any(|(e, _)| *e == p.e164)) {
+            continue;
+        }
+        if super::name_similarity(&key.name, &other.name) >= thresholds.possible_name {
+            continue;
+        }
+        for (e164, count) in unrelated.iter_mut() {
+            if other.phones.iter().any(|p| p.e164 == *e164) {
+                *count += 1;
+            }
+        }
+    }
+    let common: Vec<&str> =
+        unrelated.iter().filter(|(_, n)| *n >= COMMON_NUMBER_UNRELATED_CUSTOMERS).map(|(e, _)| *e).collect();
+    if common.is_empty() {
+        return None;
+    }
+    let mut reduced = key.clone();
+    reduced.phones.retain(|p| p.extension.is_some() || !common.contains(&p.e164.as_str()));
+    Some(reduced)
+}
+
 pub fn compare(a: &CustomerKey, b: &CustomerKey, thresholds: &DedupThresholds) -> DedupVerdict {
     let names = compare_names(&a.name, &b.name);
     let mut reasons = Vec::new();

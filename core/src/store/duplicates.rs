@@ -25,7 +25,8 @@ use super::{Store, documents};
 use crate::clock::UnixMillis;
 use crate::dedup::core_grams;
 use crate::dedup::{
-    CustomerKey, Decision, DedupThresholds, FieldConflict, MatchReason, compare, merge_customers,
+    COMMON_NUMBER_UNRELATED_CUSTOMERS, CustomerKey, Decision, DedupThresholds, FieldConflict, MatchReason,
+    compare, merge_customers, without_common_numbers,
 };
 use crate::ids::DocId;
 use crate::model::{
@@ -334,8 +335,9 @@ fn resolve_redirects(conn: &Connection, mut row: CandidateRow) -> Result<Option<
 }
 
 /// Row ids of customers with the same credit code or sharing a phone number with `key`.
-fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<Vec<i64>> {
+fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<(Vec<i64>, Vec<(String, Vec<i64>)>)> {
     let mut rows = Vec::new();
+    let mut per_phone = Vec::new();
     if let Some(code) = &key.credit_code {
         rows.extend(
             conn.prepare_cached(
@@ -351,9 +353,32 @@ fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<Vec<i64>> {
         let found = statement
             .query_map(params![phone.e164, MAX_ROWS_PER_PHONE], |r| r.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.extend(found);
+        rows.extend(&found);
+        per_phone.push((phone.e164.clone(), found));
     }
-    Ok(rows)
+    Ok((rows, per_phone))
+}
+
+/// `key` scored without its numbers that many unrelated customers also list
+/// ([`without_common_numbers`]); `None` when none is.
+fn without_common(
+    conn: &Connection,
+    key: &CustomerKey,
+    per_phone: &[(String, Vec<i64>)],
+    thresholds: &DedupThresholds,
+) -> Result<Option<CustomerKey>> {
+    let mut others = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, rows) in per_phone.iter().filter(|(_, rows)| rows.len() >= COMMON_NUMBER_UNRELATED_CUSTOMERS) {
+        for row_id in rows {
+            if seen.insert(*row_id)
+                && let Some(row) = row_by_row_id(conn, *row_id)?
+            {
+                others.push(row.key);
+            }
+        }
+    }
+    Ok(without_common_numbers(key, &others, thresholds))
 }
 
 /// Row ids of the customers sharing the most rare name grams with `key`, best first.
@@ -410,8 +435,12 @@ pub(crate) fn find_candidates(
     key: &CustomerKey,
     thresholds: &DedupThresholds,
 ) -> Result<Vec<DuplicateCandidate>> {
-    let mut row_ids = identity_hits(conn, key)?;
+    let (mut row_ids, per_phone) = identity_hits(conn, key)?;
     row_ids.extend(name_hits(conn, key)?);
+    // A number many unrelated customers list says nothing about which company this is: it is
+    // left out of the comparison (an extension on it still counts: it reaches one desk).
+    let reduced = without_common(conn, key, &per_phone, thresholds)?;
+    let key = reduced.as_ref().unwrap_or(key);
     let mut seen = std::collections::HashSet::new();
     row_ids.retain(|id| seen.insert(*id));
 

@@ -581,6 +581,80 @@ mod duplicate_check {
         f.store.duplicate_candidates(&customer(name, phone)).unwrap()
     }
 
+    #[test]
+    fn a_switchboard_many_unrelated_customers_list_stops_counting_as_evidence() {
+        let f = fixture();
+        let switchboard = "0512-6266 0000";
+        let park = [
+            "苏州恒润精密模具",
+            "苏州天成塑胶制品",
+            "苏州华宇电子",
+            "苏州金达五金",
+            "苏州瑞丰包装",
+            "苏州博远自动化",
+            "苏州新宏泵业",
+            "苏州立信阀门",
+            "苏州永安线缆",
+            "苏州德诚涂料",
+        ];
+        for name in park {
+            f.store.create(customer(name, switchboard)).unwrap();
+        }
+        // Another company of the park: no duplicate (the switchboard was "possible" before).
+        assert!(check(&f, "苏州凯丰注塑", switchboard).is_empty());
+        // One of them written again: its name is the evidence, "possible" at most, never "same".
+        let again = check(&f, "苏州天成塑胶制品有限公司", switchboard);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].decision, Decision::Possible, "{again:?}");
+        assert!(!again[0].reasons.iter().any(|r| matches!(r, MatchReason::SharedPhone { .. })));
+        // A desk behind the switchboard (an extension) still reaches one company.
+        f.store.create(customer("苏州凯丰注塑", "0512-6266 0000转8021")).unwrap();
+        let desk = check(&f, "凯丰注塑科技（苏州）有限公司", "0512-62660000-8021");
+        assert_eq!(desk[0].decision, Decision::Same, "{desk:?}");
+    }
+
+    #[test]
+    fn a_company_entered_by_five_reps_keeps_its_own_number_as_evidence() {
+        let f = fixture();
+        for name in ["南通凯丰注塑", "南通凯丰注塑有限公司", "凯丰注塑（南通）", "南通市凯丰注塑", "凯丰注塑"]
+        {
+            f.store.create(customer(name, "0513-8555 1234")).unwrap();
+        }
+        let found = check(&f, "南通凯丰注塑科技有限公司", "0513-85551234");
+        assert!(found.iter().all(|c| c.decision == Decision::Same), "{found:?}");
+        assert_eq!(found.len(), 5);
+    }
+
+    #[test]
+    fn names_differing_by_filler_or_by_how_the_region_is_written_are_the_same_company_with_one_phone() {
+        let f = fixture();
+        for (existing, new, phone) in [
+            ("南通凯丰注塑有限责任公司", "南通凯丰注塑科技有限公司", "0513-8555 1234"),
+            ("湖北省盛隆永电机科技有限公司", "襄阳盛隆永电机", "139 7100 2233"),
+            ("天创新模具（中山）制造有限公司", "中山天创新模具", "0760-8812 3456"),
+            ("滨州市光铭五金有限公司", "滨州光铭五金实业发展有限公司", "0543-3225 6059"),
+        ] {
+            f.store.create(customer(existing, phone)).unwrap();
+            let found = check(&f, new, phone);
+            assert_eq!(
+                found.first().map(|c| c.decision),
+                Some(Decision::Same),
+                "{existing} / {new}: {found:?}"
+            );
+        }
+        // Filler is not a trade name: different 字号 with the same filler stay apart.
+        f.store.create(customer("苏州恒润精密模具科技有限公司", "0512-6000 1111")).unwrap();
+        assert!(
+            check(&f, "苏州恒通精密模具科技有限公司", "0512-6000 2222")
+                .iter()
+                .all(|c| c.decision != Decision::Same)
+        );
+        // Two different filler words (a maker and its trading company) are not discounted.
+        f.store.create(customer("新乡光川璟液压科技有限公司", "134 8342 0226")).unwrap();
+        let arm = check(&f, "新乡市光川璟液压贸易有限公司", "134 8342 0226");
+        assert_eq!(arm[0].decision, Decision::Possible, "{arm:?}");
+    }
+
     /// Postings per gram, as counted by the triggers and as actually stored.
     fn gram_counts_agree(store: &Store) {
         let read = |sql: &'static str| -> Vec<(String, i64)> {

@@ -321,7 +321,12 @@ pub(crate) fn find_matches(
     );
     candidates.retain(|c| c.doc_id != row.doc_id && c.merged_into.is_none());
     candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
-    let key = keys.key(row).clone();
+    let mut key = keys.key(row).clone();
+    // A number many unrelated customers list (a park switchboard) is no evidence, as on the phone.
+    let others: Vec<CustomerKey> = candidates.iter().map(|c| keys.key(c).clone()).collect();
+    if let Some(reduced) = fieldsync_core::dedup::without_common_numbers(&key, &others, thresholds) {
+        key = reduced;
+    }
     Ok(candidates
         .into_iter()
         .filter_map(|candidate| {
