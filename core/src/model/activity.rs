@@ -302,7 +302,8 @@ mod tests {
 
     #[test]
     fn bad_follow_ups_are_refused_with_the_field_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Activity)>)> = vec![
+        type Break = Box<dyn Fn(&mut Activity)>;
+        let cases: Vec<(&str, Break)> = vec![
             ("duration_s", Box::new(|a| a.duration_s = Some(-5))),
             ("duration_s", Box::new(|a| a.duration_s = Some(MAX_DURATION_S + 1))),
             ("summary", Box::new(|a| a.summary = "话".repeat(100_000))),

@@ -334,8 +334,11 @@ fn resolve_redirects(conn: &Connection, mut row: CandidateRow) -> Result<Option<
     Ok(None)
 }
 
-/// Row ids of customers with the same credit code or sharing a phone number with `key`.
-fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<(Vec<i64>, Vec<(String, Vec<i64>)>)> {
+/// The row ids found through each of a key's numbers (E.164), in the key's order.
+type RowsPerPhone = Vec<(String, Vec<i64>)>;
+
+/// Row ids of the customers sharing the key's credit code or a number, and those per number.
+fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<(Vec<i64>, RowsPerPhone)> {
     let mut rows = Vec::new();
     let mut per_phone = Vec::new();
     if let Some(code) = &key.credit_code {
