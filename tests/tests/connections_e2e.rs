@@ -105,8 +105,17 @@ fn connections_over_the_per_address_cap_get_a_json_503_and_a_freed_slot_is_serve
         assert!(Instant::now() < deadline, "the freed slot was never served");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, _, metrics) = raw_http(relay.addr, "GET", "/metrics", &[], b"");
-    let metrics = String::from_utf8(metrics).unwrap();
+    // The health check's own slot may not be free again the instant its answer arrives: ask for
+    // the metrics until they are served (a 503 here is the cap working, not the figure).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let (status, _, body) = raw_http(relay.addr, "GET", "/metrics", &[], b"");
+        if status == 200 {
+            break String::from_utf8(body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the metrics were never served (last status {status})");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let refused = metrics
         .lines()
         .find_map(|l| l.strip_prefix("fieldsync_connections_refused_total "))
@@ -134,8 +143,17 @@ async fn the_phone_waits_what_the_relay_asks_and_then_succeeds() {
     // would have given up after three attempts.
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1800), "four syncs took only {took:?}");
-    let (_, _, metrics) = raw_http(relay.addr, "GET", "/metrics", &[], b"");
-    let metrics = String::from_utf8(metrics).unwrap();
+    // The health check's own slot may not be free again the instant its answer arrives: ask for
+    // the metrics until they are served (a 503 here is the cap working, not the figure).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let (status, _, body) = raw_http(relay.addr, "GET", "/metrics", &[], b"");
+        if status == 200 {
+            break String::from_utf8(body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the metrics were never served (last status {status})");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(metrics.contains("fieldsync_rate_limited_total{limit=\"sync_per_device\"}"), "{metrics}");
     // A phone that will not wait that long inside one sync gets RetryLater with the wait, at
     // once, for the app to schedule the next sync.
