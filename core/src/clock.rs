@@ -65,18 +65,23 @@ impl Clock for SystemClock {
 pub struct ManualClock {
     now: AtomicI64,
     uptime: Mutex<Option<Uptime>>,
+    boots: AtomicI64,
 }
 
 impl ManualClock {
     /// A clock standing at `now_ms`, without a monotonic clock.
     pub fn new(now_ms: UnixMillis) -> Self {
-        ManualClock { now: AtomicI64::new(now_ms), uptime: Mutex::new(None) }
+        ManualClock { now: AtomicI64::new(now_ms), uptime: Mutex::new(None), boots: AtomicI64::new(1) }
     }
 
     /// A clock standing at `now_ms` whose device booted a minute ago (boot `"boot-1"`).
     pub fn with_uptime(now_ms: UnixMillis) -> Self {
         let uptime = Uptime { boot_id: "boot-1".into(), uptime_ms: 60_000 };
-        ManualClock { now: AtomicI64::new(now_ms), uptime: Mutex::new(Some(uptime)) }
+        ManualClock {
+            now: AtomicI64::new(now_ms),
+            uptime: Mutex::new(Some(uptime)),
+            boots: AtomicI64::new(1),
+        }
     }
 
     /// Sets the wall clock to `now_ms` (backwards too: phones' clocks are set by hand and by the
@@ -97,8 +102,8 @@ impl ManualClock {
     /// clock without a monotonic clock.
     pub fn reboot(&self) {
         if let Some(uptime) = self.uptime.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            let boot = uptime.boot_id.strip_prefix("boot-").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-            *uptime = Uptime { boot_id: format!("boot-{}", boot + 1), uptime_ms: 30_000 };
+            let boot = self.boots.fetch_add(1, Ordering::SeqCst) + 1;
+            *uptime = Uptime { boot_id: format!("boot-{boot}"), uptime_ms: 30_000 };
         }
     }
 }

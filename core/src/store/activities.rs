@@ -5,7 +5,6 @@
 use rusqlite::{Connection, params};
 
 use super::Store;
-use super::documents;
 use super::documents::StoredDoc;
 use super::error::{Result, StoreError};
 use super::projection::hydrate;
@@ -125,11 +124,7 @@ fn invalid(field: &'static str, problem: impl Into<String>) -> StoreError {
 
 /// Loads `id` as a record of kind `R`, or says which reference is wrong.
 fn referenced<R: Record>(conn: &Connection, id: DocId) -> Result<R> {
-    let stored = documents::load(conn, id)?.ok_or(StoreError::NotFound { kind: R::KIND, id })?;
-    if stored.kind != R::KIND {
-        return Err(StoreError::WrongKind { id, expected: R::KIND, actual: stored.kind });
-    }
-    hydrate(&stored.doc, id)
+    super::find_in(conn, id)?.ok_or(StoreError::NotFound { kind: R::KIND, id })
 }
 
 /// The activity's customer, deal and visit exist here and belong together.
@@ -255,17 +250,17 @@ impl Store {
         let limit = limit.clamp(1, MAX_TIMELINE_PAGE);
         self.db.read(|conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT kind, doc_id, at, line FROM (
-                     SELECT 'visit' AS kind, doc_id, at, CAST(photo_count AS TEXT) AS line
+                "SELECT kind, doc_id, at, first, second FROM (
+                     SELECT 'visit' AS kind, doc_id, at, CAST(photo_count AS TEXT) AS first, '' AS second
                        FROM visit_index WHERE customer_id = ?1
                      UNION ALL
-                     SELECT 'activity', doc_id, at, activity_type || char(9) || summary_head
+                     SELECT 'activity', doc_id, at, activity_type, summary_head
                        FROM activity_index WHERE customer_id = ?1
                      UNION ALL
-                     SELECT 'deal', doc_id, stage_entered_at, title || char(9) || stage
+                     SELECT 'deal', doc_id, stage_entered_at, title, stage
                        FROM opportunity_index WHERE customer_id = ?1
                      UNION ALL
-                     SELECT 'lead_card', doc_id, scanned_at, coalesce(name, '') || char(9) || coalesce(company, '')
+                     SELECT 'lead_card', doc_id, scanned_at, coalesce(name, ''), coalesce(company, '')
                        FROM lead_card_index WHERE customer_id = ?1
                  )
                  WHERE ?2 IS NULL OR at < ?2 OR (at = ?2 AND doc_id < ?3)
@@ -278,13 +273,21 @@ impl Store {
                     before.map(|c| c.id.to_string()),
                     i64::from(limit)
                 ],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, DocId>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, DocId>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
             )?;
             let mut entries = Vec::new();
             for row in rows {
-                let (kind, id, at, raw) = row?;
+                let (kind, id, at, first, second) = row?;
                 let Some(kind) = TimelineKind::parse(&kind) else { continue };
-                entries.push(TimelineEntry { kind, id, at, line: timeline_line(kind, &raw) });
+                entries.push(TimelineEntry { kind, id, at, line: timeline_line(kind, &first, &second) });
             }
             let next = (entries.len() == limit as usize)
                 .then(|| entries.last().map(|e| TimelineCursor { at: e.at, id: e.id }))
@@ -333,9 +336,8 @@ impl Store {
     }
 }
 
-/// The list line of a timeline entry from its projection columns (tab-separated pairs).
-fn timeline_line(kind: TimelineKind, raw: &str) -> String {
-    let (first, second) = raw.split_once('\t').unwrap_or((raw, ""));
+/// The list line of a timeline entry from its two projection columns.
+fn timeline_line(kind: TimelineKind, first: &str, second: &str) -> String {
     match kind {
         TimelineKind::Visit => format!("拜访 · {first} 张照片"),
         TimelineKind::Activity => {

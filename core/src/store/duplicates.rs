@@ -25,8 +25,8 @@ use super::{Store, documents};
 use crate::clock::UnixMillis;
 use crate::dedup::core_grams;
 use crate::dedup::{
-    COMMON_NUMBER_UNRELATED_CUSTOMERS, CustomerKey, Decision, DedupThresholds, FieldConflict, MatchReason,
-    compare, merge_customers, without_common_numbers,
+    CustomerKey, Decision, DedupThresholds, FieldConflict, MatchReason, compare, merge_customers,
+    without_common_numbers,
 };
 use crate::ids::DocId;
 use crate::model::{
@@ -334,13 +334,9 @@ fn resolve_redirects(conn: &Connection, mut row: CandidateRow) -> Result<Option<
     Ok(None)
 }
 
-/// The row ids found through each of a key's numbers (E.164), in the key's order.
-type RowsPerPhone = Vec<(String, Vec<i64>)>;
-
-/// Row ids of the customers sharing the key's credit code or a number, and those per number.
-fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<(Vec<i64>, RowsPerPhone)> {
+/// Row ids of customers with the same credit code or sharing a phone number with `key`.
+fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<Vec<i64>> {
     let mut rows = Vec::new();
-    let mut per_phone = Vec::new();
     if let Some(code) = &key.credit_code {
         rows.extend(
             conn.prepare_cached(
@@ -356,32 +352,9 @@ fn identity_hits(conn: &Connection, key: &CustomerKey) -> Result<(Vec<i64>, Rows
         let found = statement
             .query_map(params![phone.e164, MAX_ROWS_PER_PHONE], |r| r.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.extend(&found);
-        per_phone.push((phone.e164.clone(), found));
+        rows.extend(found);
     }
-    Ok((rows, per_phone))
-}
-
-/// `key` scored without its numbers that many unrelated customers also list
-/// ([`without_common_numbers`]); `None` when none is.
-fn without_common(
-    conn: &Connection,
-    key: &CustomerKey,
-    per_phone: &[(String, Vec<i64>)],
-    thresholds: &DedupThresholds,
-) -> Result<Option<CustomerKey>> {
-    let mut others = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (_, rows) in per_phone.iter().filter(|(_, rows)| rows.len() >= COMMON_NUMBER_UNRELATED_CUSTOMERS) {
-        for row_id in rows {
-            if seen.insert(*row_id)
-                && let Some(row) = row_by_row_id(conn, *row_id)?
-            {
-                others.push(row.key);
-            }
-        }
-    }
-    Ok(without_common_numbers(key, &others, thresholds))
+    Ok(rows)
 }
 
 /// Row ids of the customers sharing the most rare name grams with `key`, best first.
@@ -438,20 +411,21 @@ pub(crate) fn find_candidates(
     key: &CustomerKey,
     thresholds: &DedupThresholds,
 ) -> Result<Vec<DuplicateCandidate>> {
-    let (mut row_ids, per_phone) = identity_hits(conn, key)?;
+    let mut row_ids = identity_hits(conn, key)?;
     row_ids.extend(name_hits(conn, key)?);
-    // A number many unrelated customers list says nothing about which company this is: it is
-    // left out of the comparison (an extension on it still counts: it reaches one desk).
-    let reduced = without_common(conn, key, &per_phone, thresholds)?;
-    let key = reduced.as_ref().unwrap_or(key);
     let mut seen = std::collections::HashSet::new();
     row_ids.retain(|id| seen.insert(*id));
+    let mut rows = Vec::with_capacity(row_ids.len());
+    for row_id in row_ids {
+        rows.extend(row_by_row_id(conn, row_id)?);
+    }
+    // A number many unrelated customers list says nothing about which company this is: it is
+    // left out of the comparison (an extension on it still counts: it reaches one desk).
+    let reduced = without_common_numbers(key, rows.iter().map(|r| &r.key), thresholds);
+    let key = reduced.as_ref().unwrap_or(key);
 
     let mut best: HashMap<DocId, (DuplicateCandidate, UnixMillis)> = HashMap::new();
-    for row_id in row_ids {
-        let Some(row) = row_by_row_id(conn, row_id)? else {
-            continue;
-        };
+    for row in rows {
         let verdict = compare(key, &row.key, thresholds);
         if verdict.decision == Decision::Different {
             continue;

@@ -286,15 +286,7 @@ impl Store {
 
     /// Reads a record, or `None` when there is none with this id.
     pub fn find<R: Record>(&self, id: DocId) -> Result<Option<R>> {
-        self.db.read(|conn| {
-            let Some(stored) = documents::load(conn, id)? else {
-                return Ok(None);
-            };
-            if stored.kind != R::KIND {
-                return Err(StoreError::WrongKind { id, expected: R::KIND, actual: stored.kind });
-            }
-            projection::hydrate(&stored.doc, id).map(Some)
-        })
+        self.db.read(|conn| find_in(conn, id))
     }
 
     /// Moves a deal to another stage (forward or backward) and records the move in its history.
@@ -503,6 +495,18 @@ fn load_or_create_identity(tx: &Connection, path: &Path, now: UnixMillis) -> Res
         params![&identity.secret()[..], &identity.device_id().as_bytes()[..], now],
     )?;
     Ok(identity)
+}
+
+/// Reads a record inside a transaction: `None` when there is none with this id,
+/// [`StoreError::WrongKind`] when the id holds another kind.
+pub(crate) fn find_in<R: Record>(conn: &Connection, id: DocId) -> Result<Option<R>> {
+    let Some(stored) = documents::load(conn, id)? else {
+        return Ok(None);
+    };
+    if stored.kind != R::KIND {
+        return Err(StoreError::WrongKind { id, expected: R::KIND, actual: stored.kind });
+    }
+    projection::hydrate(&stored.doc, id).map(Some)
 }
 
 #[cfg(test)]

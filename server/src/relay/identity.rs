@@ -23,7 +23,8 @@ use std::collections::{HashMap, HashSet};
 use automerge::transaction::CommitOptions;
 use automerge::{ActorId, ReadDoc};
 use fieldsync_core::dedup::{
-    CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason, compare, merge_customers, name_grams,
+    COMMON_NUMBER_UNRELATED_CUSTOMERS, CustomerKey, Decision, DedupThresholds, DedupVerdict, MatchReason,
+    compare, merge_customers, name_grams, without_common_numbers,
 };
 use fieldsync_core::model::{Customer, Record, RecordKind};
 use fieldsync_core::{Clock as _, DocId, SystemClock};
@@ -323,9 +324,12 @@ pub(crate) fn find_matches(
     candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.doc_id.cmp(&b.doc_id)));
     let mut key = keys.key(row).clone();
     // A number many unrelated customers list (a park switchboard) is no evidence, as on the phone.
-    let others: Vec<CustomerKey> = candidates.iter().map(|c| keys.key(c).clone()).collect();
-    if let Some(reduced) = fieldsync_core::dedup::without_common_numbers(&key, &others, thresholds) {
-        key = reduced;
+    // With fewer candidates than that rule needs, their keys are not gathered for it.
+    if candidates.len() >= COMMON_NUMBER_UNRELATED_CUSTOMERS {
+        let others: Vec<CustomerKey> = candidates.iter().map(|c| keys.key(c).clone()).collect();
+        if let Some(reduced) = without_common_numbers(&key, &others, thresholds) {
+            key = reduced;
+        }
     }
     Ok(candidates
         .into_iter()

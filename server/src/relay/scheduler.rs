@@ -73,7 +73,7 @@ impl Writer {
                     };
                     if let (Some(opportunity_id), Some(at)) = (visit.opportunity_id, visit.started_at) {
                         // A visit only moves stalls later, so the deal's next look stays as it is.
-                        batch.schedule.push(ScheduleWrite::Visit { opportunity_id, at });
+                        batch.schedule.push(ScheduleWrite::DealActivity { opportunity_id, at });
                     }
                 }
                 RecordKind::Activity => {
@@ -82,7 +82,7 @@ impl Writer {
                     };
                     // A follow-up that says what was said is activity on its deal, as on the phone.
                     if let (Some(opportunity_id), true) = (activity.opportunity_id, activity.has_summary()) {
-                        batch.schedule.push(ScheduleWrite::Visit { opportunity_id, at: activity.at });
+                        batch.schedule.push(ScheduleWrite::DealActivity { opportunity_id, at: activity.at });
                     }
                 }
                 RecordKind::TeamRules => batch.schedule.push(ScheduleWrite::Team { team_id: team, at: 0 }),

@@ -232,9 +232,9 @@ pub struct ScheduleRow {
 pub enum ScheduleWrite {
     /// A deal's document changed: replace its row.
     Deal(ScheduleRow),
-    /// A visit to a deal started at `at`, or a follow-up on it with a summary happened then
-    /// (kept as the latest per deal: activity for the stall rules).
-    Visit {
+    /// Activity on a deal at `at`, for the stall rules: a visit to it started, or a follow-up on
+    /// it with a summary (kept as the latest per deal).
+    DealActivity {
         /// The deal.
         opportunity_id: DocId,
         /// The visit's start or the follow-up's time.

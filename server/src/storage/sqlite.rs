@@ -1093,7 +1093,7 @@ fn write_schedule(tx: &rusqlite::Transaction<'_>, write: &ScheduleWrite) -> Stor
                 row.held
             ])?;
         }
-        ScheduleWrite::Visit { opportunity_id, at } => {
+        ScheduleWrite::DealActivity { opportunity_id, at } => {
             tx.prepare_cached(
                 "INSERT INTO opportunity_visits (opportunity_id, last_visit_at) VALUES (?1, ?2)
                  ON CONFLICT (opportunity_id) DO UPDATE SET last_visit_at = max(last_visit_at, excluded.last_visit_at)",
