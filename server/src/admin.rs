@@ -78,6 +78,17 @@ pub enum AdminCommand {
         #[arg(long)]
         team: String,
     },
+    /// Moves every customer and open deal of one user (a rep leaving) to another user of the
+    /// same team in one step; each customer's ownership history keeps the move. Run it with the
+    /// relay stopped, or use `POST /v1/admin/transfer` from an admin's device while it runs.
+    Transfer {
+        /// The user whose customers move.
+        #[arg(long)]
+        from: String,
+        /// The user who takes them over (same tenant and team).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// Runs one admin command against the data directory and returns its JSON output.
@@ -108,6 +119,26 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
             )?;
             let runtime = tokio::runtime::Builder::new_current_thread().build()?;
             let report = runtime.block_on(relay.repair_team_log(&team))?;
+            serde_json::to_value(report)?
+        }
+        AdminCommand::Transfer { from, to } => {
+            let Some(leaving) = storage.user_info(&from)? else {
+                anyhow::bail!("no user {from}");
+            };
+            let scope = crate::storage::DeviceScope {
+                device_id: [0; 16],
+                user_id: "admin-cli".into(),
+                role: crate::storage::Role::Admin,
+                tenant_id: leaving.tenant_id,
+                team_id: leaving.team_id,
+            };
+            let relay = crate::relay::Relay::start(
+                std::sync::Arc::new(storage),
+                crate::relay::RelayLimits::default(),
+                std::sync::Arc::new(crate::metrics::Metrics::default()),
+            )?;
+            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let report = runtime.block_on(relay.transfer(&scope, &from, &to))?;
             serde_json::to_value(report)?
         }
         AdminCommand::Bootstrap { tenant, team, reps, supervisors, admins } => {

@@ -112,6 +112,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/review", get(review_queue).post(review_decide))
         .route("/v1/documents/{doc_id}", get(document_snapshot))
         .route("/v1/repair", post(repair_log))
+        .route("/v1/admin/transfer", post(transfer_customers))
         .merge(sync_routes)
         .merge(enroll_routes)
         .merge(blob_routes)
@@ -310,15 +311,21 @@ async fn document_snapshot(
         .parse()
         .map_err(|e| ApiError::bad_request("bad_request", format!("{doc_id:?} is not a document id: {e}")))?;
     let storage = state.relay.storage().clone();
-    let stored = tokio::task::spawn_blocking(move || storage.load_document(id))
-        .await
-        .map_err(ApiError::internal)??;
+    let (stored, owner) = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::storage::StorageError>((storage.load_document(id)?, storage.owner_row(id)?))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let hidden = crate::storage::SyncVisibility::for_role(scope.role).hidden_kind();
+    // As in sync: a rep gets a customer's record only while they own it (docs/ownership.md).
+    let owned_by_other = scope.role == Role::Rep
+        && owner.is_some_and(|row| row.owner_user_id.as_deref() != Some(scope.user_id.as_str()));
     match stored {
         Some(doc)
             if doc.tenant_id == scope.tenant_id
                 && doc.team_id == scope.team_id
-                && hidden != Some(doc.kind.as_str()) =>
+                && hidden != Some(doc.kind.as_str())
+                && !owned_by_other =>
         {
             Ok(([(header::CONTENT_TYPE, "application/octet-stream")], doc.snapshot).into_response())
         }
@@ -341,6 +348,33 @@ async fn repair_log(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "repairing the log is for admins"));
     }
     let report = state.relay.repair_team_log(&scope.team_id).await?;
+    Ok(Json(serde_json::to_value(report).map_err(ApiError::internal)?))
+}
+
+#[derive(serde::Deserialize)]
+struct TransferBody {
+    from: String,
+    to: String,
+}
+
+/// `POST /v1/admin/transfer` `{"from": USER, "to": USER}`: an admin moves every customer and open
+/// deal of a rep (one leaving) to another rep of the team in one step; history is kept in each
+/// customer's ownership document. Answers `{from, to, customers, deals}`.
+async fn transfer_customers(
+    State(state): State<AppState>,
+    Device(scope): Device,
+    body: Result<Json<TransferBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if scope.role != Role::Admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "transfers are for admins"));
+    }
+    let Json(body) = body.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    for user in [&body.from, &body.to] {
+        if user.is_empty() || user.len() > 100 {
+            return Err(ApiError::bad_request("bad_transfer", "a user id is 1–100 characters"));
+        }
+    }
+    let report = state.relay.transfer(&scope, &body.from, &body.to).await?;
     Ok(Json(serde_json::to_value(report).map_err(ApiError::internal)?))
 }
 

@@ -99,9 +99,12 @@ pub fn run(dir: &Path) -> Result<String> {
         d2.amount = Some(Money { minor_units: 52_000_000, currency: "CNY".into() });
         d2.expected_close_at = Some(now + 30 * 86_400_000);
         rep2.update(&d2)?;
-        let mut c3: Customer = rep3.get(customer.id)?;
+        // Rep 1 owns the customer: the other reps see that it exists and who owns it, not its
+        // record; the supervisor sees it whole and adds a number.
+        let supervisor = &devices[3].1;
+        let mut c3: Customer = supervisor.get(customer.id)?;
         c3.phones.push("138 0000 1111".into());
-        rep3.update(&c3)?;
+        supervisor.update(&c3)?;
         rep3.create(NewVisit {
             customer_id: customer.id,
             opportunity_id: Some(deal.id),
@@ -112,7 +115,7 @@ pub fn run(dir: &Path) -> Result<String> {
             report,
             "offline: rep 1 moved the deal to 需求确认; rep 2 raised the amount and set a close date;"
         )?;
-        writeln!(report, "         rep 3 added a phone to the customer and logged a visit")?;
+        writeln!(report, "         the supervisor added a phone to the customer; rep 3 logged a visit")?;
 
         // Sync in an awkward order, then everyone once more.
         writeln!(report, "\nsync order: rep 3, rep 2, supervisor, rep 1, then everyone again")?;
@@ -136,17 +139,27 @@ pub fn run(dir: &Path) -> Result<String> {
         let reference: Opportunity = devices[0].1.get(deal.id)?;
         let reference_customer: Customer = devices[0].1.get(customer.id)?;
         let mut converged = true;
-        for (name, store, _) in &devices {
+        for (i, (name, store, _)) in devices.iter().enumerate() {
             let d: Opportunity = store.get(deal.id)?;
-            let c: Customer = store.get(customer.id)?;
-            converged &= d == reference && c == reference_customer;
+            let owner = store.ownership(customer.id)?.and_then(|o| o.owner_name).unwrap_or_default();
+            // Rep 1 (the owner) and the supervisor hold the customer; reps 2 and 3 only its listing.
+            let customer_line = match store.find::<Customer>(customer.id)? {
+                Some(c) => {
+                    converged &= (i == 0 || i == 3) && c == reference_customer;
+                    format!("customer phones {}", c.phones.len())
+                }
+                None => {
+                    converged &= i == 1 || i == 2;
+                    format!("customer owned by {owner}, record not shared")
+                }
+            };
+            converged &= d == reference && owner == "rep 1";
             writeln!(
                 report,
-                "  {name:<13} deal {} ¥{} close {} | customer phones {} | {} documents, outbox {}",
+                "  {name:<13} deal {} ¥{} close {} | {customer_line} | {} documents, outbox {}",
                 d.stage.label_zh(),
                 d.amount.as_ref().map(|a| a.minor_units / 100).unwrap_or(0),
                 if d.expected_close_at.is_some() { "set" } else { "unset" },
-                c.phones.len(),
                 store.document_count()?,
                 store.outbox_len()?
             )?;
@@ -156,7 +169,8 @@ pub fn run(dir: &Path) -> Result<String> {
         }
         writeln!(
             report,
-            "\nall four devices hold identical records: both reps' edits to the deal survived the merge"
+            "\nall four devices hold identical records: both reps' edits to the deal survived the merge; \
+             only the customer's owner and the supervisor hold its record"
         )?;
         for (_, store, _) in &devices {
             store.close()?;

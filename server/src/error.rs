@@ -195,6 +195,7 @@ impl From<RelayError> for ApiError {
             ),
             RelayError::Storage(e) => e.into(),
             RelayError::NoSuchPair(m) => ApiError::new(StatusCode::NOT_FOUND, "no_such_pair", m),
+            RelayError::Transfer(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_transfer", m),
         }
     }
 }

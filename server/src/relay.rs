@@ -23,13 +23,16 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::Metrics;
 use crate::storage::{
     AlertRow, BatchWrite, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate, LogEntry,
-    MergeConflict, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError, SyncVisibility,
+    MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError,
+    SyncVisibility,
 };
 
 pub(crate) mod identity;
+mod ownership;
 mod repair;
 pub(crate) mod scheduler;
 
+pub use ownership::{PoolTickReport, TransferReport};
 pub use repair::RepairReport;
 
 pub use scheduler::TickReport;
@@ -73,6 +76,9 @@ pub enum RelayError {
     /// A review decision names something that is not a customer pair of the caller's team.
     #[error("{0}")]
     NoSuchPair(String),
+    /// A transfer names a user who is not of the caller's team (or the same user twice).
+    #[error("{0}")]
+    Transfer(String),
 }
 
 /// A supervisor's answer to a pair in the review queue.
@@ -163,6 +169,13 @@ struct TickJob {
     reply: oneshot::Sender<Result<TickReport, RelayError>>,
 }
 
+struct TransferJob {
+    scope: DeviceScope,
+    from: String,
+    to: String,
+    reply: oneshot::Sender<Result<TransferReport, RelayError>>,
+}
+
 struct RepairJob {
     team_id: String,
     reply: oneshot::Sender<Result<RepairReport, RelayError>>,
@@ -173,6 +186,7 @@ enum Job {
     Push(PushJob),
     Decide(DecideJob),
     Tick(TickJob),
+    Transfer(TransferJob),
     Repair(RepairJob),
 }
 
@@ -181,6 +195,7 @@ enum Outcome {
     Pushed(PushOutcome),
     Decided(Result<(), RelayError>),
     Ticked(TickReport),
+    Transferred(Result<TransferReport, RelayError>),
 }
 
 #[derive(Debug, Default)]
@@ -218,14 +233,25 @@ impl Relay {
         limits: RelayLimits,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Relay> {
+        Self::start_with_clock(storage, limits, metrics, Arc::new(SystemClock))
+    }
+
+    /// [`Relay::start`] with the clock the ownership rules read (when a customer was claimed,
+    /// released, returned to the pool); tests run it on a fake one, as they tick the scheduler.
+    pub fn start_with_clock(
+        storage: Arc<dyn RelayStorage>,
+        limits: RelayLimits,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn fieldsync_core::Clock>,
+    ) -> std::io::Result<Relay> {
         let (writer, jobs) = mpsc::channel(1024);
         let actor = storage.relay_actor().map_err(std::io::Error::other)?;
         let thread_storage = storage.clone();
         let thread_limits = limits.clone();
         let thread_metrics = metrics.clone();
-        std::thread::Builder::new()
-            .name("relay-writer".into())
-            .spawn(move || Writer::new(thread_storage, thread_limits, thread_metrics, actor).run(jobs))?;
+        std::thread::Builder::new().name("relay-writer".into()).spawn(move || {
+            Writer::new(thread_storage, thread_limits, thread_metrics, actor, clock).run(jobs)
+        })?;
         Ok(Relay { storage, writer, limits, metrics })
     }
 
@@ -315,6 +341,29 @@ impl Relay {
 }
 
 impl Relay {
+    /// An admin moves every customer and open deal of the user `from` to the user `to`, both of
+    /// the admin's team, in one batch (docs/ownership.md). The caller checks the role.
+    pub async fn transfer(
+        &self,
+        scope: &DeviceScope,
+        from: &str,
+        to: &str,
+    ) -> Result<TransferReport, RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Transfer(TransferJob {
+                scope: scope.clone(),
+                from: from.to_owned(),
+                to: to.to_owned(),
+                reply,
+            }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
+    }
+}
+
+impl Relay {
     /// A supervisor's answer to a pair of customers in the review queue: merge them, or
     /// remember that they are different companies. The caller checks the role.
     pub async fn decide_pair(
@@ -343,6 +392,9 @@ fn pull(
 ) -> Result<Pulled, RelayError> {
     let head = storage.head_seq(&scope.team_id)?;
     let visibility = SyncVisibility::for_role(scope.role);
+    // Reps receive only their own customers' records; the team's `ownership` documents say that
+    // the others exist and who owns them (docs/ownership.md).
+    let rep_user = (scope.role == Role::Rep).then_some(scope.user_id.as_str());
     let cursor = match cursor {
         None => Cursor::Snapshots { base_seq: head, after: None },
         // A position past the head means the relay's data was replaced (restored from a
@@ -353,7 +405,7 @@ fn pull(
     let mut snapshots = Vec::new();
     let (log_from, budget) = match cursor {
         Cursor::Snapshots { base_seq, after } => {
-            let page = storage.snapshots_after(&scope.team_id, after, visibility, budget)?;
+            let page = storage.snapshots_after(&scope.team_id, after, visibility, rep_user, budget)?;
             let used: usize = page.documents.iter().map(|(_, b)| b.len()).sum();
             let last = page.documents.last().map(|(id, _)| *id).or(after);
             snapshots =
@@ -365,7 +417,8 @@ fn pull(
         }
         Cursor::Log { seq } => (seq, budget),
     };
-    let page = storage.changes_after(&scope.team_id, log_from, scope.device_id, visibility, budget)?;
+    let page =
+        storage.changes_after(&scope.team_id, log_from, scope.device_id, visibility, rep_user, budget)?;
     let changes = page.changes.into_iter().map(|(doc_id, bytes)| DocumentBytes { doc_id, bytes }).collect();
     Ok((snapshots, changes, Cursor::Log { seq: page.through_seq }, page.more))
 }
@@ -442,6 +495,8 @@ struct Writer {
     cache: DocCache,
     /// The relay's own Automerge actor, for the merges it writes.
     actor: [u8; 16],
+    /// What the ownership rules take as now.
+    clock: Arc<dyn fieldsync_core::Clock>,
 }
 
 /// What one batch will commit.
@@ -471,6 +526,16 @@ struct Batch {
     raised_keys: HashSet<String>,
     /// Each team's rules in force, read once per batch.
     rules: HashMap<String, fieldsync_core::model::TeamRules>,
+    /// Customers' ownership rows as this batch leaves them.
+    owners: HashMap<DocId, OwnerRow>,
+    /// The same, as writes in order (with rules changes), for the commit.
+    owner_writes: Vec<OwnerWrite>,
+    /// Per `(team, user)`, customers gained (+) or lost (−) in this batch.
+    owned_delta: HashMap<(String, String), i64>,
+    /// New claims and releases to decide, in arrival order.
+    claims: Vec<(DocId, DeviceScope)>,
+    /// Customers first seen in this batch, with the user whose device created them.
+    new_customers: HashMap<DocId, String>,
 }
 
 impl Batch {
@@ -498,9 +563,10 @@ impl Writer {
         limits: RelayLimits,
         metrics: Arc<Metrics>,
         actor: [u8; 16],
+        clock: Arc<dyn fieldsync_core::Clock>,
     ) -> Self {
         let cache = DocCache::new(limits.document_cache);
-        Writer { storage, limits, metrics, cache, actor }
+        Writer { storage, limits, metrics, cache, actor, clock }
     }
 
     fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
@@ -544,7 +610,16 @@ impl Writer {
             let outcome = match job {
                 Job::Push(push) => self.check_job(push, &mut batch).map(Outcome::Pushed),
                 Job::Decide(decide) => self.decide(decide, &mut batch).map(Outcome::Decided),
-                Job::Tick(tick) => self.tick(tick.now, tick.limit, &mut batch).map(Outcome::Ticked),
+                Job::Tick(tick) => self.tick(tick.now, tick.limit, &mut batch).and_then(|mut report| {
+                    let pool = self.pool_tick(tick.now, tick.limit, &mut batch)?;
+                    report.pool_examined = pool.examined;
+                    report.returned_to_pool = pool.returned;
+                    report.more |= pool.more;
+                    Ok(Outcome::Ticked(report))
+                }),
+                Job::Transfer(t) => {
+                    self.transfer(&t.scope, &t.from, &t.to, &mut batch).map(Outcome::Transferred)
+                }
                 Job::Repair(_) => unreachable!("repairs are taken out of the batch above"),
             };
             match outcome {
@@ -558,7 +633,8 @@ impl Writer {
         let result = match failure {
             Some(e) => Err(e),
             None => self
-                .resolve_identities(&mut batch)
+                .own_touched(&mut batch)
+                .and_then(|()| self.resolve_identities(&mut batch))
                 .and_then(|()| self.schedule_touched(&mut batch))
                 .and_then(|()| self.commit(&batch)),
         };
@@ -576,6 +652,9 @@ impl Writer {
                         (Job::Tick(tick), Outcome::Ticked(report)) => {
                             self.metrics.record_alerts(u64::from(report.raised));
                             let _ = tick.reply.send(Ok(report));
+                        }
+                        (Job::Transfer(t), Outcome::Transferred(result)) => {
+                            let _ = t.reply.send(result);
                         }
                         // Outcomes are pushed in job order, one per job.
                         _ => {}
@@ -600,6 +679,9 @@ impl Writer {
                         Job::Tick(tick) => {
                             let _ = tick.reply.send(Err(error()));
                         }
+                        Job::Transfer(t) => {
+                            let _ = t.reply.send(Err(error()));
+                        }
                         Job::Repair(_) => {}
                     }
                 }
@@ -613,6 +695,7 @@ impl Writer {
             && batch.customer_rows.is_empty()
             && batch.schedule.is_empty()
             && batch.flags.is_empty()
+            && batch.owner_writes.is_empty()
         {
             self.cache.trim();
             return Ok(());
@@ -640,6 +723,7 @@ impl Writer {
             conflicts: &batch.conflicts,
             schedule: &batch.schedule,
             alerts: &batch.alerts,
+            owners: &batch.owner_writes,
         };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
         self.cache.trim();
@@ -747,6 +831,24 @@ impl Writer {
                 "alerts are written by the relay only".into(),
             ));
         }
+        if facts.kind == RecordKind::Ownership {
+            return Err(Verdict::Reject(
+                RejectCode::OutOfScope,
+                "who owns a customer is decided by the relay only: send a claim".into(),
+            ));
+        }
+        if facts.kind == RecordKind::ClaimRequest {
+            let before = if existing.is_some() { self.cache.get(&doc_id).map(|d| &d.doc) } else { None };
+            if let Some(why) = ownership::claim_change_refusal(before, &candidate) {
+                return Err(Verdict::Reject(RejectCode::OutOfScope, format!("claim {doc_id}: {why}")));
+            }
+        }
+        if facts.kind == RecordKind::Customer
+            && existing.is_some()
+            && let Some(why) = self.edit_refusal(doc_id, scope, batch).map_err(Verdict::Storage)?
+        {
+            return Err(Verdict::Reject(RejectCode::OutOfScope, why));
+        }
         if facts.kind == RecordKind::TeamRules && scope.role != Role::Admin {
             return Err(Verdict::Reject(RejectCode::OutOfScope, "only admins edit team rules".into()));
         }
@@ -772,6 +874,13 @@ impl Writer {
         }
         if facts.kind == RecordKind::Customer {
             batch.customers.push((doc_id, scope.team_id.clone()));
+        }
+        if facts.kind == RecordKind::Customer && existing.is_none() {
+            // Its first change comes from the device that created it: its user is the creator.
+            batch.new_customers.insert(doc_id, scope.user_id.clone());
+        }
+        if facts.kind == RecordKind::ClaimRequest && existing.is_none() {
+            batch.claims.push((doc_id, scope.clone()));
         }
         if matches!(
             facts.kind,

@@ -40,7 +40,11 @@ fn world() -> World {
     let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
     let tenant = storage.create_tenant("Acme", 0).unwrap();
     let team = storage.create_team(&tenant, "East", 0).unwrap();
-    let relay = Relay::start(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default())).unwrap();
+    // Customers' ownership counts from the phones' (fake) time, as the scheduler's ticks do.
+    let clock = Arc::new(ManualClock::new(T0));
+    let relay =
+        Relay::start_with_clock(storage.clone(), RelayLimits::default(), Arc::new(Metrics::default()), clock)
+            .unwrap();
     World { dir, relay, storage, team }
 }
 
@@ -417,11 +421,16 @@ async fn alert_documents_reach_supervisors_and_admins_but_not_reps() {
         assert_eq!(phone.store.alerts(10).unwrap(), [], "a rep's device holds no alert");
         assert_eq!(phone.store.find::<Alert>(alert.id).unwrap(), None, "nor the alert's document");
     }
-    // Everything else still arrives, before and after the alert in the log.
-    assert_eq!(rep.store.get::<Customer>(later.id).unwrap().company_name, "无锡恒通");
+    // Everything else still arrives, before and after the alert in the log; another rep's
+    // customer as its listing (who owns it), not its record (docs/ownership.md).
+    let listing = rep.store.ownership(later.id).unwrap().expect("the listing of the other rep's customer");
+    assert_eq!(listing.company_name, "无锡恒通");
+    assert_eq!(listing.owner_user_id.as_deref(), Some(other_rep.scope.user_id.as_str()));
+    assert_eq!(rep.store.find::<Customer>(later.id).unwrap(), None);
     let deal = other_rep.store.get::<Opportunity>(alert.opportunity_id).unwrap();
     assert_eq!(deal.stage, Stage::ProposalSubmitted);
-    other_rep.store.get::<Customer>(alert.customer_id).unwrap();
+    assert!(other_rep.store.ownership(alert.customer_id).unwrap().is_some());
+    supervisor.store.get::<Customer>(alert.customer_id).unwrap();
 
     // The rep's cursor went past the hidden entry: the next sync is empty and at the head.
     let head = w.storage.head_seq(&w.team).unwrap();
@@ -447,8 +456,13 @@ async fn a_newly_enrolled_rep_device_gets_the_team_snapshot_without_alerts() {
     assert_eq!(new_rep.store.alerts(10).unwrap(), []);
     assert_eq!(new_rep.store.find::<Alert>(alert.id).unwrap(), None);
     new_rep.store.get::<Opportunity>(alert.opportunity_id).unwrap();
-    new_rep.store.get::<Customer>(alert.customer_id).unwrap();
-    new_rep.store.get::<Customer>(later.id).unwrap();
+    // Another rep's customers come as listings only (docs/ownership.md).
+    for id in [alert.customer_id, later.id] {
+        assert_eq!(new_rep.store.find::<Customer>(id).unwrap(), None);
+        let listing = new_rep.store.ownership(id).unwrap().expect("listing");
+        assert_eq!(listing.owner_user_id.as_deref(), Some(rep.scope.user_id.as_str()));
+        new_supervisor.store.get::<Customer>(id).unwrap();
+    }
 
     // A later alert (the escalation) does not reach the new rep through the log either.
     assert_eq!(w.relay.tick(T0 + days(12.0), 100).await.unwrap().raised, 1);
@@ -480,7 +494,8 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     let mut log = Vec::new();
     let mut seq = 0;
     while seq < head {
-        let page = w.storage.changes_after(&w.team, seq, reader, SyncVisibility::Everything, 1).unwrap();
+        let page =
+            w.storage.changes_after(&w.team, seq, reader, SyncVisibility::Everything, None, 1).unwrap();
         assert_eq!(page.changes.len(), 1);
         log.push((page.through_seq, page.changes[0].0));
         seq = page.through_seq;
@@ -491,7 +506,8 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     // From every cursor, a rep's page holds the next visible entry only; `more` says whether
     // another visible one follows; a page ends at the head when none does.
     for from in 0..=head {
-        let page = w.storage.changes_after(&w.team, from, reader, SyncVisibility::WithoutAlerts, 1).unwrap();
+        let page =
+            w.storage.changes_after(&w.team, from, reader, SyncVisibility::WithoutAlerts, None, 1).unwrap();
         let mut after = visible.iter().filter(|(seq, _)| *seq > from);
         let (next, following) = (after.next(), after.next());
         let got: Vec<DocId> = page.changes.iter().map(|(doc, _)| *doc).collect();
@@ -503,7 +519,7 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     // Skipping a device's own entries and the alerts together: one page, to the head.
     let own = w
         .storage
-        .changes_after(&w.team, 0, rep.scope.device_id, SyncVisibility::WithoutAlerts, 1 << 20)
+        .changes_after(&w.team, 0, rep.scope.device_id, SyncVisibility::WithoutAlerts, None, 1 << 20)
         .unwrap();
     assert!(!own.more && own.through_seq == head, "{own:?}");
     assert!(own.changes.iter().all(|(doc, _)| !alerts.contains(doc)));
@@ -514,7 +530,7 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
         let mut documents = Vec::new();
         let mut after = None;
         for _ in 0..1000 {
-            let page = w.storage.snapshots_after(&w.team, after, visibility, 1).unwrap();
+            let page = w.storage.snapshots_after(&w.team, after, visibility, None, 1).unwrap();
             assert!(page.documents.len() <= 1);
             documents.extend(page.documents.iter().map(|(doc, _)| *doc));
             after = documents.last().copied();

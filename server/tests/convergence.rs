@@ -114,7 +114,11 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 async fn three_reps_editing_offline_converge_whatever_the_sync_order() {
     for order in permutations(3) {
         let w = world();
-        let phones: Vec<Phone> = (0..3).map(|_| w.phone(Role::Rep)).collect();
+        // Rep 0 owns what it creates; its customer's record is shared with the team's
+        // supervisors, not with other reps (docs/ownership.md), so the other two editors are
+        // supervisors.
+        let phones: Vec<Phone> =
+            [Role::Rep, Role::Supervisor, Role::Supervisor].into_iter().map(|r| w.phone(r)).collect();
         // Rep 0 creates the customer and the deal; everyone gets them.
         let customer = phones[0].store.create(draft("苏州精工机械", "13812345678")).unwrap();
         let deal = phones[0]
@@ -163,7 +167,8 @@ async fn three_reps_editing_offline_converge_whatever_the_sync_order() {
         for p in &phones[1..] {
             assert_eq!(p.store.get::<Customer>(customer.id).unwrap(), reference, "order {order:?}");
             assert_eq!(p.store.get::<Opportunity>(deal.id).unwrap(), reference_deal, "order {order:?}");
-            assert_eq!(p.store.document_count().unwrap(), 5);
+            // Four customers, the deal and each customer's ownership listing.
+            assert_eq!(p.store.document_count().unwrap(), 9);
             assert_eq!(p.store.outbox_len().unwrap(), 0);
         }
         let relay_copy = w.storage.load_document(deal.id).unwrap().unwrap();
@@ -225,7 +230,7 @@ async fn another_teams_device_can_neither_write_nor_read_a_document() {
 #[tokio::test]
 async fn replayed_and_reordered_pushes_end_in_the_same_state() {
     let w = world();
-    let (a, b) = (w.phone(Role::Rep), w.phone(Role::Rep));
+    let (a, b) = (w.phone(Role::Rep), w.phone(Role::Supervisor));
     let mut c = a.store.create(draft("重放测试", "1")).unwrap();
     c.tags = vec!["first".into()];
     c = a.store.update(&c).unwrap();
@@ -251,7 +256,8 @@ async fn replayed_and_reordered_pushes_end_in_the_same_state() {
 
     w.sync(&b).await;
     assert_eq!(b.store.get::<Customer>(c.id).unwrap().tags, vec!["first".to_string(), "second".to_string()]);
-    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 3, "each change is in the log once");
+    // Three changes and the relay's ownership listing of the new customer.
+    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 4, "each change is in the log once");
 }
 
 #[tokio::test]
@@ -283,9 +289,10 @@ async fn a_new_device_pages_through_compacted_snapshots_then_follows_the_log() {
             break;
         }
     }
-    assert_eq!(snapshots, 300, "one compacted snapshot per document, no history replay");
+    // Each customer and its ownership listing.
+    assert_eq!(snapshots, 600, "one compacted snapshot per document, no history replay");
     assert!(rounds > 1, "the 64 KiB minimum page forced several pages");
-    assert_eq!(newcomer.store.document_count().unwrap(), 300);
+    assert_eq!(newcomer.store.document_count().unwrap(), 600);
     let edited: Customer = newcomer.store.get(created[0].id).unwrap();
     assert_eq!(edited.tags, vec!["edited".to_string()]);
 
@@ -316,7 +323,7 @@ async fn a_push_touching_more_documents_than_the_relay_caches_stores_every_snaps
     w.sync(&newcomer).await;
     assert_eq!(
         newcomer.store.document_count().unwrap(),
-        40,
+        80, // and the relay's ownership listing of each
         "every acknowledged document reaches a new device"
     );
     for customer in &created {
@@ -390,7 +397,8 @@ async fn malformed_changes_and_changes_that_break_a_document_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.rejected[0].code, RejectCode::InvalidDocument, "{}", r.rejected[0].message);
-    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 1, "nothing refused reached the log");
+    // The customer and its ownership listing.
+    assert_eq!(w.storage.head_seq(&w.team).unwrap(), 2, "nothing refused reached the log");
 }
 
 #[tokio::test]
@@ -584,9 +592,16 @@ async fn two_reps_creating_the_same_customer_offline_end_with_one_whatever_the_s
             "order {order:?}: phones united, one entry per number"
         );
         assert_eq!(expected[0].3, vec!["机床".to_string(), "老客户".into()], "order {order:?}: tags united");
-        for phone in &reps {
-            assert_eq!(resolved(&phone.store, &ids), expected, "order {order:?}: every device agrees");
-        }
+        // Each rep holds its own record and agrees on it; rep A (whose record stayed, and who
+        // followed neither up before) keeps the customer; rep B's record redirects to it, and B
+        // sees A's customer as a listing owned by A (docs/ownership.md).
+        assert_eq!(resolved(&reps[0].store, &ids[..1]), expected[..1], "order {order:?}");
+        assert_eq!(resolved(&reps[1].store, &ids[1..]), expected[1..], "order {order:?}");
+        assert_eq!(reps[1].store.find::<Customer>(a.id).unwrap(), None, "order {order:?}");
+        let listing = reps[1].store.ownership(a.id).unwrap().expect("A's listing");
+        assert_eq!(listing.owner_user_id.as_deref(), Some(reps[0].scope.user_id.as_str()), "order {order:?}");
+        let gone = reps[1].store.ownership(b.id).unwrap().expect("B's listing");
+        assert_eq!((gone.merged_into, gone.reason.as_str()), (Some(a.id), "merged"), "order {order:?}");
         let canonical: Customer = supervisor.store.get(a.id).unwrap();
         assert_eq!(
             canonical.address.as_deref(),
@@ -601,7 +616,7 @@ async fn two_reps_creating_the_same_customer_offline_end_with_one_whatever_the_s
         assert_eq!(visit.customer_id, b.id);
         assert_eq!(supervisor.store.resolve_customer(visit.customer_id).unwrap().id, a.id);
         // Searches find the one surviving customer.
-        let found = reps[1].store.customers_by_name_prefix("苏州精工", 10).unwrap();
+        let found = supervisor.store.customers_by_name_prefix("苏州精工", 10).unwrap();
         assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), vec![a.id], "order {order:?}");
         // Nothing left to do: another round changes nothing.
         for phone in reps.iter().chain([&supervisor]) {

@@ -179,7 +179,8 @@ async fn no_single_bit_flip_of_a_pushed_change_reaches_the_log() {
     assert_eq!(w.push(&rep.scope, doc_id, valid).await.unwrap(), None);
     let other = w.phone(&team, Role::Supervisor);
     let applied = w.sync(&other).await;
-    assert_eq!((applied.documents_changed, applied.quarantined), (1, 0));
+    // The customer and its ownership listing.
+    assert_eq!((applied.documents_changed, applied.quarantined), (2, 0));
 }
 
 #[tokio::test]
@@ -322,6 +323,7 @@ async fn a_damaged_entry_an_older_relay_stored_is_quarantined_by_phones_and_remo
                 conflicts: &[],
                 schedule: &[],
                 alerts: &[],
+                owners: &[],
             },
             1,
         )
@@ -332,7 +334,8 @@ async fn a_damaged_entry_an_older_relay_stored_is_quarantined_by_phones_and_remo
     // A new device is unaffected: its snapshots were made without the bad entry.
     let newcomer = w.phone(&team, Role::Supervisor);
     let applied = w.sync(&newcomer).await;
-    assert_eq!((applied.documents_changed, applied.quarantined), (2, 0));
+    // Two customers and their ownership listings.
+    assert_eq!((applied.documents_changed, applied.quarantined), (4, 0));
     let follower = w.phone(&team, Role::Supervisor);
     // Follow the log from the start, as a device that synced before the bad entry arrived.
     let request = SyncRequest { cursor: vec![1, 1, 0], max_response_bytes: 1 << 20, changes: Vec::new() };

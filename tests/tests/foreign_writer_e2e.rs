@@ -256,6 +256,12 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
         required_customer_fields: vec!["address".into()],
         dedup_same_name: 0.85,
         dedup_possible_name: 0.6,
+        // Not written by the JavaScript writer: the defaults.
+        pool_return_days: 30,
+        pool_return_without_won_days: 0,
+        max_owned_customers: 200,
+        reclaim_cooldown_days: 30,
+        pool_warn_days: 3,
         provenance,
     };
     assert_eq!(store.get::<TeamRules>(rules_id).unwrap(), rules);

@@ -4,7 +4,8 @@
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 
 use super::{
-    Activity, Alert, Customer, LeadCard, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit,
+    Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind,
+    ServiceSlip, TeamRules, Visit,
 };
 
 /// What a valid document is.
@@ -83,6 +84,8 @@ fn check_with(doc: &Automerge, validate: bool, rules: bool) -> Result<DocumentFa
         RecordKind::TeamRules => facts::<TeamRules>(doc, validate || rules)?,
         RecordKind::Alert => facts::<Alert>(doc, validate)?,
         RecordKind::Activity => facts::<Activity>(doc, validate)?,
+        RecordKind::Ownership => facts::<Ownership>(doc, validate)?,
+        RecordKind::ClaimRequest => facts::<ClaimRequest>(doc, validate)?,
     };
     Ok(DocumentFacts { kind, sealed })
 }

@@ -13,6 +13,7 @@ mod lead_card;
 mod lenient;
 mod location;
 mod opportunity;
+mod ownership;
 mod service_slip;
 mod team_rules;
 mod visit;
@@ -32,6 +33,10 @@ pub use lead_card::{LeadCard, NewLeadCard};
 pub use lenient::{UnreadableRecord, read_record, write_record};
 pub use location::{Datum, FixSource, Location};
 pub use opportunity::{DealEvidence, EvidenceKind, Money, NewOpportunity, Opportunity, Stage, StageChange};
+pub use ownership::{
+    ClaimAction, ClaimDecision, ClaimRefusal, ClaimRequest, Cooldown, MAX_OWNERSHIP_HISTORY, Ownership,
+    OwnershipEvent, OwnershipReason, ownership_id, return_due_at,
+};
 pub use service_slip::{NewServiceSlip, ServiceSlip, SlipItem};
 pub use team_rules::{GeofenceMode, NewTeamRules, StageEvidence, StageRule, TeamRules};
 pub use visit::{EvidenceFlag, NewVisit, PhotoRef, Visit};
@@ -62,11 +67,13 @@ pub enum RecordKind {
     Alert,
     /// A follow-up between visits: a call, a message, a sample sent.
     Activity,
+    Ownership,
+    ClaimRequest,
 }
 
 impl RecordKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::Customer,
         RecordKind::LeadCard,
         RecordKind::Opportunity,
@@ -75,6 +82,8 @@ impl RecordKind {
         RecordKind::TeamRules,
         RecordKind::Alert,
         RecordKind::Activity,
+        RecordKind::Ownership,
+        RecordKind::ClaimRequest,
     ];
 
     /// The name stored in documents and tables.
@@ -88,6 +97,8 @@ impl RecordKind {
             RecordKind::TeamRules => "team_rules",
             RecordKind::Alert => "alert",
             RecordKind::Activity => "activity",
+            RecordKind::Ownership => "ownership",
+            RecordKind::ClaimRequest => "claim",
         }
     }
 }

@@ -113,8 +113,42 @@ pub struct TeamRules {
     /// Name similarity at which a pair is shown for review (default 0.6).
     #[autosurgeon(missing = "default_possible_name", hydrate = "super::lenient::number")]
     pub dedup_possible_name: f64,
+    /// Customer ownership and the public pool (docs/ownership.md). Days without an effective
+    /// follow-up (a visit checked in on site, or a follow-up that says what was said) after
+    /// which an owned customer returns to the pool; 0 = never (default 30).
+    #[autosurgeon(missing = "default_pool_return_days", hydrate = "super::lenient::count")]
+    pub pool_return_days: u32,
+    /// Days without a won deal after which an owned customer returns to the pool; 0 = this rule
+    /// is off (the default).
+    #[autosurgeon(missing = "Default::default", hydrate = "super::lenient::count")]
+    pub pool_return_without_won_days: u32,
+    /// At most this many customers owned per rep (default 200).
+    #[autosurgeon(missing = "default_max_owned_customers", hydrate = "super::lenient::count")]
+    pub max_owned_customers: u32,
+    /// Days a rep may not claim again a customer they released or lost to the pool (default 30).
+    #[autosurgeon(missing = "default_reclaim_cooldown_days", hydrate = "super::lenient::count")]
+    pub reclaim_cooldown_days: u32,
+    /// Days before its return to the pool that the owner's phone warns (default 3).
+    #[autosurgeon(missing = "default_pool_warn_days", hydrate = "super::lenient::count")]
+    pub pool_warn_days: u32,
     /// Who created the rules and when.
     pub provenance: Provenance,
+}
+
+fn default_pool_return_days() -> u32 {
+    30
+}
+
+fn default_max_owned_customers() -> u32 {
+    200
+}
+
+fn default_reclaim_cooldown_days() -> u32 {
+    30
+}
+
+fn default_pool_warn_days() -> u32 {
+    3
 }
 
 fn default_same_name() -> f64 {
@@ -150,6 +184,16 @@ impl TeamRules {
         i64::from(self.alert_grace_hours) * 3_600_000
     }
 
+    /// How long before its return to the pool the owner's phone warns, in milliseconds.
+    pub fn pool_warn_ms(&self) -> i64 {
+        i64::from(self.pool_warn_days) * 86_400_000
+    }
+
+    /// The cooldown before a rep may claim again what they released or lost, in milliseconds.
+    pub fn reclaim_cooldown_ms(&self) -> i64 {
+        i64::from(self.reclaim_cooldown_days) * 86_400_000
+    }
+
     /// The thresholds the duplicate check uses for this team.
     pub fn dedup_thresholds(&self) -> DedupThresholds {
         DedupThresholds { same_name: self.dedup_same_name, possible_name: self.dedup_possible_name }
@@ -175,6 +219,16 @@ pub struct NewTeamRules {
     pub dedup_same_name: f64,
     /// Name similarity worth a review (default 0.6).
     pub dedup_possible_name: f64,
+    /// Days without an effective follow-up before the pool takes a customer back (0 = never).
+    pub pool_return_days: u32,
+    /// Days without a won deal before the pool takes a customer back (0 = off).
+    pub pool_return_without_won_days: u32,
+    /// Customers a rep may own at most.
+    pub max_owned_customers: u32,
+    /// Days before a rep may claim again what they released or lost.
+    pub reclaim_cooldown_days: u32,
+    /// Days of warning before a customer returns to the pool.
+    pub pool_warn_days: u32,
 }
 
 impl Default for NewTeamRules {
@@ -195,6 +249,11 @@ impl Default for NewTeamRules {
             required_customer_fields: Vec::new(),
             dedup_same_name: default_same_name(),
             dedup_possible_name: default_possible_name(),
+            pool_return_days: default_pool_return_days(),
+            pool_return_without_won_days: 0,
+            max_owned_customers: default_max_owned_customers(),
+            reclaim_cooldown_days: default_reclaim_cooldown_days(),
+            pool_warn_days: default_pool_warn_days(),
         }
     }
 }
@@ -213,6 +272,11 @@ impl Draft for NewTeamRules {
             required_customer_fields: self.required_customer_fields,
             dedup_same_name: self.dedup_same_name,
             dedup_possible_name: self.dedup_possible_name,
+            pool_return_days: self.pool_return_days,
+            pool_return_without_won_days: self.pool_return_without_won_days,
+            max_owned_customers: self.max_owned_customers,
+            reclaim_cooldown_days: self.reclaim_cooldown_days,
+            pool_warn_days: self.pool_warn_days,
             provenance,
         }
     }
@@ -290,6 +354,29 @@ impl Record for TeamRules {
                 kind,
                 "alert_grace_hours",
                 format!("{} hours is more than two weeks", self.alert_grace_hours),
+            ));
+        }
+        for (field, days) in [
+            ("pool_return_days", self.pool_return_days),
+            ("pool_return_without_won_days", self.pool_return_without_won_days),
+            ("reclaim_cooldown_days", self.reclaim_cooldown_days),
+        ] {
+            if days > 3650 {
+                return Err(ValidationError::new(kind, field, format!("{days} days is more than ten years")));
+            }
+        }
+        if !(1..=100_000).contains(&self.max_owned_customers) {
+            return Err(ValidationError::new(
+                kind,
+                "max_owned_customers",
+                format!("{} is outside 1–100,000", self.max_owned_customers),
+            ));
+        }
+        if self.pool_warn_days > 30 {
+            return Err(ValidationError::new(
+                kind,
+                "pool_warn_days",
+                format!("{} days is more than 30", self.pool_warn_days),
             ));
         }
         Ok(())

@@ -146,6 +146,25 @@ pub enum StoreError {
         /// The kinds of document still missing.
         missing: Vec<crate::model::EvidenceKind>,
     },
+    /// A claim or release the phone already knows the relay would refuse; nothing was saved.
+    #[error("{message}")]
+    ClaimRefused {
+        /// Why ([`crate::model::ClaimRefusal`]).
+        code: crate::model::ClaimRefusal,
+        /// What the rep reads.
+        message: String,
+    },
+    /// Only the relay writes this record or field (ownership, alerts, a claim's decision).
+    #[error("{kind} {field} is written by the relay only")]
+    RelayOnly {
+        /// The record kind.
+        kind: RecordKind,
+        /// The field (or `*` for the whole record).
+        field: &'static str,
+    },
+    /// The store has not been enrolled with a relay: it does not know its user.
+    #[error("this phone is not enrolled: it does not know its user yet")]
+    NotEnrolled,
     /// The relay's response does not fit the request or the documents; nothing was applied.
     #[error("sync response refused: {0}")]
     Protocol(String),

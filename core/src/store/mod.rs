@@ -17,6 +17,7 @@ mod duplicates;
 mod error;
 mod exchange;
 mod funnel;
+mod ownership;
 mod projection;
 mod query;
 mod schema;
@@ -41,6 +42,7 @@ pub use exchange::{
     SyncStatus,
 };
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
+pub use ownership::{ClaimStatus, MAX_POOL_PAGE, OwnershipView, PoolWarning};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
@@ -220,6 +222,9 @@ impl Store {
     /// [`Store::update`] inside the write transaction `tx`, for a record already validated.
     fn update_in<R: Record>(&self, tx: &Connection, record: &R, now: UnixMillis) -> Result<R> {
         let id = record.id();
+        if matches!(R::KIND, RecordKind::Ownership | RecordKind::Alert) {
+            return Err(StoreError::RelayOnly { kind: R::KIND, field: "*" });
+        }
         let mut stored = self.load_for_write::<R>(tx, id)?;
         let current: R = projection::hydrate(&stored.doc, id)?;
         if record.provenance() != current.provenance() {
@@ -229,6 +234,7 @@ impl Store {
                 "is set when the record is created and cannot change",
             )));
         }
+        ownership::check_local_edit(tx, &stored.doc, record)?;
         self.commit_change(tx, id, &mut stored, now, |am_tx| {
             crate::model::write_record(am_tx, record).map_err(|e| e.to_string())
         })?;

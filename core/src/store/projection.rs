@@ -8,7 +8,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::error::{Result, StoreError};
 use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_grams};
 use crate::ids::DocId;
-use crate::model::{Activity, Alert, Customer, LeadCard, Opportunity, Record, RecordKind, Visit};
+use crate::model::{
+    Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind, Visit,
+};
 
 /// Rewrites the projection rows of one document from its current state.
 pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<()> {
@@ -19,6 +21,8 @@ pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Auto
         RecordKind::LeadCard => project_lead_card(conn, &hydrate::<LeadCard>(doc, id)?),
         RecordKind::Alert => project_alert(conn, &hydrate::<Alert>(doc, id)?),
         RecordKind::Activity => project_activity(conn, &hydrate::<Activity>(doc, id)?),
+        RecordKind::Ownership => super::ownership::project_ownership(conn, &hydrate::<Ownership>(doc, id)?),
+        RecordKind::ClaimRequest => super::ownership::project_claim(conn, &hydrate::<ClaimRequest>(doc, id)?),
         // Slips and rules are read by id; nothing queries them by field yet.
         RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(()),
     }
@@ -38,7 +42,8 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
          DELETE FROM customer_e164_index; DELETE FROM customer_name_grams;
          DELETE FROM customer_name_gram_counts;
          DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;
-         DELETE FROM stage_history_index; DELETE FROM alert_index; DELETE FROM activity_index;",
+         DELETE FROM stage_history_index; DELETE FROM alert_index; DELETE FROM activity_index;
+         DELETE FROM ownership_index; DELETE FROM claim_index;",
     )?;
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?
@@ -275,8 +280,8 @@ pub(crate) fn index_customers_for_dedup(conn: &Connection) -> Result<()> {
 fn project_visit(conn: &Connection, visit: &Visit) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO visit_index
-         (doc_id, customer_id, opportunity_id, at, started_at, ended_at, photo_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (doc_id, customer_id, opportunity_id, at, started_at, ended_at, photo_count, on_site)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         visit.id.to_string(),
@@ -285,7 +290,8 @@ fn project_visit(conn: &Connection, visit: &Visit) -> Result<()> {
         visit.started_at.unwrap_or(visit.planned_at),
         visit.started_at,
         visit.ended_at,
-        visit.photos.len() as i64
+        visit.photos.len() as i64,
+        visit.on_site
     ])?;
     Ok(())
 }
@@ -368,6 +374,21 @@ fn project_alert(conn: &Connection, alert: &Alert) -> Result<()> {
 /// The Rust step of migration 0005: projects the funnel columns and the stage history of the
 /// deals already in the store (alerts did not exist before it). An unreadable deal is skipped,
 /// as in 0004.
+/// Migration 0009: visits' on-site check-ins, which count as effective follow-ups.
+pub(crate) fn index_visits_on_site(conn: &Connection) -> Result<()> {
+    let ids: Vec<DocId> = conn
+        .prepare("SELECT doc_id FROM documents WHERE kind = 'visit' ORDER BY doc_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let Ok(Some(stored)) = super::documents::load(conn, id) else { continue };
+        if let Ok(visit) = hydrate::<Visit>(&stored.doc, id) {
+            project_visit(conn, &visit)?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn index_funnel(conn: &Connection) -> Result<()> {
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents WHERE kind = 'opportunity' ORDER BY doc_id")?

@@ -33,6 +33,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration { sql: include_str!("migrations/0006_quarantine.sql"), then: None },
     Migration { sql: include_str!("migrations/0007_device_clock_and_track.sql"), then: None },
     Migration { sql: include_str!("migrations/0008_activities.sql"), then: None },
+    Migration {
+        sql: include_str!("migrations/0009_ownership.sql"),
+        then: Some(super::projection::index_visits_on_site),
+    },
 ];
 
 /// The schema version this build writes.

@@ -237,6 +237,7 @@ impl RelayClient {
     ) -> Result<Enrollment, SyncError> {
         let answer = self.enroll_request(store.identity(), code, device_name).await?;
         store.set_relay(&self.base, &answer.token)?;
+        store.set_user(&answer.enrollment.user_id, &answer.enrollment.role)?;
         Ok(answer.enrollment)
     }
 

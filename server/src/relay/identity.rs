@@ -195,6 +195,7 @@ impl Writer {
         let mut redirected = duplicate;
         redirected.merged_into = Some(canonical.id);
         self.author(&redirected, team, batch)?;
+        self.merge_owners(canonical.id, redirected.id, team, batch)?;
         Ok(Some(canonical.id))
     }
 
@@ -275,7 +276,7 @@ impl Writer {
 
     /// A customer as merged in memory, loaded into the cache if needed; `None` for another kind
     /// or a document that does not read as a customer.
-    fn customer(&mut self, id: DocId) -> Result<Option<Customer>, StorageError> {
+    pub(super) fn customer(&mut self, id: DocId) -> Result<Option<Customer>, StorageError> {
         match self.document_meta(id).map_err(storage)? {
             Some(meta) if meta.kind == RecordKind::Customer => {}
             _ => return Ok(None),

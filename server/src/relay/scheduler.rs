@@ -36,8 +36,12 @@ pub struct TickReport {
     pub raised: u32,
     /// Deals whose due alert waits for the rep's sync.
     pub held: u32,
-    /// Whether more rows were due than the tick's limit took.
+    /// Whether more rows (deals or customers) were due than the tick's limit took.
     pub more: bool,
+    /// Owned customers whose pool rule fell due, read.
+    pub pool_examined: u32,
+    /// Customers returned to the public pool.
+    pub returned_to_pool: u32,
 }
 
 impl Writer {

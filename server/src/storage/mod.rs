@@ -198,6 +198,59 @@ pub struct BatchWrite<'a> {
     pub schedule: &'a [ScheduleWrite],
     /// Alerts raised (their documents are in `documents` and `entries`).
     pub alerts: &'a [AlertRow],
+    /// Changes to the customers' ownership rows, in order.
+    pub owners: &'a [OwnerWrite],
+}
+
+/// A customer's owner as the relay keeps it (one row per customer it has assigned; see
+/// docs/ownership.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRow {
+    /// The customer.
+    pub customer_id: DocId,
+    /// Its team.
+    pub team_id: String,
+    /// Its owner (a user id); `None` in the pool or merged away.
+    pub owner_user_id: Option<String>,
+    /// When the current owner (or the pool) got it.
+    pub owned_since: i64,
+    /// The latest effective follow-up (a visit checked in on site, a follow-up with a summary).
+    pub last_effective_at: Option<i64>,
+    /// The latest won deal.
+    pub last_won_at: Option<i64>,
+    /// When the pool rule must be looked at next; `None`: nothing falls due.
+    pub return_due_at: Option<i64>,
+    /// The record it was merged into.
+    pub merged_into: Option<DocId>,
+}
+
+/// A change to the ownership rows, in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerWrite {
+    /// Replace (or insert) a customer's row.
+    Row(OwnerRow),
+    /// The team's rules changed: every owned customer of the team is looked at again at `at`.
+    TeamDue {
+        /// The team.
+        team_id: String,
+        /// When.
+        at: i64,
+    },
+}
+
+/// A user as the ownership rules read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The user.
+    pub user_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Team.
+    pub team_id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
 }
 
 /// A deal as the stall scheduler reads it (one row per opportunity document).
@@ -462,28 +515,49 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn deal_rep(&self, team_id: &str, owner: &str, creator: [u8; 16]) -> StorageResult<Option<String>>;
     /// When any device of `user_id` last synced.
     fn user_last_sync(&self, user_id: &str) -> StorageResult<Option<i64>>;
+
+    // --- ownership (docs/ownership.md) ---
+    /// A user, whoever's team.
+    fn user_info(&self, user_id: &str) -> StorageResult<Option<UserInfo>>;
+    /// The user of a device of `team_id`.
+    fn device_user(&self, team_id: &str, device_id: [u8; 16]) -> StorageResult<Option<String>>;
+    /// The ownership row of a customer.
+    fn owner_row(&self, customer_id: DocId) -> StorageResult<Option<OwnerRow>>;
+    /// How many customers of `team_id` `user_id` owns.
+    fn owned_count(&self, team_id: &str, user_id: &str) -> StorageResult<u32>;
+    /// The customers `user_id` owns in `team_id`.
+    fn owned_customers(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
+    /// Up to `limit` rows whose pool rule falls due by `now`, earliest first (an index; never a
+    /// scan of the customers).
+    fn due_owner_rows(&self, now: i64, limit: u32) -> StorageResult<Vec<OwnerRow>>;
+    /// The open deals of `team_id` whose rep is `user_id`.
+    fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
     /// The alerts raised for a team, newest first: `(alert id, payload)`.
     fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq` that `visibility` lets the device see, skipping
-    /// `exclude_actor`'s own, up to `max_bytes`. Entries skipped as own or hidden still move
-    /// `through_seq` past them; `more` is set only when a visible entry did not fit.
+    /// `exclude_actor`'s own, up to `max_bytes`. With `rep_user`, changes to customers owned by
+    /// someone else (or in the pool) are hidden too (docs/ownership.md, "Who sees what").
+    /// Entries skipped as own or hidden still move `through_seq` past them; `more` is set only
+    /// when a visible entry did not fit.
     fn changes_after(
         &self,
         team_id: &str,
         after_seq: u64,
         exclude_actor: [u8; 16],
         visibility: SyncVisibility,
+        rep_user: Option<&str>,
         max_bytes: usize,
     ) -> StorageResult<ChangePage>;
-    /// Document snapshots of a team after `after` (by id) that `visibility` lets the device
-    /// see, up to `max_bytes`.
+    /// Document snapshots of a team after `after` (by id) that `visibility` (and `rep_user`, as
+    /// for [`RelayStorage::changes_after`]) lets the device see, up to `max_bytes`.
     fn snapshots_after(
         &self,
         team_id: &str,
         after: Option<DocId>,
         visibility: SyncVisibility,
+        rep_user: Option<&str>,
         max_bytes: usize,
     ) -> StorageResult<SnapshotPage>;
     /// How many documents the relay stores.

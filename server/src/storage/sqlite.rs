@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate,
-    MergeConflict, PairStatus, RelayStorage, Role, ScheduleRow, ScheduleWrite, SnapshotPage, StorageError,
-    StorageResult, StoredDocument, SyncVisibility,
+    MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleRow, ScheduleWrite,
+    SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, UserInfo,
 };
 
 mod push;
@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_alerts.sql"),
     include_str!("../../migrations/0005_push.sql"),
     include_str!("../../migrations/0006_push_address_owner.sql"),
+    include_str!("../../migrations/0007_ownership.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
@@ -473,7 +474,8 @@ impl RelayStorage for SqliteStorage {
     }
 
     fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64> {
-        let BatchWrite { entries, documents, flags, customers, pairs, conflicts, schedule, alerts } = batch;
+        let BatchWrite { entries, documents, flags, customers, pairs, conflicts, schedule, alerts, owners } =
+            batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO changes (team_id, doc_id, change_hash, actor, bytes, received_at)
@@ -581,6 +583,9 @@ impl RelayStorage for SqliteStorage {
                 for key in &a.trigger_keys {
                     alert_key.execute(params![key, &a.alert_id.as_bytes()[..]])?;
                 }
+            }
+            for write in owners {
+                write_owner(tx, write)?;
             }
             Ok(seq.max(0) as u64)
         })
@@ -836,6 +841,113 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn user_info(&self, user_id: &str) -> StorageResult<Option<UserInfo>> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT user_id, tenant_id, team_id, name, role FROM users WHERE user_id = ?1",
+                )?
+                .query_row([user_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(user_id, tenant_id, team_id, name, role)| {
+                Some(UserInfo { user_id, tenant_id, team_id, name, role: Role::parse(&role)? })
+            }))
+        })
+    }
+
+    fn device_user(&self, team_id: &str, device_id: [u8; 16]) -> StorageResult<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT d.user_id FROM devices d JOIN users u ON u.user_id = d.user_id
+                     WHERE d.device_id = ?1 AND u.team_id = ?2",
+                )?
+                .query_row(params![&device_id[..], team_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn owner_row(&self, customer_id: DocId) -> StorageResult<Option<OwnerRow>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "SELECT {OWNER_COLUMNS} FROM customer_owner WHERE customer_id = ?1"
+                ))?
+                .query_row([&customer_id.as_bytes()[..]], owner_row)
+                .optional()?)
+        })
+    }
+
+    fn owned_count(&self, team_id: &str, user_id: &str) -> StorageResult<u32> {
+        self.read(|conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM customer_owner
+                     WHERE owner_user_id = ?2 AND team_id = ?1 AND merged_into IS NULL",
+                )?
+                .query_row(params![team_id, user_id], |r| r.get(0))?;
+            Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
+        })
+    }
+
+    fn owned_customers(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT customer_id FROM customer_owner
+                     WHERE owner_user_id = ?2 AND team_id = ?1 AND merged_into IS NULL
+                     ORDER BY customer_id",
+                )?
+                .query_map(params![team_id, user_id], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|r| {
+                    r.map_err(StorageError::from).and_then(|b| {
+                        <[u8; 16]>::try_from(b)
+                            .map(DocId::from_bytes)
+                            .map_err(|_| StorageError::Backend("a stored customer id is not 16 bytes".into()))
+                    })
+                })
+                .collect::<StorageResult<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn due_owner_rows(&self, now: i64, limit: u32) -> StorageResult<Vec<OwnerRow>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(&format!(
+                    "SELECT {OWNER_COLUMNS} FROM customer_owner
+                     WHERE return_due_at IS NOT NULL AND return_due_at <= ?1
+                     ORDER BY return_due_at LIMIT ?2"
+                ))?
+                .query_map(params![now, limit], owner_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached(
+                    "SELECT doc_id FROM opportunity_schedule
+                     WHERE team_id = ?1 AND rep_user_id = ?2 AND stage NOT IN ('Won', 'Lost')
+                     ORDER BY doc_id",
+                )?
+                .query_map(params![team_id, user_id], |r| r.get::<_, Vec<u8>>(0))?
+                .map(|r| {
+                    r.map_err(StorageError::from).and_then(|b| {
+                        <[u8; 16]>::try_from(b)
+                            .map(DocId::from_bytes)
+                            .map_err(|_| StorageError::Backend("a stored deal id is not 16 bytes".into()))
+                    })
+                })
+                .collect::<StorageResult<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn user_last_sync(&self, user_id: &str) -> StorageResult<Option<i64>> {
         self.read(|conn| {
             Ok(conn
@@ -971,6 +1083,7 @@ impl RelayStorage for SqliteStorage {
         after_seq: u64,
         exclude_actor: [u8; 16],
         visibility: SyncVisibility,
+        rep_user: Option<&str>,
         max_bytes: usize,
     ) -> StorageResult<ChangePage> {
         self.read(|conn| {
@@ -993,6 +1106,9 @@ impl RelayStorage for SqliteStorage {
                    AND (?5 IS NULL
                         OR c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
                         OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
+                   AND (?6 IS NULL
+                        OR NOT EXISTS (SELECT 1 FROM customer_owner o
+                                       WHERE o.customer_id = c.doc_id AND o.owner_user_id IS NOT ?6))
                  ORDER BY c.seq",
             )?;
             let mut rows = statement.query(params![
@@ -1000,7 +1116,8 @@ impl RelayStorage for SqliteStorage {
                 after_seq as i64,
                 &exclude_actor[..],
                 head as i64,
-                visibility.hidden_kind()
+                visibility.hidden_kind(),
+                rep_user
             ])?;
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
@@ -1034,16 +1151,20 @@ impl RelayStorage for SqliteStorage {
         team_id: &str,
         after: Option<DocId>,
         visibility: SyncVisibility,
+        rep_user: Option<&str>,
         max_bytes: usize,
     ) -> StorageResult<SnapshotPage> {
         self.read(|conn| {
             let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
             // `kind IS NOT NULL` holds for every row: no hidden kind hides nothing.
             let mut statement = conn.prepare_cached(
-                "SELECT doc_id, snapshot FROM documents WHERE team_id = ?1 AND doc_id > ?2 AND kind IS NOT ?3
+                "SELECT doc_id, snapshot FROM documents d WHERE team_id = ?1 AND doc_id > ?2 AND kind IS NOT ?3
+                   AND (?4 IS NULL
+                        OR NOT EXISTS (SELECT 1 FROM customer_owner o
+                                       WHERE o.customer_id = d.doc_id AND o.owner_user_id IS NOT ?4))
                  ORDER BY doc_id",
             )?;
-            let mut rows = statement.query(params![team_id, after, visibility.hidden_kind()])?;
+            let mut rows = statement.query(params![team_id, after, visibility.hidden_kind(), rep_user])?;
             let mut page = SnapshotPage::default();
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
@@ -1068,6 +1189,64 @@ impl RelayStorage for SqliteStorage {
         })
     }
 }
+
+/// Applies one ownership write inside a batch's transaction.
+fn write_owner(tx: &rusqlite::Transaction<'_>, write: &OwnerWrite) -> StorageResult<()> {
+    match write {
+        OwnerWrite::Row(row) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO customer_owner
+                 (customer_id, team_id, owner_user_id, owned_since, last_effective_at, last_won_at,
+                  return_due_at, merged_into)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                &row.customer_id.as_bytes()[..],
+                row.team_id,
+                row.owner_user_id,
+                row.owned_since,
+                row.last_effective_at,
+                row.last_won_at,
+                row.return_due_at,
+                row.merged_into.map(|m| m.as_bytes().to_vec())
+            ])?;
+        }
+        OwnerWrite::TeamDue { team_id, at } => {
+            tx.prepare_cached(
+                "UPDATE customer_owner SET return_due_at = ?2
+                 WHERE team_id = ?1 AND owner_user_id IS NOT NULL AND merged_into IS NULL",
+            )?
+            .execute(params![team_id, at])?;
+        }
+    }
+    Ok(())
+}
+
+fn owner_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OwnerRow> {
+    let id = |bytes: Vec<u8>| {
+        <[u8; 16]>::try_from(bytes).map(DocId::from_bytes).map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Blob,
+                "not a 16-byte id".into(),
+            )
+        })
+    };
+    Ok(OwnerRow {
+        customer_id: id(row.get(0)?)?,
+        team_id: row.get(1)?,
+        owner_user_id: row.get(2)?,
+        owned_since: row.get(3)?,
+        last_effective_at: row.get(4)?,
+        last_won_at: row.get(5)?,
+        return_due_at: row.get(6)?,
+        merged_into: row.get::<_, Option<Vec<u8>>>(7)?.map(id).transpose()?,
+    })
+}
+
+const OWNER_COLUMNS: &str =
+    "customer_id, team_id, owner_user_id, owned_since, last_effective_at, last_won_at,
+     return_due_at, merged_into";
 
 /// Applies one scheduler write inside a batch's transaction.
 fn write_schedule(tx: &rusqlite::Transaction<'_>, write: &ScheduleWrite) -> StorageResult<()> {
