@@ -32,6 +32,17 @@ pub enum FfiError {
         /// The team's allowed radius in metres.
         radius_m: f64,
     },
+    /// A claim or release the phone knows the relay would refuse (another rep owns the customer,
+    /// the rep's limit, a cooldown), or an edit of a customer the rep does not own. Nothing was
+    /// saved. `code` is `owned_by_other`, `limit_reached`, `cooldown`, `merged`, `not_owner`,
+    /// `already_owner` or `no_such_customer` (docs/ownership.md).
+    #[error("{message}")]
+    ClaimRefused {
+        /// Why, in words the rep reads.
+        message: String,
+        /// Why, as a code the app branches on.
+        code: String,
+    },
     /// No record has this id.
     #[error("{message}")]
     NotFound {
@@ -91,7 +102,12 @@ impl From<StoreError> for FfiError {
             StoreError::OffSite { distance_m, effective_m, radius_m } => {
                 FfiError::OffSite { message, distance_m, effective_m, radius_m }
             }
+            StoreError::ClaimRefused { code, .. } => {
+                FfiError::ClaimRefused { message, code: code.as_str().into() }
+            }
             StoreError::Invalid(_)
+            | StoreError::RelayOnly { .. }
+            | StoreError::NotEnrolled
             | StoreError::WrongKind { .. }
             | StoreError::Photo(_)
             | StoreError::Signature(_)

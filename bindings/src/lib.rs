@@ -11,6 +11,7 @@ mod capture;
 mod error;
 mod funnel;
 mod leads;
+mod ownership;
 mod push;
 mod services;
 mod store;

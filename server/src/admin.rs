@@ -78,6 +78,14 @@ pub enum AdminCommand {
         #[arg(long)]
         team: String,
     },
+    /// Runs the scheduler (stall alerts and the pool's returns) once, at `--now` (Unix ms; default
+    /// the system clock), until nothing more is due: to catch up after downtime. Run it with the
+    /// relay stopped; the running relay ticks by itself (`scheduler_interval_secs`).
+    Tick {
+        /// The time to tick at, Unix ms.
+        #[arg(long)]
+        now: Option<i64>,
+    },
     /// Moves every customer and open deal of one user (a rep leaving) to another user of the
     /// same team in one step; each customer's ownership history keeps the move. Run it with the
     /// relay stopped, or use `POST /v1/admin/transfer` from an admin's device while it runs.
@@ -120,6 +128,30 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
             let runtime = tokio::runtime::Builder::new_current_thread().build()?;
             let report = runtime.block_on(relay.repair_team_log(&team))?;
             serde_json::to_value(report)?
+        }
+        AdminCommand::Tick { now: at } => {
+            let at = at.unwrap_or(now);
+            let clock = std::sync::Arc::new(fieldsync_core::ManualClock::new(at));
+            let relay = crate::relay::Relay::start_with_clock(
+                std::sync::Arc::new(storage),
+                crate::relay::RelayLimits::default(),
+                std::sync::Arc::new(crate::metrics::Metrics::default()),
+                clock,
+            )?;
+            let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+            let mut total = crate::relay::TickReport::default();
+            for _ in 0..100_000 {
+                let report = runtime.block_on(relay.tick(at, 1000))?;
+                total.examined += report.examined;
+                total.raised += report.raised;
+                total.held += report.held;
+                total.pool_examined += report.pool_examined;
+                total.returned_to_pool += report.returned_to_pool;
+                if !report.more {
+                    break;
+                }
+            }
+            serde_json::to_value(total)?
         }
         AdminCommand::Transfer { from, to } => {
             let Some(leaving) = storage.user_info(&from)? else {

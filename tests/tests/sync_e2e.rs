@@ -33,7 +33,9 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_offline_with_concurrent_edits_converge_over_http_in_random_orders() {
     let data = tempfile::tempdir().unwrap();
-    let boot = admin(data.path(), &["bootstrap", "--reps", "3", "--supervisors", "0"]);
+    // The rep owns the shared customer; the supervisors see it whole (reps see only their own
+    // customers' records, docs/ownership.md).
+    let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "2"]);
     let relay = RelayProcess::start(data.path());
     let mut devices = Vec::new();
     for code in codes(&boot) {
@@ -72,7 +74,8 @@ async fn three_devices_offline_with_concurrent_edits_converge_over_http_in_rando
     assert_eq!(reference.tags.len(), 12, "every tag from every device survived: {:?}", reference.tags);
     for d in &devices[1..] {
         assert_eq!(d.store.get::<Customer>(shared.id).unwrap(), reference);
-        assert_eq!(d.store.document_count().unwrap(), 13);
+        // The customer, its ownership listing and twelve visits.
+        assert_eq!(d.store.document_count().unwrap(), 14);
         assert_eq!(d.store.outbox_len().unwrap(), 0);
     }
 }
@@ -80,7 +83,7 @@ async fn three_devices_offline_with_concurrent_edits_converge_over_http_in_rando
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_relay_mid_sync_twenty_times_loses_nothing_acknowledged() {
     let data = tempfile::tempdir().unwrap();
-    let boot = admin(data.path(), &["bootstrap", "--reps", "2", "--supervisors", "0"]);
+    let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "1"]);
     let codes = codes(&boot);
     let mut relay = RelayProcess::start(data.path());
     let writer = enroll(&relay.url(), &codes[0]).await;
@@ -110,10 +113,11 @@ async fn killing_the_relay_mid_sync_twenty_times_loses_nothing_acknowledged() {
     assert_eq!(writer.store.outbox_len().unwrap(), 0);
     assert!(interrupted >= 5, "only {interrupted} of 20 kills landed mid-sync; the test proved too little");
 
-    // A second device pulling from scratch sees every document the writer created.
+    // A supervisor's device pulling from scratch sees every document the writer created, and
+    // the relay's ownership listing of each customer.
     let reader = enroll(&relay.url(), &codes[1]).await;
     reader.client.sync(&reader.store, |_| {}).await.unwrap();
-    assert_eq!(reader.store.document_count().unwrap() as usize, created.len());
+    assert_eq!(reader.store.document_count().unwrap() as usize, 2 * created.len());
     for id in created.iter().step_by(97) {
         assert_eq!(reader.store.get::<Customer>(*id).unwrap(), writer.store.get::<Customer>(*id).unwrap());
     }
@@ -229,7 +233,8 @@ async fn a_device_of_another_tenant_is_refused_on_every_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_and_reordered_requests_reach_the_same_final_state() {
     let data = tempfile::tempdir().unwrap();
-    let boot = admin(data.path(), &["bootstrap", "--reps", "2", "--supervisors", "0"]);
+    // B is a supervisor: reps receive only their own customers' records (docs/ownership.md).
+    let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "1"]);
     let relay = RelayProcess::start(data.path());
     let codes = codes(&boot);
     let a = enroll(&relay.url(), &codes[0]).await;
@@ -299,12 +304,32 @@ async fn two_reps_creating_one_customer_offline_end_with_one_on_every_device_ove
                 d.client.sync(&d.store, |_| {}).await.unwrap();
             }
         }
+        // Rep 0 (the older record, kept: neither rep had followed up) and the supervisor hold
+        // the one customer; rep 1's record points at it, and rep 1 is told who owns it now.
         for (i, d) in devices.iter().enumerate() {
+            // Rep 1 never held rep 2's record; its listing says where it went.
+            let gone = d.store.ownership(newer.id).unwrap().expect("listing");
+            assert_eq!(gone.merged_into, Some(older.id), "order {order:?}, device {i}");
+            if i != 0 {
+                let merged: Customer = d.store.get(newer.id).unwrap();
+                assert_eq!(merged.merged_into, Some(older.id), "order {order:?}, device {i}");
+            }
+            let owner = d.store.ownership(older.id).unwrap().expect("the listing reaches every device");
+            assert_eq!(owner.owner_name.as_deref(), Some("rep 1"), "order {order:?}, device {i}");
             let found: Vec<DocId> =
                 d.store.customers_by_name_prefix("苏州精工", 10).unwrap().into_iter().map(|c| c.id).collect();
+            if i == 1 {
+                assert_eq!(found, Vec::<DocId>::new(), "order {order:?}: rep 2 holds no live record");
+                assert_eq!(d.store.find::<Customer>(older.id).unwrap(), None, "order {order:?}");
+                let told = d.store.ownership(newer.id).unwrap().unwrap();
+                assert_eq!(
+                    (told.reason.as_str(), told.merged_into),
+                    ("merged", Some(older.id)),
+                    "order {order:?}"
+                );
+                continue;
+            }
             assert_eq!(found, vec![older.id], "order {order:?}, device {i}: one customer");
-            let merged: Customer = d.store.get(newer.id).unwrap();
-            assert_eq!(merged.merged_into, Some(older.id), "order {order:?}, device {i}");
             let canonical: Customer = d.store.get(older.id).unwrap();
             assert_eq!(canonical.phones, ["13812345678", "0512-62345678"], "order {order:?}, device {i}");
         }

@@ -93,7 +93,8 @@ class Relay:
 
 @pytest.fixture
 def relay(tmp_path):
-    """A real relay process with two reps of one team bootstrapped; killed at teardown."""
-    running = Relay(tmp_path / "relay-data")
+    """A real relay process with two reps and a supervisor of one team bootstrapped (codes 0, 1:
+    the reps; 2: the supervisor); killed at teardown."""
+    running = Relay(tmp_path / "relay-data", reps=2, supervisors=1)
     yield running
     running.stop()

@@ -192,12 +192,14 @@ def test_a_reps_offline_day_syncs_through_a_real_relay_to_a_second_device(tmp_pa
     finally:
         rep.close()
 
-    # --- a second device of the team enrolls and sees the day ---
+    # --- the supervisor's device enrolls and sees the day (another rep would see only that the
+    # customer exists and who owns it: docs/ownership.md) ---
     other = FieldStore.open(str(tmp_path / "second.fieldsync"))
     try:
-        asyncio.run(other.enroll(relay.url, relay.codes[1], "second phone"))
+        asyncio.run(other.enroll(relay.url, relay.codes[2], "supervisor phone"))
         received = asyncio.run(other.sync(None))
-        assert received.received == 4  # the customer, the lead card, the visit and the slip
+        # the customer and its ownership listing, the lead card, the visit and the slip
+        assert received.received == 5
         assert other.customer(customer.id).company_name == "苏州精工机械有限公司"
         assert other.lead_card(card.id).lead == scan.lead
         assert other.lead_card(card.id).customer_id == customer.id

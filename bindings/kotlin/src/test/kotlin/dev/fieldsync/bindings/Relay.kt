@@ -6,7 +6,8 @@ import java.util.concurrent.TimeUnit
 
 /**
  * `fieldsync serve` from this workspace as a separate process on a free loopback port, with two
- * reps of one team bootstrapped through `fieldsync admin` first. scripts/gen-bindings.sh builds
+ * reps and a supervisor of one team (codes 0, 1: the reps; 2: the supervisor) bootstrapped
+ * through `fieldsync admin` first. scripts/gen-bindings.sh builds
  * the binary and writes its path to bindings/generated/relay-bin.
  */
 class Relay(private val dataDir: Path) : AutoCloseable {
@@ -19,10 +20,10 @@ class Relay(private val dataDir: Path) : AutoCloseable {
     private val process: Process
 
     init {
-        val boot = admin("bootstrap", "--reps", "2", "--supervisors", "0")
+        val boot = admin("bootstrap", "--reps", "2", "--supervisors", "1")
         tenantId = Regex("\"tenant_id\":\"([^\"]+)\"").find(boot)!!.groupValues[1]
         codes = Regex("\"code\":\"([^\"]+)\"").findAll(boot).map { it.groupValues[1] }.toList()
-        check(codes.size == 2) { "bootstrap printed $boot" }
+        check(codes.size == 3) { "bootstrap printed $boot" }
         process = ProcessBuilder(binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .also { it.environment()["RUST_LOG"] = "warn" }

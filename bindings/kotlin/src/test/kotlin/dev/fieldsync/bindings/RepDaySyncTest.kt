@@ -149,7 +149,9 @@ class RepDaySyncTest {
         FieldStore.open(dir.resolve("second.fieldsync").toString()).use { other ->
             try {
                 runBlocking {
-                    other.enroll(relay.url, relay.codes[1], "second phone")
+                    // The supervisor: another rep would see only that the customer exists and
+                    // who owns it (docs/ownership.md).
+                    other.enroll(relay.url, relay.codes[2], "supervisor phone")
                     other.sync(null)
                 }
                 assertEquals("苏州精工机械有限公司", other.customer(customerId).companyName)
