@@ -335,6 +335,23 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The public pool's tick with N owned customers of which D fell due: draining them (each
+    /// returned to the pool, its listing rewritten), an idle tick, and the due query with and
+    /// without its index.
+    Pool {
+        /// Owned customers.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u32,
+        /// Of which due.
+        #[arg(long, default_value_t = 1_000)]
+        due: u32,
+        /// Rows one tick looks at, at most (the serve loop's default).
+        #[arg(long, default_value_t = 5_000)]
+        batch: u32,
+        /// Directory for scratch data.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -435,6 +452,10 @@ fn main() -> ExitCode {
         } => bench::sync::workdir(dir).and_then(|(_t, d)| {
             bench::alerts::run(&bench::alerts::SchedulerBench { opportunities, due_per_mille, batch }, &d)
         }),
+        Command::Bench { scenario: BenchScenario::Pool { customers, due, batch, dir } } => {
+            bench::sync::workdir(dir)
+                .and_then(|(_t, d)| bench::pool::run(&bench::pool::PoolBench { customers, due, batch }, &d))
+        }
         Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
         }

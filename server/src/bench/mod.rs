@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod dedup;
 #[cfg(feature = "tools")]
 pub mod identity;
+pub mod pool;
 pub mod push;
 pub mod store;
 #[cfg(feature = "tools")]
