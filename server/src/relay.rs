@@ -633,9 +633,11 @@ impl Writer {
         let result = match failure {
             Some(e) => Err(e),
             None => self
+                // Owners and follow-ups first: a merge in this batch decides between the owners
+                // by who followed up first, this batch's follow-ups included.
                 .own_touched(&mut batch)
-                .and_then(|()| self.resolve_identities(&mut batch))
                 .and_then(|()| self.schedule_touched(&mut batch))
+                .and_then(|()| self.resolve_identities(&mut batch))
                 .and_then(|()| self.commit(&batch)),
         };
         match result {

@@ -20,9 +20,9 @@
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use fieldsync_core::model::{
-    Activity, ClaimAction, ClaimDecision, ClaimRefusal, ClaimRequest, Cooldown, MAX_OWNERSHIP_HISTORY,
-    Opportunity, Ownership, OwnershipEvent, OwnershipReason, Provenance, Record, RecordKind, SCHEMA_VERSION,
-    Stage, Visit, ownership_id, return_due_at,
+    ClaimAction, ClaimDecision, ClaimRefusal, ClaimRequest, Cooldown, MAX_OWNERSHIP_HISTORY, Opportunity,
+    Ownership, OwnershipEvent, OwnershipReason, Provenance, Record, RecordKind, SCHEMA_VERSION, ownership_id,
+    return_due_at,
 };
 use fieldsync_core::{DeviceId, DocId};
 
@@ -117,50 +117,16 @@ impl Writer {
         })
     }
 
-    /// Ownership work for everything this batch accepted, in arrival order: new customers get
-    /// their owner, renamed ones a fresh listing, follow-ups and won deals move the pool rule,
-    /// claims and releases are decided, a change to the rules has every row looked at again.
-    /// Runs before identity resolution, so a merge sees both records' owners.
+    /// Ownership work for the customers and claims this batch accepted, in arrival order: new
+    /// customers get their owner, renamed ones a fresh listing, claims and releases are decided.
+    /// Runs before identity resolution, so a merge sees both records' owners. Follow-ups, won
+    /// deals and rules changes are noted by the scheduler's pass over the batch, which reads
+    /// those records anyway ([`Writer::note_follow_up`], [`Writer::rules_changed`]).
     pub(super) fn own_touched(&mut self, batch: &mut Batch) -> Result<(), StorageError> {
         let now = self.clock.now_ms();
         let customers = batch.customers.clone();
         for (id, team) in customers {
             self.own_customer(id, &team, now, batch)?;
-        }
-        let funnel = batch.funnel.clone();
-        for (id, kind, team) in funnel {
-            let Some(cached) = self.cache.get(&id) else { continue };
-            let (customer, at, won) = match kind {
-                RecordKind::Activity => match fieldsync_core::model::read_record::<Activity>(&cached.doc) {
-                    Ok(a) if a.has_summary() => (a.customer_id, a.at, false),
-                    _ => continue,
-                },
-                RecordKind::Visit => match fieldsync_core::model::read_record::<Visit>(&cached.doc) {
-                    Ok(Visit { customer_id, started_at: Some(at), on_site: Some(true), .. }) => {
-                        (customer_id, at, false)
-                    }
-                    _ => continue,
-                },
-                RecordKind::Opportunity => {
-                    match fieldsync_core::model::read_record::<Opportunity>(&cached.doc) {
-                        Ok(d) if d.stage == Stage::Won => (d.customer_id, d.stage_entered_at, true),
-                        _ => continue,
-                    }
-                }
-                RecordKind::TeamRules => {
-                    batch.owner_writes.push(OwnerWrite::TeamDue { team_id: team.clone(), at: now });
-                    // Rows this batch holds are looked at again too.
-                    for row in
-                        batch.owners.values_mut().filter(|r| r.team_id == team && r.owner_user_id.is_some())
-                    {
-                        row.return_due_at = Some(now);
-                        batch.owner_writes.push(OwnerWrite::Row(row.clone()));
-                    }
-                    continue;
-                }
-                _ => continue,
-            };
-            self.note_follow_up(customer, &team, at.min(now), won, now, batch)?;
         }
         let claims = std::mem::take(&mut batch.claims);
         for (claim, scope) in claims {
@@ -224,17 +190,30 @@ impl Writer {
         Ok(())
     }
 
-    /// An effective follow-up at `at` (or a deal won then) on `customer` (or the record it was
-    /// merged into): the pool rule counts from there.
-    fn note_follow_up(
+    /// The team's rules changed: every owned customer of the team is looked at again by the next
+    /// tick, under the new periods.
+    pub(super) fn rules_changed(&mut self, team: &str, batch: &mut Batch) {
+        let now = self.clock.now_ms();
+        batch.owner_writes.push(OwnerWrite::TeamDue { team_id: team.to_owned(), at: now });
+        // Rows this batch holds are looked at again too.
+        for row in batch.owners.values_mut().filter(|r| r.team_id == team && r.owner_user_id.is_some()) {
+            row.return_due_at = Some(now);
+            batch.owner_writes.push(OwnerWrite::Row(row.clone()));
+        }
+    }
+
+    /// An effective follow-up at `at` (or a deal won then, `won`) on `customer` (or the record it
+    /// was merged into): the pool rule counts from there. A time ahead of the clock counts as now.
+    pub(super) fn note_follow_up(
         &mut self,
         customer: DocId,
         team: &str,
         at: i64,
         won: bool,
-        now: i64,
         batch: &mut Batch,
     ) -> Result<(), StorageError> {
+        let now = self.clock.now_ms();
+        let at = at.min(now);
         let Some(mut row) = self.owner_of(customer, batch)? else { return Ok(()) };
         if let Some(into) = row.merged_into {
             match self.owner_of(into, batch)? {

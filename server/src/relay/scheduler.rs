@@ -54,6 +54,10 @@ impl Writer {
                     let Ok(deal) = fieldsync_core::model::read_record::<Opportunity>(&cached.doc) else {
                         continue;
                     };
+                    if deal.stage == Stage::Won {
+                        // A won deal holds its customer out of the pool (when the team says so).
+                        self.note_follow_up(deal.customer_id, &team, deal.stage_entered_at, true, batch)?;
+                    }
                     let rep =
                         self.storage.deal_rep(&team, &deal.owner, *deal.provenance.created_by.as_bytes())?;
                     batch.schedule.push(ScheduleWrite::Deal(ScheduleRow {
@@ -79,6 +83,10 @@ impl Writer {
                         // A visit only moves stalls later, so the deal's next look stays as it is.
                         batch.schedule.push(ScheduleWrite::DealActivity { opportunity_id, at });
                     }
+                    if let (Some(at), Some(true)) = (visit.started_at, visit.on_site) {
+                        // Checked in on site: an effective follow-up for the pool rule.
+                        self.note_follow_up(visit.customer_id, &team, at, false, batch)?;
+                    }
                 }
                 RecordKind::Activity => {
                     let Ok(activity) = fieldsync_core::model::read_record::<Activity>(&cached.doc) else {
@@ -88,8 +96,15 @@ impl Writer {
                     if let (Some(opportunity_id), true) = (activity.opportunity_id, activity.has_summary()) {
                         batch.schedule.push(ScheduleWrite::DealActivity { opportunity_id, at: activity.at });
                     }
+                    if activity.has_summary() {
+                        // What was said: an effective follow-up for the pool rule.
+                        self.note_follow_up(activity.customer_id, &team, activity.at, false, batch)?;
+                    }
                 }
-                RecordKind::TeamRules => batch.schedule.push(ScheduleWrite::Team { team_id: team, at: 0 }),
+                RecordKind::TeamRules => {
+                    self.rules_changed(&team, batch);
+                    batch.schedule.push(ScheduleWrite::Team { team_id: team, at: 0 });
+                }
                 _ => {}
             }
         }
