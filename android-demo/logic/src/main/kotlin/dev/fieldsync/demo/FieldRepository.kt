@@ -13,6 +13,7 @@ import uniffi.fieldsync_ffi.FfiActivity
 import uniffi.fieldsync_ffi.FfiAlert
 import uniffi.fieldsync_ffi.FfiAlertSubscription
 import uniffi.fieldsync_ffi.FfiCheckIn
+import uniffi.fieldsync_ffi.FfiClaim
 import uniffi.fieldsync_ffi.FfiCreateMode
 import uniffi.fieldsync_ffi.FfiCreateOutcome
 import uniffi.fieldsync_ffi.FfiCustomer
@@ -30,7 +31,9 @@ import uniffi.fieldsync_ffi.FfiNewActivity
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiNewOpportunity
 import uniffi.fieldsync_ffi.FfiNextAction
+import uniffi.fieldsync_ffi.FfiOwnership
 import uniffi.fieldsync_ffi.FfiPhoto
+import uniffi.fieldsync_ffi.FfiPoolWarning
 import uniffi.fieldsync_ffi.FfiPushRegistration
 import uniffi.fieldsync_ffi.FfiRelayPush
 import uniffi.fieldsync_ffi.FfiSlip
@@ -269,6 +272,27 @@ class FieldRepository(
 
     /** The rep's follow-up to-do: next actions due by [until] and calls left without a summary. */
     fun followUpTodo(until: Long): FfiFollowUpTodo = store.followUpTodo(until)
+
+    /** The public pool (公海) by company name, a page after [after]. */
+    fun poolCustomers(after: String?, limit: UInt): List<FfiOwnership> = store.poolCustomers(after, limit)
+
+    /** The customers this phone's user owns (私海). */
+    fun myCustomers(): List<FfiOwnership> = store.myCustomers()
+
+    /** Who owns a customer, as last heard from the relay. */
+    fun ownership(customerId: String): FfiOwnership? = store.ownership(customerId)
+
+    /** Claims a pool customer offline; the relay decides on the next sync. */
+    fun claimCustomer(customerId: String): FfiClaim = store.claimCustomer(customerId)
+
+    /** Releases one of the rep's customers to the pool offline. */
+    fun releaseCustomer(customerId: String): FfiClaim = store.releaseCustomer(customerId)
+
+    /** This phone's claims and releases with the relay's decisions, newest first. */
+    fun claims(limit: UInt): List<FfiClaim> = store.claims(limit)
+
+    /** The rep's customers returning to the pool within the team's warning period. */
+    fun poolWarnings(): List<FfiPoolWarning> = store.poolWarnings(clock.millis())
 
     /** Plans a visit to a customer at [plannedAt] (Unix ms). */
     fun planVisit(customerId: String, plannedAt: Long, notes: String): FfiVisit =

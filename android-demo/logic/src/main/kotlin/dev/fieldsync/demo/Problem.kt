@@ -12,6 +12,11 @@ enum class ProblemKind {
      *  customer's site (the distances are in [Problem.detail]); move closer or wait for a fix. */
     OFF_SITE,
 
+    /** A claim or release the phone knows the relay would refuse (another rep owns the customer,
+     *  the rep's limit, a cooldown), or an edit of a customer the rep does not own; the code is in
+     *  [Problem.code]. */
+    CLAIM_REFUSED,
+
     /** The record is gone (deleted, merged, or an id from elsewhere). */
     NOT_FOUND,
 
@@ -48,6 +53,8 @@ data class Problem(
     val detail: String,
     val retryable: Boolean = false,
     val retryAfterSecs: Long = 0,
+    /** For [ProblemKind.CLAIM_REFUSED]: `owned_by_other`, `limit_reached`, `cooldown`, … */
+    val code: String? = null,
 ) {
     companion object {
         /**
@@ -60,6 +67,7 @@ data class Problem(
             is FfiException -> when (error) {
                 is FfiException.InvalidInput -> Problem(ProblemKind.INVALID_INPUT, error.detail)
                 is FfiException.OffSite -> Problem(ProblemKind.OFF_SITE, error.detail)
+                is FfiException.ClaimRefused -> Problem(ProblemKind.CLAIM_REFUSED, error.detail, code = error.code)
                 is FfiException.NotFound -> Problem(ProblemKind.NOT_FOUND, error.detail)
                 is FfiException.Sealed -> Problem(ProblemKind.SEALED, error.detail)
                 is FfiException.StoreUnavailable -> Problem(ProblemKind.STORE_UNAVAILABLE, error.detail)
