@@ -224,6 +224,9 @@ impl Writer {
         if row.team_id != team {
             return Ok(());
         }
+        // Never before the owner had the customer: a follow-up dated back (a phone's clock, or
+        // a rep after someone else's customer through a duplicate) cannot win a merge.
+        let at = at.max(row.owned_since);
         if won {
             row.last_won_at = Some(row.last_won_at.map_or(at, |t| t.max(at)));
         } else {
