@@ -256,6 +256,11 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
         required_customer_fields: vec!["address".into()],
         dedup_same_name: 0.85,
         dedup_possible_name: 0.6,
+        // The JS writer predates the heat thresholds: they read as the defaults.
+        heat_window_days: 30,
+        heat_hot_touches: 4,
+        heat_dormant_days: 60,
+        heat_new_lead_days: 14,
         provenance,
     };
     assert_eq!(store.get::<TeamRules>(rules_id).unwrap(), rules);
