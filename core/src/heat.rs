@@ -290,6 +290,12 @@ pub struct Heat {
     pub last_touch_at: Option<UnixMillis>,
 }
 
+/// The order heat lists use, on the phone and the relay alike: most recently touched first,
+/// never touched last. Callers break ties by name, then id.
+pub fn touched_first(a: &Heat, b: &Heat) -> std::cmp::Ordering {
+    b.last_touch_at.cmp(&a.last_touch_at)
+}
+
 /// The heat of one customer at `now` (see the module doc and docs/heat-tags.md):
 ///
 /// - touches are follow-ups ([`ActivityFact`] says which count), visit check-ins, linked lead

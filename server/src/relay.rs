@@ -26,6 +26,7 @@ use crate::storage::{
     MergeConflict, PairStatus, RelayStorage, Role, ScheduleWrite, StorageError, SyncVisibility,
 };
 
+pub mod heat;
 pub(crate) mod identity;
 mod repair;
 pub(crate) mod scheduler;

@@ -10,7 +10,7 @@ use super::error::Result;
 use super::query::CustomerSummary;
 use super::{Store, funnel};
 use crate::clock::UnixMillis;
-use crate::heat::{ActivityFact, DealFact, Heat, HeatFilter, HeatInput, HeatRules, heat};
+use crate::heat::{ActivityFact, DealFact, Heat, HeatFilter, HeatInput, HeatRules, heat, touched_first};
 use crate::ids::DocId;
 use crate::model::{ActivityType, RecordKind, Stage};
 
@@ -155,11 +155,11 @@ impl Store {
                 });
             }
             found.sort_by(|a, b| {
-                let touched = |c: &CustomerSummary| c.heat.as_ref().and_then(|h| h.last_touch_at);
-                touched(b)
-                    .cmp(&touched(a))
-                    .then_with(|| a.company_name.cmp(&b.company_name))
-                    .then(a.id.cmp(&b.id))
+                let touched = match (&a.heat, &b.heat) {
+                    (Some(x), Some(y)) => touched_first(x, y),
+                    _ => std::cmp::Ordering::Equal,
+                };
+                touched.then_with(|| a.company_name.cmp(&b.company_name)).then(a.id.cmp(&b.id))
             });
             found.truncate(limit.min(MAX_HEAT_LIST) as usize);
             Ok(found)
