@@ -12,7 +12,7 @@ use fieldsync_core::model::{
 use fieldsync_core::store::MAX_HEAT_LIST;
 use fieldsync_core::{DocId, ManualClock, Store, StoreError, StoreOptions};
 
-/// 2026-11-02 09:00 Beijing time.
+/// A fixed start for the phone clocks.
 const NOW: i64 = 1_762_045_200_000;
 const DAY: i64 = 86_400_000;
 
