@@ -118,7 +118,7 @@ pub fn team_heat(
                 &mine.deals,
             );
             let heat = heat(&input, &rules, now);
-            filter.is_none_or(|f| f.matches(&heat)).then(|| CustomerHeat {
+            filter.is_none_or(|f| f.matches(&heat)).then_some(CustomerHeat {
                 customer_id: customer.id,
                 company_name: customer.company_name,
                 heat,
