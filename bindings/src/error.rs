@@ -182,6 +182,12 @@ impl From<QrImageError> for FfiError {
     }
 }
 
+impl From<fieldsync_core::heat::UnknownHeatTag> for FfiError {
+    fn from(error: fieldsync_core::heat::UnknownHeatTag) -> Self {
+        FfiError::InvalidInput { message: error.to_string() }
+    }
+}
+
 /// A foreign implementation of a platform service threw something other than an `FfiError`.
 impl From<uniffi::UnexpectedUniFFICallbackError> for FfiError {
     fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {

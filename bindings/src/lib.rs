@@ -10,6 +10,7 @@ mod activities;
 mod capture;
 mod error;
 mod funnel;
+mod heat;
 mod leads;
 mod ownership;
 mod push;
@@ -25,6 +26,7 @@ pub use activities::{
 };
 pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, FfiStrokePoint, FfiVisit};
 pub use error::FfiError;
+pub use heat::FfiHeat;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan, FfiPhoneNumber, read_phone_numbers};
 pub use push::{FfiPushRegistration, FfiRelayPush};
 pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};

@@ -64,6 +64,9 @@ pub struct FfiCustomerSummary {
     pub first_phone: Option<String>,
     /// Distance from the query point, metres (only from `customers_near`).
     pub distance_m: Option<f64>,
+    /// Its heat when the list was made (derived, never stored); null where a list does not
+    /// compute it (duplicate candidates).
+    pub heat: Option<crate::heat::FfiHeat>,
 }
 
 /// Why a customer may be the same company (one piece of evidence).
@@ -203,6 +206,7 @@ impl From<CustomerSummary> for FfiCustomerSummary {
             company_name: c.company_name,
             first_phone: c.first_phone,
             distance_m: c.distance_m,
+            heat: c.heat.map(Into::into),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod device;
 pub mod evidence;
 pub mod funnel;
 pub mod geo;
+pub mod heat;
 pub mod ids;
 pub mod leadcard;
 pub mod model;

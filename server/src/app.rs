@@ -117,6 +117,7 @@ pub fn app(state: AppState) -> Router {
         .merge(enroll_routes)
         .merge(blob_routes)
         .merge(crate::delivery::routes::routes())
+        .merge(crate::heat_routes::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
         })

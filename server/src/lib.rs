@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod geo_cli;
+pub mod heat_routes;
 pub mod import_cli;
 pub mod lead_cli;
 pub mod limits;

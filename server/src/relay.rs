@@ -27,6 +27,7 @@ use crate::storage::{
     SyncVisibility,
 };
 
+pub mod heat;
 pub(crate) mod identity;
 mod ownership;
 mod repair;

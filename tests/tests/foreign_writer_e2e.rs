@@ -262,6 +262,11 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
         max_owned_customers: 200,
         reclaim_cooldown_days: 30,
         pool_warn_days: 3,
+        // The JS writer predates the heat thresholds: they read as the defaults.
+        heat_window_days: 30,
+        heat_hot_touches: 4,
+        heat_dormant_days: 60,
+        heat_new_lead_days: 14,
         provenance,
     };
     assert_eq!(store.get::<TeamRules>(rules_id).unwrap(), rules);

@@ -4,6 +4,7 @@ use autosurgeon::{Hydrate, Reconcile};
 
 use super::{Draft, EvidenceKind, Provenance, Record, RecordKind, Stage, ValidationError, limit_list};
 use crate::dedup::DedupThresholds;
+use crate::heat::HeatRules;
 use crate::ids::DocId;
 
 /// Whether an off-site visit is flagged or refused.
@@ -131,6 +132,20 @@ pub struct TeamRules {
     /// Days before its return to the pool that the owner's phone warns (default 3).
     #[autosurgeon(missing = "default_pool_warn_days", hydrate = "super::lenient::count")]
     pub pool_warn_days: u32,
+    // Heat tags (docs/heat-tags.md); rules written before these fields existed read as the
+    // defaults of `HeatRules`.
+    /// Days that count as recent for heat (default 30, 1–365).
+    #[autosurgeon(missing = "default_heat_window_days", hydrate = "super::lenient::count")]
+    pub heat_window_days: u32,
+    /// Touches within the heat window that make a customer hot (default 4, 1–1000).
+    #[autosurgeon(missing = "default_heat_hot_touches", hydrate = "super::lenient::count")]
+    pub heat_hot_touches: u32,
+    /// Days without a touch before a customer is dormant (default 60; window–730).
+    #[autosurgeon(missing = "default_heat_dormant_days", hydrate = "super::lenient::count")]
+    pub heat_dormant_days: u32,
+    /// Days a scanned lead card keeps its customer a new lead (default 14, 1–365).
+    #[autosurgeon(missing = "default_heat_new_lead_days", hydrate = "super::lenient::count")]
+    pub heat_new_lead_days: u32,
     /// Who created the rules and when.
     pub provenance: Provenance,
 }
@@ -157,6 +172,22 @@ fn default_same_name() -> f64 {
 
 fn default_possible_name() -> f64 {
     DedupThresholds::default().possible_name
+}
+
+fn default_heat_window_days() -> u32 {
+    HeatRules::default().window_days
+}
+
+fn default_heat_hot_touches() -> u32 {
+    HeatRules::default().hot_touches
+}
+
+fn default_heat_dormant_days() -> u32 {
+    HeatRules::default().dormant_days
+}
+
+fn default_heat_new_lead_days() -> u32 {
+    HeatRules::default().new_lead_days
 }
 
 impl TeamRules {
@@ -198,6 +229,16 @@ impl TeamRules {
     pub fn dedup_thresholds(&self) -> DedupThresholds {
         DedupThresholds { same_name: self.dedup_same_name, possible_name: self.dedup_possible_name }
     }
+
+    /// The thresholds the heat tags use for this team.
+    pub fn heat_rules(&self) -> HeatRules {
+        HeatRules {
+            window_days: self.heat_window_days,
+            hot_touches: self.heat_hot_touches,
+            dormant_days: self.heat_dormant_days,
+            new_lead_days: self.heat_new_lead_days,
+        }
+    }
 }
 
 /// Rules to create; [`NewTeamRules::default`] gives the defaults from the field.
@@ -229,6 +270,8 @@ pub struct NewTeamRules {
     pub reclaim_cooldown_days: u32,
     /// Days of warning before a customer returns to the pool.
     pub pool_warn_days: u32,
+    /// Heat thresholds (docs/heat-tags.md).
+    pub heat: HeatRules,
 }
 
 impl Default for NewTeamRules {
@@ -254,6 +297,7 @@ impl Default for NewTeamRules {
             max_owned_customers: default_max_owned_customers(),
             reclaim_cooldown_days: default_reclaim_cooldown_days(),
             pool_warn_days: default_pool_warn_days(),
+            heat: HeatRules::default(),
         }
     }
 }
@@ -277,6 +321,10 @@ impl Draft for NewTeamRules {
             max_owned_customers: self.max_owned_customers,
             reclaim_cooldown_days: self.reclaim_cooldown_days,
             pool_warn_days: self.pool_warn_days,
+            heat_window_days: self.heat.window_days,
+            heat_hot_touches: self.heat.hot_touches,
+            heat_dormant_days: self.heat.dormant_days,
+            heat_new_lead_days: self.heat.new_lead_days,
             provenance,
         }
     }
@@ -303,6 +351,7 @@ impl Record for TeamRules {
             ));
         }
         check_dedup_thresholds(self.dedup_same_name, self.dedup_possible_name)?;
+        check_heat_rules(&self.heat_rules())?;
         limit_list(kind, "stage_rules", &self.stage_rules, Stage::ALL.len())?;
         for (i, rule) in self.stage_rules.iter().enumerate() {
             if rule.stage.is_closed() {
@@ -400,6 +449,27 @@ fn check_dedup_thresholds(same: f64, possible: f64) -> Result<(), ValidationErro
     Ok(())
 }
 
+/// Heat thresholds within their ranges, and dormant no sooner than the window ends: a customer
+/// touched within the window must not also be dormant.
+fn check_heat_rules(heat: &HeatRules) -> Result<(), ValidationError> {
+    let kind = RecordKind::TeamRules;
+    for (field, value, range) in [
+        ("heat_window_days", heat.window_days, 1..=365),
+        ("heat_hot_touches", heat.hot_touches, 1..=1000),
+        ("heat_dormant_days", heat.dormant_days, heat.window_days..=730),
+        ("heat_new_lead_days", heat.new_lead_days, 1..=365),
+    ] {
+        if !range.contains(&value) {
+            return Err(ValidationError::new(
+                kind,
+                field,
+                format!("{value} is outside {}–{}", range.start(), range.end()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable;
@@ -439,6 +509,43 @@ mod tests {
         let mut equal = rules();
         (equal.dedup_same_name, equal.dedup_possible_name) = (0.7, 0.7);
         assert!(equal.validate().is_ok(), "possible may equal same");
+    }
+
+    #[test]
+    fn heat_thresholds_out_of_range_are_refused_with_the_field_named() {
+        assert_eq!(rules().heat_rules(), HeatRules::default());
+        type Break = fn(&mut TeamRules);
+        let cases: [(&str, Break); 6] = [
+            ("heat_window_days", |r| r.heat_window_days = 0),
+            ("heat_window_days", |r| r.heat_window_days = 366),
+            ("heat_hot_touches", |r| r.heat_hot_touches = 0),
+            ("heat_dormant_days", |r| r.heat_dormant_days = 29),
+            ("heat_dormant_days", |r| r.heat_dormant_days = 731),
+            ("heat_new_lead_days", |r| r.heat_new_lead_days = 0),
+        ];
+        for (field, break_it) in cases {
+            let mut r = rules();
+            break_it(&mut r);
+            assert_eq!(r.validate().expect_err("refused").field, field);
+        }
+        let mut equal = rules();
+        equal.heat_dormant_days = equal.heat_window_days;
+        assert!(equal.validate().is_ok(), "dormant may start as the window ends");
+    }
+
+    #[test]
+    fn rules_written_before_the_heat_thresholds_existed_read_with_the_defaults() {
+        let mut custom = rules();
+        custom.heat_window_days = 10;
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        autosurgeon::reconcile(&mut tx, &custom).unwrap();
+        for field in ["heat_window_days", "heat_hot_touches", "heat_dormant_days", "heat_new_lead_days"] {
+            tx.delete(ROOT, field).unwrap();
+        }
+        tx.commit();
+        let old: TeamRules = autosurgeon::hydrate(&doc).unwrap();
+        assert_eq!(old.heat_rules(), HeatRules::default());
     }
 
     #[test]

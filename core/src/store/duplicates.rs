@@ -288,6 +288,7 @@ fn candidate_row(
             first_phone: row.get(2)?,
             merged_into: row.get(3)?,
             distance_m: None,
+            heat: None,
         },
         row.get(4)?,
         row.get(5)?,

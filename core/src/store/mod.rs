@@ -17,6 +17,7 @@ mod duplicates;
 mod error;
 mod exchange;
 mod funnel;
+mod heat;
 mod ownership;
 mod projection;
 mod query;
@@ -42,6 +43,7 @@ pub use exchange::{
     SyncStatus,
 };
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
+pub use heat::MAX_HEAT_LIST;
 pub use ownership::{ClaimStatus, MAX_POOL_PAGE, OwnershipView, PoolWarning};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
@@ -344,17 +346,28 @@ impl Store {
     }
 
     /// Customers whose name starts with `prefix` (customers merged into another are left out:
-    /// they are found as the customer they were merged into).
+    /// they are found as the customer they were merged into). Each carries its heat now.
     pub fn customers_by_name_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<CustomerSummary>> {
-        self.db.read(|conn| query::customers_by_name_prefix(conn, prefix, limit))
+        let now = self.clock.now_ms();
+        self.db.read(|conn| {
+            let mut found = query::customers_by_name_prefix(conn, prefix, limit)?;
+            heat::add_heat(conn, &mut found, now)?;
+            Ok(found)
+        })
     }
 
-    /// Customers with a phone number starting with `prefix` (country code and separators ignored).
+    /// Customers with a phone number starting with `prefix` (country code and separators
+    /// ignored), each with its heat now.
     pub fn customers_by_phone_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<CustomerSummary>> {
-        self.db.read(|conn| query::customers_by_phone_prefix(conn, prefix, limit))
+        let now = self.clock.now_ms();
+        self.db.read(|conn| {
+            let mut found = query::customers_by_phone_prefix(conn, prefix, limit)?;
+            heat::add_heat(conn, &mut found, now)?;
+            Ok(found)
+        })
     }
 
-    /// Customers within `radius_m` of a point (any datum), nearest first.
+    /// Customers within `radius_m` of a point (any datum), nearest first, each with its heat now.
     pub fn customers_near(
         &self,
         point: &crate::model::Location,
@@ -368,7 +381,12 @@ impl Store {
                 point.check().err().unwrap_or_else(|| "is not a position on the globe".into()),
             ))
         })?;
-        self.db.read(|conn| query::customers_near(conn, lat, lon, radius_m, limit))
+        let now = self.clock.now_ms();
+        self.db.read(|conn| {
+            let mut found = query::customers_near(conn, lat, lon, radius_m, limit)?;
+            heat::add_heat(conn, &mut found, now)?;
+            Ok(found)
+        })
     }
 
     /// Visits that started (or are planned) between `from` and `to`.

@@ -36,6 +36,9 @@ pub struct CustomerSummary {
     pub merged_into: Option<DocId>,
     /// Distance from the query point in metres (only for [`Store::customers_near`](super::Store::customers_near)).
     pub distance_m: Option<f64>,
+    /// Its heat when the list was made (derived, never stored): filled by the customer searches
+    /// and [`Store::customers_by_tag`](super::Store::customers_by_tag), `None` elsewhere.
+    pub heat: Option<crate::heat::Heat>,
 }
 
 /// A visit in a result list.
@@ -87,6 +90,7 @@ fn customer_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerSummary> {
         first_phone: row.get(2)?,
         merged_into: row.get(3)?,
         distance_m: None,
+        heat: None,
     })
 }
 
