@@ -129,6 +129,13 @@ impl FieldStore {
         })
     }
 
+    /// Every listed customer of the team whose company name starts with `prefix` (owned by
+    /// anyone, or in the pool): shows a rep that a company exists, and who owns it, before they
+    /// enter it again.
+    pub fn listed_customers(&self, prefix: String, limit: u32) -> Result<Vec<FfiOwnership>, FfiError> {
+        guard(|| Ok(self.core().listed_customers(&prefix, limit)?.into_iter().map(Into::into).collect()))
+    }
+
     /// The customers this phone's user owns (私海).
     pub fn my_customers(&self) -> Result<Vec<FfiOwnership>, FfiError> {
         guard(|| Ok(self.core().my_customers()?.into_iter().map(Into::into).collect()))

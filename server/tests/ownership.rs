@@ -152,6 +152,9 @@ async fn two_reps_claiming_the_same_pool_customer_offline_get_one_owner_and_the_
         let pool = phone.store.pool_customers(None, 100).unwrap();
         assert_eq!(pool.iter().map(|p| p.customer_id).collect::<Vec<_>>(), vec![pooled.id]);
         assert_eq!(pool[0].company_name, "昆山宏达精密模具有限公司");
+        let listed = phone.store.listed_customers("昆山宏达", 10).unwrap();
+        assert_eq!(listed.iter().map(|p| p.customer_id).collect::<Vec<_>>(), vec![pooled.id]);
+        assert!(phone.store.listed_customers("昆山宏达精密模具有限公司X", 10).unwrap().is_empty());
         // In the pool, the team sees that it exists, not its contacts: no record on the phone.
         assert_eq!(phone.store.find::<Customer>(pooled.id).unwrap(), None);
     }

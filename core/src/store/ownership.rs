@@ -250,6 +250,34 @@ impl Store {
         })
     }
 
+    /// Every listed customer of the team (owned by anyone, or in the pool) whose company name
+    /// starts with `prefix`, by name, at most `limit` (≤ [`MAX_POOL_PAGE`]): what a rep about to
+    /// enter a company checks, so they see it exists and who owns it even when its record is not
+    /// on this phone.
+    pub fn listed_customers(&self, prefix: &str, limit: u32) -> Result<Vec<OwnershipView>> {
+        let limit = limit.clamp(1, MAX_POOL_PAGE);
+        let prefix = prefix.trim();
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A range on the name instead of LIKE: no escaping of `%` and `_`, and the index serves it.
+        let upper = format!("{prefix}\u{10FFFF}");
+        self.db.read(|conn| {
+            let me = user_of(conn)?;
+            let rows = conn
+                .prepare_cached(&format!(
+                    "{} WHERE o.merged_into IS NULL AND o.company_name >= ?1 AND o.company_name < ?2
+                     ORDER BY o.company_name LIMIT ?3",
+                    view_sql(4)
+                ))?
+                .query_map(params![prefix, upper, limit, self.device_id().to_string()], |r| {
+                    view_row(r, me.as_deref())
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
     /// The customers this phone's user owns (私海), by company name.
     pub fn my_customers(&self) -> Result<Vec<OwnershipView>> {
         self.db.read(|conn| {
