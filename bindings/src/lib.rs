@@ -12,6 +12,7 @@ mod error;
 mod funnel;
 mod leads;
 mod push;
+mod reminders;
 mod services;
 mod store;
 mod sync;
@@ -26,6 +27,7 @@ pub use capture::{FfiCheckIn, FfiFix, FfiFlag, FfiPhoto, FfiSlip, FfiSlipItem, F
 pub use error::FfiError;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan, FfiPhoneNumber, read_phone_numbers};
 pub use push::{FfiPushRegistration, FfiRelayPush};
+pub use reminders::{FfiReminder, FfiReminderKind};
 pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{
     FfiCreateMode, FfiCreateOutcome, FfiCustomer, FfiCustomerSummary, FfiDuplicateCandidate, FfiMatchReason,

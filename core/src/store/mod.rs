@@ -19,6 +19,7 @@ mod exchange;
 mod funnel;
 mod projection;
 mod query;
+mod reminders;
 mod schema;
 mod secrets;
 
@@ -42,6 +43,7 @@ pub use exchange::{
 };
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
+pub use reminders::{Reminder, ReminderKind};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
 

@@ -49,7 +49,11 @@ class FollowUpViewModelTest {
             val customer = repository.createCustomer(
                 FfiNewCustomer(companyName = "宁波海天塑机", phones = listOf("0574-8888 1234"), address = null, tags = emptyList()),
             )
-            val screen = CustomerViewModel(repository, customer.id, scope, clock = clocks.java)
+            // The call log as the app reads it: null until the rep grants READ_CALL_LOG.
+            var callLog: List<LoggedCall>? = null
+            val screen = CustomerViewModel(
+                repository, customer.id, scope, clock = clocks.java, callLog = CallLogReader { callLog },
+            )
             screen.refresh().join()
             assertEquals("宁波海天塑机", screen.state.value.customer?.companyName)
             assertEquals(emptyList(), screen.state.value.timeline)
@@ -59,9 +63,11 @@ class FollowUpViewModelTest {
             assertEquals("call", pending.activity.activityType)
             // The rep comes back from the dialler four minutes later: the time away is offered,
             // unless the call log (where the permission is granted) knows the duration.
+            val dialledAt = Instant.ofEpochMilli(clocks.now.get())
             clocks.now.addAndGet(240_000)
-            assertEquals(240L, screen.suggestedDurationS())
-            assertEquals(95L, screen.suggestedDurationS(callLogDurationS = 95))
+            assertEquals(CallDuration(240, DurationSource.TIME_AWAY), screen.suggestedDuration())
+            callLog = listOf(LoggedCall("+86 574 8888 1234", dialledAt.plusSeconds(20), 95))
+            assertEquals(CallDuration(95, DurationSource.CALL_LOG), screen.suggestedDuration())
             screen.finishCall("确认二期两台 450 吨", "接通", 240, "发报价", start + 86_400_000).join()
             assertNull(screen.state.value.pendingCall)
             assertNull(screen.state.value.problem)
