@@ -132,6 +132,8 @@ pub struct FfiFollowUpTodo {
     pub due: Vec<FfiActivitySummary>,
     /// Calls started over a day ago with nothing written.
     pub calls_without_summary: Vec<FfiActivitySummary>,
+    /// The user's customers that return to the pool soon unless followed up, earliest first.
+    pub returning_to_pool: Vec<crate::ownership::FfiPoolWarning>,
 }
 
 impl From<Activity> for FfiActivity {
@@ -283,8 +285,8 @@ impl FieldStore {
         })
     }
 
-    /// This phone's follow-up to-do now: next actions due by `until` and calls left without a
-    /// summary for over a day.
+    /// This phone's follow-up to-do now: next actions due by `until`, calls left without a
+    /// summary for over a day, and the user's customers about to return to the pool.
     pub fn follow_up_todo(&self, until: i64) -> Result<FfiFollowUpTodo, FfiError> {
         guard(|| {
             let store = self.core();
@@ -292,6 +294,7 @@ impl FieldStore {
             Ok(FfiFollowUpTodo {
                 due: todo.due.into_iter().map(Into::into).collect(),
                 calls_without_summary: todo.calls_without_summary.into_iter().map(Into::into).collect(),
+                returning_to_pool: todo.returning_to_pool.into_iter().map(Into::into).collect(),
             })
         })
     }

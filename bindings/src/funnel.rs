@@ -351,7 +351,7 @@ impl From<PayloadError> for FfiError {
     }
 }
 
-fn non_empty(what: &str, value: &str) -> Result<(), FfiError> {
+pub(crate) fn non_empty(what: &str, value: &str) -> Result<(), FfiError> {
     if value.trim().is_empty() {
         return Err(FfiError::InvalidInput { message: format!("{what} is empty") });
     }

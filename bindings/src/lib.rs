@@ -14,6 +14,7 @@ mod heat;
 mod leads;
 mod ownership;
 mod push;
+mod reminders;
 mod services;
 mod store;
 mod sync;
@@ -29,6 +30,7 @@ pub use error::FfiError;
 pub use heat::FfiHeat;
 pub use leads::{FfiLead, FfiLeadCard, FfiLeadScan, FfiPhoneNumber, read_phone_numbers};
 pub use push::{FfiPushRegistration, FfiRelayPush};
+pub use reminders::{FfiReminder, FfiReminderKind};
 pub use services::{FfiUptime, LocationService, PhoneClock, SecureKeyStorage};
 pub use store::{
     FfiCreateMode, FfiCreateOutcome, FfiCustomer, FfiCustomerSummary, FfiDuplicateCandidate, FfiMatchReason,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use fieldsync_core::model::{
     Activity, ActivityType, Customer, NewActivity, NewCustomer, NewLeadCard, NewOpportunity, NewVisit,
-    NextAction, Opportunity, Stage,
+    NextAction, Opportunity, Stage, StallKind, StallLevel,
 };
-use fieldsync_core::store::{ActivityResult, TimelineKind};
+use fieldsync_core::store::{ActivityResult, ReminderKind, TimelineKind};
 use fieldsync_core::{Clock, DocId, ManualClock, Store, StoreError, StoreOptions};
 
 const NOW: i64 = 1_790_000_000_000;
@@ -250,4 +250,73 @@ fn bad_follow_ups_are_refused_and_nothing_is_saved() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(ref e) if e.field == "duration_s"), "{err}");
     assert_eq!(p.store.get::<Activity>(call.id).unwrap(), call);
+}
+
+#[test]
+fn a_due_next_action_reminds_the_rep_offline_in_the_same_list_as_the_stall_reminders() {
+    let p = phone();
+    let c = customer(&p, "常州恒力精密机械有限公司");
+    let d = deal(&p, &c, "两台五轴机床"); // 初步接触: reminded on day 4, supervisor on day 5
+    let theirs = p
+        .store
+        .create(NewOpportunity { owner: "rep-wang".into(), title: "别人的商机".into(), ..new_deal(&c) })
+        .unwrap();
+    let call = p
+        .store
+        .log_activity(NewActivity {
+            opportunity_id: Some(d.id),
+            next_action: Some(NextAction {
+                what: "发报价单".into(), due_at: NOW + 2 * DAY, done_at: None
+            }),
+            ..follow_up(&c, ActivityType::Call, NOW, "客户要两台的报价")
+        })
+        .unwrap();
+
+    assert_eq!(p.store.due_reminders("rep-li", NOW, NOW + DAY).unwrap(), vec![]);
+    let reminders = p.store.due_reminders("rep-li", NOW, NOW + 2 * DAY).unwrap();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    let next = &reminders[0];
+    assert_eq!(next.kind, ReminderKind::NextAction);
+    assert_eq!((next.due_at, next.what.as_str()), (NOW + 2 * DAY, "发报价单"));
+    assert_eq!((next.customer_id, next.opportunity_id, next.activity_id), (c.id, Some(d.id), Some(call.id)));
+
+    // By day 4 the deal's stage rule reminds too, with the triggers `stalled_deals` reports.
+    let reminders = p.store.due_reminders("rep-li", NOW, NOW + 4 * DAY).unwrap();
+    let kinds: Vec<_> = reminders.iter().map(|r| (r.kind, r.due_at)).collect();
+    let reminder = |kind| ReminderKind::Stall { kind, level: StallLevel::Reminder };
+    assert_eq!(
+        kinds,
+        vec![
+            (ReminderKind::NextAction, NOW + 2 * DAY),
+            (reminder(StallKind::NoActivity), NOW + 4 * DAY),
+            (reminder(StallKind::StageTooLong), NOW + 4 * DAY),
+        ]
+    );
+    assert!(reminders.iter().all(|r| r.opportunity_id != Some(theirs.id)), "only the rep's deals");
+    p.clock.set(NOW + 4 * DAY);
+    let stalled = p.store.stalled_deals(Some("rep-li"), StallLevel::Reminder, p.clock.now_ms()).unwrap();
+    let stalled_due: Vec<_> = stalled[0].due.iter().map(|t| t.due_at).collect();
+    assert_eq!(stalled_due, vec![NOW + 4 * DAY, NOW + 4 * DAY]);
+    let again = p.store.due_reminders("rep-li", p.clock.now_ms(), p.clock.now_ms()).unwrap();
+    assert_eq!(again, reminders, "the same reminders, the same keys: each is scheduled once");
+    let keys: std::collections::HashSet<_> = again.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys.len(), again.len());
+
+    // Done, the next action stops reminding; the stall reminders stay.
+    p.store.complete_next_action(call.id).unwrap();
+    let left = p.store.due_reminders("rep-li", p.clock.now_ms(), p.clock.now_ms()).unwrap();
+    assert!(left.iter().all(|r| matches!(r.kind, ReminderKind::Stall { .. })), "{left:?}");
+    assert_eq!(left.len(), 2);
+}
+
+fn new_deal(customer: &Customer) -> NewOpportunity {
+    NewOpportunity {
+        customer_id: customer.id,
+        title: String::new(),
+        owner: String::new(),
+        stage: Stage::FirstContact,
+        amount: None,
+        expected_close_at: None,
+        next_action_due_at: None,
+    }
 }

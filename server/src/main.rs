@@ -352,6 +352,38 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Logging a follow-up (a call with its summary and next action) on a store of N documents,
+    /// against a bare durable SQLite insert.
+    Activity {
+        /// Documents in the store.
+        #[arg(long, default_value_t = 20_000)]
+        documents: u32,
+        /// Activities logged for the latency figures.
+        #[arg(long, default_value_t = 500)]
+        samples: u32,
+        /// Directory for the benchmark store (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// One customer's timeline of N entries among many other records: the first page and every
+    /// page, against a plain indexed read of one page.
+    Timeline {
+        /// Documents in the store, the timeline's included.
+        #[arg(long, default_value_t = 20_000)]
+        documents: u32,
+        /// Entries in the customer's timeline.
+        #[arg(long, default_value_t = 500)]
+        entries: u32,
+        /// Entries per page (the demo app's page).
+        #[arg(long, default_value_t = 30)]
+        page: u32,
+        /// Times each read is timed.
+        #[arg(long, default_value_t = 200)]
+        samples: u32,
+        /// Directory for the benchmark store (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -458,6 +490,18 @@ fn main() -> ExitCode {
         }
         Command::Bench { scenario: BenchScenario::SyncVisitBytes { dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::visit_bytes(&d))
+        }
+        Command::Bench { scenario: BenchScenario::Activity { documents, samples, dir } } => {
+            bench::follow_ups::run_activity(&bench::follow_ups::ActivityBench { documents, samples, dir })
+        }
+        Command::Bench { scenario: BenchScenario::Timeline { documents, entries, page, samples, dir } } => {
+            bench::follow_ups::run_timeline(&bench::follow_ups::TimelineBench {
+                documents,
+                entries,
+                page,
+                samples,
+                dir,
+            })
         }
     };
     match result {

@@ -11,7 +11,7 @@ use fieldsync_core::model::{
     ActivityType, ClaimRefusal, Customer, NewActivity, NewCustomer, NewOpportunity, NewTeamRules,
     Opportunity, Ownership, Stage, ownership_id,
 };
-use fieldsync_core::store::{StoreError, StoreOptions};
+use fieldsync_core::store::{ReminderKind, StoreError, StoreOptions};
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest, SyncResponse};
 use fieldsync_core::{DocId, ManualClock, Store};
 use fieldsync_server::metrics::Metrics;
@@ -227,6 +227,22 @@ async fn a_customer_without_an_effective_follow_up_returns_to_the_pool_at_the_ti
         [(quiet.id, T0 + days(30.0))]
     );
     assert!(rep.store.pool_warnings(T0 + days(26.0)).unwrap().is_empty());
+    // The same warning is on the to-do and, from day 27, in the reminders the app schedules.
+    let todo = rep.store.follow_up_todo(T0 + days(27.5), T0 + days(28.0)).unwrap();
+    assert_eq!(todo.returning_to_pool, warnings);
+    let reminders = rep.store.due_reminders(&rep.scope.user_id, T0 + days(20.0), T0 + days(27.0)).unwrap();
+    let pool: Vec<_> = reminders
+        .iter()
+        .filter_map(|r| match r.kind {
+            ReminderKind::PoolReturn { returns_at } => {
+                Some((r.customer_id, r.due_at, returns_at, r.what.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pool, [(quiet.id, T0 + days(27.0), T0 + days(30.0), "常州恒达轴承有限公司")]);
+    let early = rep.store.due_reminders(&rep.scope.user_id, T0 + days(20.0), T0 + days(26.9)).unwrap();
+    assert!(early.iter().all(|r| !matches!(r.kind, ReminderKind::PoolReturn { .. })), "{early:?}");
 
     // The rep is offline; the relay's tick returns the quiet one at day 30, not before.
     let report = w.relay.tick(T0 + days(29.9), 1000).await.unwrap();

@@ -52,6 +52,42 @@ fn bench_dedup_local_prints_latency_hit_rate_and_the_full_scan_reference() {
 }
 
 #[test]
+fn bench_activity_prints_the_log_latency_beside_the_durable_insert_reference() {
+    let out = run_fieldsync(&["bench", "activity", "--documents", "200", "--samples", "10"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(line["bench"], "activity-log");
+    assert_eq!(line["samples"], 10);
+    assert!(line["p99_ms"].as_f64().unwrap() >= line["p50_ms"].as_f64().unwrap());
+    assert!(line["reference_p50_ms"].as_f64().unwrap() > 0.0);
+    assert!(line["change_bytes_mean"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_timeline_pages_through_every_entry_of_the_customer() {
+    let out = run_fieldsync(&[
+        "bench",
+        "timeline",
+        "--documents",
+        "300",
+        "--entries",
+        "40",
+        "--page",
+        "7",
+        "--samples",
+        "3",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(line["bench"], "customer-timeline");
+    assert_eq!(line["entries"], 40);
+    assert_eq!(line["pages"], 6, "40 entries in pages of 7: {line}");
+    assert_eq!(line["documents"], 300);
+    assert!(line["all_pages_ms_p99"].as_f64().unwrap() >= line["all_pages_ms_p50"].as_f64().unwrap());
+    assert!(line["reference_page_ms_p50"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn opening_a_file_that_is_not_a_store_exits_non_zero_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("bogus.fieldsync");

@@ -10,13 +10,19 @@ from fieldsync_ffi import (
     FfiError,
     FfiNewActivity,
     FfiNewCustomer,
+    FfiNewOpportunity,
     FfiNextAction,
+    FfiReminderKind,
+    FfiStage,
+    FfiStallKind,
+    FfiStallLevel,
     FieldStore,
     PhoneClock,
 )
 
 MORNING = 1_790_000_000_000
 HOUR = 3_600_000
+DAY = 24 * HOUR
 
 
 class FakeClock(PhoneClock):
@@ -110,3 +116,49 @@ def test_bad_follow_ups_are_invalid_input_and_save_nothing(tmp_path):
         assert store.outbox_len() == waiting
     finally:
         store.close()
+
+
+def test_a_due_next_action_is_a_reminder_beside_the_deals_stall_reminders(tmp_path):
+    clock = FakeClock(MORNING)
+    rep = FieldStore.open_with(str(tmp_path / "rep.fieldsync"), clock, None, None)
+    try:
+        customer = rep.create_customer(
+            FfiNewCustomer(company_name="常州恒力精密", phones=[], address=None, tags=[], location=None, credit_code=None)
+        )
+        deal = rep.create_opportunity(
+            FfiNewOpportunity(
+                customer_id=customer.id, owner="rep-li", title="两台五轴机床", stage=FfiStage.FIRST_CONTACT,
+                amount_minor_units=None, currency=None, expected_close_at=None, next_action_due_at=None,
+            )
+        )
+        call = rep.log_activity(new_activity(
+            customer.id, activity_type="call", opportunity_id=deal.id, summary="客户要两台的报价",
+            next_action=FfiNextAction(what="发报价单", due_at=MORNING + 2 * DAY, done_at=None),
+        ))
+
+        assert rep.due_reminders("rep-li", MORNING + DAY) == []
+        [due] = rep.due_reminders("rep-li", MORNING + 2 * DAY)
+        assert (due.kind, due.stall_kind, due.level) == (FfiReminderKind.NEXT_ACTION, None, None)
+        assert (due.due_at, due.what, due.activity_id, due.opportunity_id) == (
+            MORNING + 2 * DAY, "发报价单", call.id, deal.id,
+        )
+
+        # 初步接触: the stage rule reminds the rep on day 4, in the same list.
+        clock.now = MORNING + 4 * DAY
+        reminders = rep.due_reminders("rep-li", clock.now)
+        assert [(r.kind, r.stall_kind, r.level, r.due_at) for r in reminders] == [
+            (FfiReminderKind.NEXT_ACTION, None, None, MORNING + 2 * DAY),
+            (FfiReminderKind.STALL, FfiStallKind.NO_ACTIVITY, FfiStallLevel.REMINDER, MORNING + 4 * DAY),
+            (FfiReminderKind.STALL, FfiStallKind.STAGE_TOO_LONG, FfiStallLevel.REMINDER, MORNING + 4 * DAY),
+        ]
+        assert all(r.what == "两台五轴机床" for r in reminders[1:])
+        assert len({r.key for r in reminders}) == 3
+        assert rep.due_reminders("rep-li", clock.now) == reminders, "same keys: each scheduled once"
+        assert rep.due_reminders("rep-wang", clock.now) == []
+
+        rep.complete_next_action(call.id)
+        assert [r.kind for r in rep.due_reminders("rep-li", clock.now)] == [FfiReminderKind.STALL] * 2
+        with pytest.raises(FfiError.InvalidInput):
+            rep.due_reminders(" ", clock.now)
+    finally:
+        rep.close()

@@ -116,6 +116,9 @@ pub struct FollowUpTodo {
     pub due: Vec<ActivitySummary>,
     /// Calls this phone started more than a day ago that still say nothing.
     pub calls_without_summary: Vec<ActivitySummary>,
+    /// This user's customers that return to the pool within the team's warning period unless
+    /// followed up ([`Store::pool_warnings`]), earliest first; empty before enrolling.
+    pub returning_to_pool: Vec<super::PoolWarning>,
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> StoreError {
@@ -297,9 +300,11 @@ impl Store {
     }
 
     /// This phone's follow-up to-do at `now`: open next actions due by `until` (of follow-ups
-    /// this device logged), and calls it started over a day ago that still have no summary.
+    /// this device logged), calls it started over a day ago that still have no summary, and the
+    /// user's customers about to return to the pool.
     pub fn follow_up_todo(&self, now: UnixMillis, until: UnixMillis) -> Result<FollowUpTodo> {
         let me = self.device_id().to_string();
+        let returning_to_pool = self.pool_warnings(now)?;
         self.db.read(|conn| {
             let due = conn
                 .prepare_cached(&format!(
@@ -317,7 +322,7 @@ impl Store {
                 ))?
                 .query_map(params![now.saturating_sub(CALL_SUMMARY_GRACE_MS), me], summary_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(FollowUpTodo { due, calls_without_summary })
+            Ok(FollowUpTodo { due, calls_without_summary, returning_to_pool })
         })
     }
 

@@ -30,6 +30,42 @@ pub(crate) fn effective_rules(conn: &Connection) -> Result<TeamRules> {
     }
 }
 
+/// Every open deal (of `owner`, when given) with the times its stage rule reads at `now`.
+pub(super) fn open_deal_times(
+    conn: &Connection,
+    owner: Option<&str>,
+    now: UnixMillis,
+) -> Result<Vec<(OpportunitySummary, DealTimes)>> {
+    let sql = format!(
+        "SELECT {OPPORTUNITY_COLUMNS},
+                max(o.last_activity_at,
+                    coalesce((SELECT max(v.started_at) FROM visit_index v
+                              WHERE v.opportunity_id = o.doc_id), 0),
+                    coalesce((SELECT max(a.at) FROM activity_index a
+                              WHERE a.opportunity_id = o.doc_id AND a.has_summary), 0))
+         FROM opportunity_index o
+         WHERE o.stage NOT IN ('Won', 'Lost') AND (?1 IS NULL OR o.owner = ?1)"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows =
+        statement.query_map(params![owner], |row| Ok((opportunity_row(row)?, row.get::<_, i64>(9)?)))?;
+    let mut deals = Vec::new();
+    for row in rows {
+        let (deal, activity) = row?;
+        let times = DealTimes {
+            opportunity_id: deal.id,
+            stage: deal.stage,
+            stage_entered_at: deal.stage_entered_at,
+            // A visit or follow-up dated in the future (a phone clock set ahead) cannot hold off
+            // a stall: activity counts up to now. Follow-ups count once they say what was said
+            // (`has_summary`), on the relay alike.
+            last_activity_at: activity.min(now),
+        };
+        deals.push((deal, times));
+    }
+    Ok(deals)
+}
+
 /// A deal that broke (or is about to break) its stage rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StalledDeal {
@@ -146,31 +182,8 @@ impl Store {
     ) -> Result<Vec<StalledDeal>> {
         self.db.read(|conn| {
             let rules = effective_rules(conn)?;
-            let sql = format!(
-                "SELECT {OPPORTUNITY_COLUMNS},
-                        max(o.last_activity_at,
-                            coalesce((SELECT max(v.started_at) FROM visit_index v
-                                      WHERE v.opportunity_id = o.doc_id), 0),
-                            coalesce((SELECT max(a.at) FROM activity_index a
-                                      WHERE a.opportunity_id = o.doc_id AND a.has_summary), 0))
-                 FROM opportunity_index o
-                 WHERE o.stage NOT IN ('Won', 'Lost') AND (?1 IS NULL OR o.owner = ?1)"
-            );
-            let mut statement = conn.prepare_cached(&sql)?;
-            let rows = statement
-                .query_map(params![owner], |row| Ok((opportunity_row(row)?, row.get::<_, i64>(9)?)))?;
             let mut stalled = Vec::new();
-            for row in rows {
-                let (deal, activity) = row?;
-                let times = DealTimes {
-                    opportunity_id: deal.id,
-                    stage: deal.stage,
-                    stage_entered_at: deal.stage_entered_at,
-                    // A visit or follow-up dated in the future (a phone clock set ahead) cannot
-                    // hold off a stall: activity counts up to now. Follow-ups count once they say
-                    // what was said (`has_summary`), on the relay alike.
-                    last_activity_at: activity.min(now),
-                };
+            for (deal, times) in open_deal_times(conn, owner, now)? {
                 let Assessment { due, next_due_at } = assess(&times, &rules, now);
                 let due: Vec<_> = due.into_iter().filter(|t| t.level >= min_level).collect();
                 if let Some(level) = due.iter().map(|t| t.level).max() {

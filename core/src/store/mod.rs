@@ -21,6 +21,7 @@ mod heat;
 mod ownership;
 mod projection;
 mod query;
+mod reminders;
 mod schema;
 mod secrets;
 
@@ -46,6 +47,7 @@ pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, S
 pub use heat::MAX_HEAT_LIST;
 pub use ownership::{ClaimStatus, MAX_POOL_PAGE, OwnershipView, PoolWarning};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
+pub use reminders::{Reminder, ReminderKind};
 pub use schema::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 pub use secrets::{DEVICE_KEY_ENTRY, DeviceSecrets, RELAY_TOKEN_ENTRY};
 

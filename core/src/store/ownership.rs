@@ -15,7 +15,8 @@ use super::funnel::effective_rules;
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
 use crate::model::{
-    ClaimAction, ClaimRefusal, ClaimRequest, Ownership, Provenance, Record, RecordKind, return_due_at,
+    ClaimAction, ClaimRefusal, ClaimRequest, Ownership, Provenance, Record, RecordKind, TeamRules,
+    return_due_at,
 };
 
 /// The most rows one pool page returns.
@@ -426,10 +427,20 @@ impl Store {
     /// period (`pool_warn_days`, default 3), earliest first: the same rule the relay's scheduler
     /// applies, on what this phone holds (its own follow-ups count before they are synced).
     pub fn pool_warnings(&self, now: UnixMillis) -> Result<Vec<PoolWarning>> {
+        self.pool_returns_before(now, |rules| now.saturating_add(rules.pool_warn_ms()))
+    }
+
+    /// This user's customers returning to the pool by the horizon the team's rules give, by the
+    /// phone's clock reading `now`.
+    pub(super) fn pool_returns_before(
+        &self,
+        now: UnixMillis,
+        horizon: impl FnOnce(&TeamRules) -> UnixMillis,
+    ) -> Result<Vec<PoolWarning>> {
         self.db.read(|conn| {
             let Some(me) = user_of(conn)? else { return Ok(Vec::new()) };
             let rules = effective_rules(conn)?;
-            let horizon = now.saturating_add(rules.pool_warn_ms());
+            let horizon = horizon(&rules);
             let mut statement = conn.prepare_cached(
                 "SELECT o.customer_id, o.company_name, o.since,
                         max(coalesce((SELECT max(a.at) FROM activity_index a

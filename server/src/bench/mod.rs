@@ -4,6 +4,7 @@
 #[cfg(feature = "tools")]
 pub mod alerts;
 pub mod dedup;
+pub mod follow_ups;
 #[cfg(feature = "tools")]
 pub mod identity;
 pub mod pool;

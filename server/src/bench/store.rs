@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use fieldsync_core::Store;
 use fieldsync_core::model::{Datum, FixSource, Location, NewCustomer, NewOpportunity, NewVisit, Stage};
+use fieldsync_core::{DocId, Store};
 use rusqlite_reference::durable_insert_latencies;
 use serde_json::json;
 
@@ -80,8 +80,8 @@ pub fn run(bench: &StoreBench) -> Result<()> {
 }
 
 /// Fills a new store with a realistic mix: 40 % customers with locations, 40 % visits,
-/// 20 % opportunities.
-fn populate(path: &Path, documents: u32) -> Result<()> {
+/// 20 % opportunities. Returns the customers' ids.
+pub(super) fn populate(path: &Path, documents: u32) -> Result<Vec<DocId>> {
     let store = Store::open(path)?;
     let customers = documents * 2 / 5;
     let visits = documents * 2 / 5;
@@ -130,7 +130,7 @@ fn populate(path: &Path, documents: u32) -> Result<()> {
         store.create_batch(drafts.collect())?;
     }
     store.close()?;
-    Ok(())
+    Ok(customer_ids)
 }
 
 const REGIONS: [&str; 8] = ["苏州", "无锡", "常州", "宁波", "东莞", "佛山", "温州", "台州"];
@@ -174,7 +174,6 @@ fn create_visit_latency(path: &Path, samples: u32, dir: &Path) -> Result<()> {
     let store = Store::open(path)?;
     let customer = store.customers_by_name_prefix("苏州", 1)?.pop().context("no customer")?;
     let mut latencies = Vec::with_capacity(samples as usize);
-    let mut sizes = Vec::new();
     for i in 0..samples {
         let started = Instant::now();
         store.create(NewVisit {
@@ -185,38 +184,57 @@ fn create_visit_latency(path: &Path, samples: u32, dir: &Path) -> Result<()> {
         })?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    for entry in store.outbox(u32::MAX)?.iter().rev().take(samples as usize) {
-        sizes.push(entry.size_bytes);
-    }
+    let sizes = newest_change_sizes(&store, samples)?;
     store.close()?;
-    latencies.sort_by(f64::total_cmp);
-    let change_bytes = sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64;
+    let mut line = json!({
+        "bench": "store-create-visit",
+        "reference": "one rusqlite INSERT of a blob the size of the visit's change, WAL + synchronous=FULL, own transaction",
+    });
+    line.as_object_mut().context("a JSON object")?.extend(against_durable_insert(latencies, &sizes, dir)?);
+    emit(line);
+    Ok(())
+}
 
+/// The sizes of the newest `n` changes in the store's outbox (the writes just timed).
+pub(super) fn newest_change_sizes(store: &Store, n: u32) -> Result<Vec<u64>> {
+    Ok(store.outbox(u32::MAX)?.iter().rev().take(n as usize).map(|e| e.size_bytes).collect())
+}
+
+/// The figures of durable store writes that took `latencies` ms and wrote changes of `sizes`
+/// bytes, beside as many bare durable inserts of a blob of their mean size timed now in `dir`:
+/// `samples`, `p50_ms`, `p99_ms`, `reference_p50_ms`, `reference_p99_ms`,
+/// `ratio_p50_to_reference`, `change_bytes_mean`.
+pub(super) fn against_durable_insert(
+    mut latencies: Vec<f64>,
+    sizes: &[u64],
+    dir: &Path,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    latencies.sort_by(f64::total_cmp);
+    let samples = latencies.len() as u32;
+    let change_bytes = sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64;
     let mut reference =
         durable_insert_latencies(&dir.join("reference.sqlite"), samples, change_bytes as usize)?;
     reference.sort_by(f64::total_cmp);
     let p50 = quantile(&latencies, 0.5);
     let reference_p50 = quantile(&reference, 0.5);
-    emit(json!({
-        "bench": "store-create-visit",
-        "samples": samples,
-        "p50_ms": round(p50),
-        "p99_ms": round(quantile(&latencies, 0.99)),
-        "reference_p50_ms": round(reference_p50),
-        "reference_p99_ms": round(quantile(&reference, 0.99)),
-        "ratio_p50_to_reference": round(p50 / reference_p50),
-        "change_bytes_mean": round(change_bytes),
-        "reference": "one rusqlite INSERT of a blob the size of the visit's change, WAL + synchronous=FULL, own transaction",
-    }));
-    Ok(())
+    Ok(serde_json::Map::from_iter([
+        ("samples".to_owned(), json!(samples)),
+        ("p50_ms".to_owned(), json!(round(p50))),
+        ("p99_ms".to_owned(), json!(round(quantile(&latencies, 0.99)))),
+        ("reference_p50_ms".to_owned(), json!(round(reference_p50))),
+        ("reference_p99_ms".to_owned(), json!(round(quantile(&reference, 0.99)))),
+        ("ratio_p50_to_reference".to_owned(), json!(round(p50 / reference_p50))),
+        ("change_bytes_mean".to_owned(), json!(round(change_bytes))),
+    ]))
 }
 
-fn round(v: f64) -> f64 {
+/// `v` to three decimals, as every figure of these benches is printed.
+pub(super) fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
 /// The plain-SQLite references, kept apart so it is obvious they do not go through the store.
-mod rusqlite_reference {
+pub(super) mod rusqlite_reference {
     use std::path::Path;
     use std::time::Instant;
 
@@ -237,6 +255,9 @@ mod rusqlite_reference {
         )?)
     }
 
+    /// Milliseconds of each of `samples` durable inserts (WAL, `synchronous = FULL`, one
+    /// transaction each) of a `row_bytes` blob into a fresh database at `path`: the floor any
+    /// durable write of the store pays on this disk.
     pub fn durable_insert_latencies(path: &Path, samples: u32, row_bytes: usize) -> Result<Vec<f64>> {
         let _ = std::fs::remove_file(path);
         let conn = Connection::open(path)?;

@@ -1,7 +1,6 @@
 package dev.fieldsync.demo
 
 import java.time.Clock
-import java.time.Duration
 import java.time.Instant
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
@@ -12,6 +11,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import uniffi.fieldsync_ffi.FfiActivity
 import uniffi.fieldsync_ffi.FfiCustomer
 import uniffi.fieldsync_ffi.FfiNewActivity
@@ -36,8 +36,8 @@ data class CustomerState(
 
 /**
  * One customer: the timeline, one-tap calls (saved before the dialler opens; the summary is asked
- * for when the rep comes back, with the time away as the duration unless the call log gives one),
- * and logging other follow-ups.
+ * for when the rep comes back, with the call log's duration where [callLog] can read it, else the
+ * time away), and logging other follow-ups.
  */
 class CustomerViewModel(
     private val repository: FieldRepository,
@@ -46,6 +46,7 @@ class CustomerViewModel(
     private val io: CoroutineDispatcher = Dispatchers.IO,
     private val clock: Clock = Clock.systemUTC(),
     private val pageSize: UInt = 30u,
+    private val callLog: CallLogReader? = null,
 ) {
     private val mutableState = MutableStateFlow(CustomerState())
     private var cursor: Pair<Long, String>? = null
@@ -100,10 +101,16 @@ class CustomerViewModel(
         }
     }
 
-    /** The duration to suggest for the pending call: the call log's, else the time away. */
-    fun suggestedDurationS(callLogDurationS: Long? = null): Long? {
+    /**
+     * The duration to suggest for the pending call, now: the call log's where it is readable and
+     * has the call, else the time away ([callDuration]). Null with no pending call.
+     */
+    suspend fun suggestedDuration(): CallDuration? {
         val pending = state.value.pendingCall ?: return null
-        return callLogDurationS ?: Duration.between(pending.dialledAt, clock.instant()).seconds.coerceAtLeast(0)
+        val log = callLog?.let { reader ->
+            withContext(io) { reader.outgoingCallsSince(pending.dialledAt.minus(CALL_LOG_SLACK)) }
+        }
+        return callDuration(pending.activity.phone.orEmpty(), pending.dialledAt, clock.instant(), log)
     }
 
     /** Completes the pending call with what was said and, optionally, what comes next. */

@@ -12,6 +12,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import uniffi.fieldsync_ffi.FfiActivitySummary
+import uniffi.fieldsync_ffi.FfiPoolWarning
 
 /** What the to-do screen shows. */
 data class FollowUpTodoState(
@@ -20,10 +21,15 @@ data class FollowUpTodoState(
     val due: List<FfiActivitySummary> = emptyList(),
     /** Calls over a day old with nothing written. */
     val callsWithoutSummary: List<FfiActivitySummary> = emptyList(),
+    /** The rep's customers that return to the public pool soon unless followed up. */
+    val returningToPool: List<FfiPoolWarning> = emptyList(),
     val problem: Problem? = null,
 )
 
-/** The rep's follow-up to-do: what is due (today and the next [lookAhead]) and unsummarised calls. */
+/**
+ * The rep's follow-up to-do: what is due (today and the next [lookAhead]), unsummarised calls,
+ * and customers about to return to the public pool.
+ */
 class FollowUpTodoViewModel(
     private val repository: FieldRepository,
     private val scope: CoroutineScope,
@@ -43,7 +49,12 @@ class FollowUpTodoViewModel(
         val loaded = callLibrary(io) { repository.followUpTodo(until) }
         mutableState.update {
             when (loaded) {
-                is Outcome.Done -> it.copy(busy = false, due = loaded.value.due, callsWithoutSummary = loaded.value.callsWithoutSummary)
+                is Outcome.Done -> it.copy(
+                    busy = false,
+                    due = loaded.value.due,
+                    callsWithoutSummary = loaded.value.callsWithoutSummary,
+                    returningToPool = loaded.value.returningToPool,
+                )
                 is Outcome.Failed -> it.copy(busy = false, problem = loaded.problem)
             }
         }

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong
 import kotlin.test.assertEquals
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
+import kotlin.test.assertTrue
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -49,7 +50,11 @@ class FollowUpViewModelTest {
             val customer = repository.createCustomer(
                 FfiNewCustomer(companyName = "宁波海天塑机", phones = listOf("0574-8888 1234"), address = null, tags = emptyList()),
             )
-            val screen = CustomerViewModel(repository, customer.id, scope, clock = clocks.java)
+            // The call log as the app reads it: null until the rep grants READ_CALL_LOG.
+            var callLog: List<LoggedCall>? = null
+            val screen = CustomerViewModel(
+                repository, customer.id, scope, clock = clocks.java, callLog = CallLogReader { callLog },
+            )
             screen.refresh().join()
             assertEquals("宁波海天塑机", screen.state.value.customer?.companyName)
             assertEquals(emptyList(), screen.state.value.timeline)
@@ -59,9 +64,11 @@ class FollowUpViewModelTest {
             assertEquals("call", pending.activity.activityType)
             // The rep comes back from the dialler four minutes later: the time away is offered,
             // unless the call log (where the permission is granted) knows the duration.
+            val dialledAt = Instant.ofEpochMilli(clocks.now.get())
             clocks.now.addAndGet(240_000)
-            assertEquals(240L, screen.suggestedDurationS())
-            assertEquals(95L, screen.suggestedDurationS(callLogDurationS = 95))
+            assertEquals(CallDuration(240, DurationSource.TIME_AWAY), screen.suggestedDuration())
+            callLog = listOf(LoggedCall("+86 574 8888 1234", dialledAt.plusSeconds(20), 95))
+            assertEquals(CallDuration(95, DurationSource.CALL_LOG), screen.suggestedDuration())
             screen.finishCall("确认二期两台 450 吨", "接通", 240, "发报价", start + 86_400_000).join()
             assertNull(screen.state.value.pendingCall)
             assertNull(screen.state.value.problem)
@@ -84,6 +91,40 @@ class FollowUpViewModelTest {
         } finally {
             scope.cancel()
             repository.close()
+        }
+    }
+
+    @Test
+    fun `a customer nobody followed up is on the to-do three days before it returns to the pool`() = runBlocking {
+        TestRelay(dir.resolve("relay"), reps = 1, supervisors = 0).use { relay ->
+            // The phone's clock starts at the relay's time, so the relay's grant dates the ownership.
+            val clocks = TestClocks(System.currentTimeMillis())
+            val repository = FieldRepository.openWithClock(dir.resolve("rep.fieldsync").toString(), clocks)
+            val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+            try {
+                repository.enroll(relay.url, relay.codes.getValue("rep")[0], "rep 1 phone")
+                val quiet = repository.createCustomer(
+                    FfiNewCustomer(companyName = "常州恒达轴承有限公司", phones = emptyList(), address = null, tags = emptyList()),
+                )
+                repository.sync(null)
+                val day = 86_400_000L
+                // Day 26: nothing yet. Day 27.5, offline: returns on day 30 (the default 30 days).
+                clocks.now.addAndGet(26 * day)
+                val todo = FollowUpTodoViewModel(repository, scope, clock = clocks.java)
+                todo.refresh().join()
+                assertEquals(emptyList(), todo.state.value.returningToPool)
+                clocks.now.addAndGet(day + day / 2)
+                todo.refresh().join()
+                assertNull(todo.state.value.problem)
+                val warning = todo.state.value.returningToPool.single()
+                assertEquals(quiet.id, warning.customerId)
+                assertEquals("常州恒达轴承有限公司", warning.companyName)
+                val left = warning.returnsAt - clocks.now.get()
+                assertTrue(left in 0..(3 * day), "returns in ${left / 3_600_000} h")
+            } finally {
+                scope.cancel()
+                repository.close()
+            }
         }
     }
 
