@@ -3,10 +3,11 @@ library, against a real relay process (docs/ownership.md): a rep releases a cust
 claim it offline, the first claim to reach the relay wins and the other learns why."""
 
 import asyncio
+import time
 
 import pytest
 
-from fieldsync_ffi import FfiError, FfiNewCustomer, FieldStore
+from fieldsync_ffi import FfiError, FfiNewCustomer, FfiReminderKind, FieldStore, PhoneClock
 
 
 def new_customer(name, phone):
@@ -71,3 +72,41 @@ def test_two_reps_claim_a_pool_customer_offline_and_exactly_one_gets_it(tmp_path
     finally:
         for store in (owner, second, supervisor):
             store.close()
+
+
+class MovableClock(PhoneClock):
+    """The phone's clock, started at the relay's time and moved by the test."""
+
+    def __init__(self):
+        self.now = int(time.time() * 1000)
+
+    def now_ms(self):
+        return self.now
+
+    def uptime(self):
+        return None
+
+
+def test_a_quiet_customer_is_on_the_to_do_and_in_the_reminders_before_it_returns_to_the_pool(tmp_path, relay):
+    day = 86_400_000
+    clock = MovableClock()
+    rep = FieldStore.open_with(str(tmp_path / "rep.fieldsync"), clock, None, None)
+    try:
+        asyncio.run(rep.enroll(relay.url, relay.codes[0], "rep 1"))
+        quiet = rep.create_customer(new_customer("常州恒达轴承有限公司", "0519-86661234"))
+        sync(rep)
+        clock.now += 26 * day
+        assert rep.follow_up_todo(clock.now + day).returning_to_pool == []
+        assert [r for r in rep.due_reminders("rep 1", clock.now) if r.kind == FfiReminderKind.POOL_RETURN] == []
+
+        # Offline from here: day 27.5 of the default 30.
+        clock.now += day + day // 2
+        [warning] = rep.follow_up_todo(clock.now + day).returning_to_pool
+        assert (warning.customer_id, warning.company_name) == (quiet.id, "常州恒达轴承有限公司")
+        assert 0 < warning.returns_at - clock.now <= 3 * day
+        [reminder] = [r for r in rep.due_reminders("rep 1", clock.now) if r.kind == FfiReminderKind.POOL_RETURN]
+        assert (reminder.customer_id, reminder.returns_at) == (quiet.id, warning.returns_at)
+        assert reminder.due_at == warning.returns_at - 3 * day
+        assert reminder.what == "常州恒达轴承有限公司"
+    finally:
+        rep.close()
