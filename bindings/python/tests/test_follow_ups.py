@@ -154,7 +154,8 @@ def test_a_due_next_action_is_a_reminder_beside_the_deals_stall_reminders(tmp_pa
         assert all(r.what == "两台五轴机床" for r in reminders[1:])
         assert len({r.key for r in reminders}) == 3
         assert rep.due_reminders("rep-li", clock.now) == reminders, "same keys: each scheduled once"
-        assert rep.due_reminders("rep-wang", clock.now) == []
+        # Another owner's deals do not remind; this phone's own next action does, whoever asks.
+        assert [r.kind for r in rep.due_reminders("rep-wang", clock.now)] == [FfiReminderKind.NEXT_ACTION]
 
         rep.complete_next_action(call.id)
         assert [r.kind for r in rep.due_reminders("rep-li", clock.now)] == [FfiReminderKind.STALL] * 2

@@ -32,6 +32,7 @@ class TodayActivity : ScreenActivity() {
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
         button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
         button("Follow-up to-do") { startActivity(Intent(this, FollowUpTodoActivity::class.java)) }
+        button("My customers and the pool") { startActivity(Intent(this, PoolActivity::class.java)) }
         button("Alerts (supervisors)") { startActivity(Intent(this, AlertsActivity::class.java)) }
 
         search.addTextChangedListener(object : TextWatcher {
