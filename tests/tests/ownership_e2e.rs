@@ -84,3 +84,79 @@ async fn a_customer_returns_to_the_pool_while_its_owner_is_offline_then_is_claim
     rival.client.sync(&rival.store, |_| {}).await.unwrap();
     assert!(rival.store.my_customers().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reps_claim_a_released_customer_offline_and_a_merge_keeps_the_first_follow_up() {
+    let data = tempfile::tempdir().unwrap();
+    let boot = admin(data.path(), &["bootstrap", "--reps", "3", "--supervisors", "1"]);
+    let relay = RelayProcess::start(data.path());
+    let owner = enroll(&relay.url(), &user(&boot, 0, "code")).await;
+    let first = enroll(&relay.url(), &user(&boot, 1, "code")).await;
+    let second = enroll(&relay.url(), &user(&boot, 2, "code")).await;
+    let supervisor = enroll(&relay.url(), &user(&boot, 3, "code")).await;
+    let (first_id, second_id) = (user(&boot, 1, "user_id"), user(&boot, 2, "user_id"));
+
+    // The owner releases a customer; both other reps see it in the pool and go offline.
+    let released = owner.store.create(customer("昆山宏达精密模具有限公司", "0512-57771234")).unwrap();
+    owner.client.sync(&owner.store, |_| {}).await.unwrap();
+    owner.store.release_customer(released.id).unwrap();
+    owner.client.sync(&owner.store, |_| {}).await.unwrap();
+    for rep in [&first, &second] {
+        rep.client.sync(&rep.store, |_| {}).await.unwrap();
+        assert_eq!(rep.store.pool_customers(None, 10).unwrap()[0].customer_id, released.id);
+        assert_eq!(rep.store.find::<Customer>(released.id).unwrap(), None, "contacts hidden in the pool");
+        rep.store.claim_customer(released.id).unwrap();
+    }
+    // The first to reach the relay gets it; the other learns why on its sync.
+    first.client.sync(&first.store, |_| {}).await.unwrap();
+    second.client.sync(&second.store, |_| {}).await.unwrap();
+    let won = first.store.claims(10).unwrap().remove(0);
+    assert!(matches!(won.decision, Some((true, _, _, _))), "{won:?}");
+    let lost = second.store.claims(10).unwrap().remove(0);
+    let (granted, code, _, _) = lost.decision.clone().expect("decided");
+    assert!(!granted && code == "owned_by_other", "{lost:?}");
+    assert_eq!(second.store.find::<Customer>(released.id).unwrap(), None);
+    assert_eq!(
+        second.store.ownership(released.id).unwrap().unwrap().owner_user_id.as_deref(),
+        Some(first_id.as_str())
+    );
+    assert_eq!(first.store.get::<Customer>(released.id).unwrap().phones, vec!["0512-57771234".to_string()]);
+
+    // Two reps enter the same company; the second one calls and writes what was said. The relay
+    // merges them: the record entered first stays, the rep who followed up first owns it.
+    let older = first.store.create(customer("苏州精工机械有限公司", "13812345678")).unwrap();
+    first.client.sync(&first.store, |_| {}).await.unwrap();
+    let newer = second.store.create(customer("苏州精工机械", "+86 138-1234-5678")).unwrap();
+    let call = second.store.start_call(newer.id, "+86 138-1234-5678".into(), None).unwrap();
+    second
+        .store
+        .finish_activity(
+            call.id,
+            fieldsync_core::store::ActivityResult {
+                duration_s: Some(95),
+                outcome: Some("接通".into()),
+                summary: "客户要两台数控车床的报价".into(),
+                next_action: None,
+            },
+        )
+        .unwrap();
+    second.client.sync(&second.store, |_| {}).await.unwrap();
+    first.client.sync(&first.store, |_| {}).await.unwrap();
+    second.client.sync(&second.store, |_| {}).await.unwrap();
+    supervisor.client.sync(&supervisor.store, |_| {}).await.unwrap();
+
+    let merged: Customer = supervisor.store.get(newer.id).unwrap();
+    assert_eq!(merged.merged_into, Some(older.id), "the relay merged them");
+    let told = first.store.ownership(older.id).unwrap().unwrap();
+    assert_eq!(
+        (told.owner_user_id.as_deref(), told.reason.as_str()),
+        (Some(second_id.as_str()), "merged"),
+        "{told:?}"
+    );
+    assert!(second.store.ownership(older.id).unwrap().unwrap().mine);
+    assert_eq!(second.store.get::<Customer>(older.id).unwrap().id, older.id, "the new owner has the record");
+    // Nothing orphaned: the call resolves to the kept customer, for the supervisor as for its rep.
+    let logged: fieldsync_core::model::Activity = supervisor.store.get(call.id).unwrap();
+    assert_eq!(supervisor.store.resolve_customer(logged.customer_id).unwrap().id, older.id);
+    assert_eq!(second.store.resolve_customer(newer.id).unwrap().id, older.id);
+}
