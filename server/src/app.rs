@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/alerts", get(alerts))
         .route("/v1/review", get(review_queue).post(review_decide))
         .route("/v1/documents/{doc_id}", get(document_snapshot))
+        .route("/v1/customers/{customer_id}/documents", get(customer_documents))
         .route("/v1/repair", post(repair_log))
         .route("/v1/admin/transfer", post(transfer_customers))
         .merge(sync_routes)
@@ -312,15 +313,19 @@ async fn document_snapshot(
         .parse()
         .map_err(|e| ApiError::bad_request("bad_request", format!("{doc_id:?} is not a document id: {e}")))?;
     let storage = state.relay.storage().clone();
-    let (stored, owner) = tokio::task::spawn_blocking(move || {
-        Ok::<_, crate::storage::StorageError>((storage.load_document(id)?, storage.owner_row(id)?))
+    let rep = (scope.role == Role::Rep).then(|| scope.user_id.clone());
+    let (stored, owned_by_other) = tokio::task::spawn_blocking(move || {
+        // As in sync: a rep gets a customer's record, and the follow-ups and lead cards about
+        // it, only while they own it (docs/ownership.md).
+        let hidden = match rep {
+            Some(user) => !storage.rep_may_pull(id, &user)?,
+            None => false,
+        };
+        Ok::<_, crate::storage::StorageError>((storage.load_document(id)?, hidden))
     })
     .await
     .map_err(ApiError::internal)??;
     let hidden = crate::storage::SyncVisibility::for_role(scope.role).hidden_kind();
-    // As in sync: a rep gets a customer's record only while they own it (docs/ownership.md).
-    let owned_by_other = scope.role == Role::Rep
-        && owner.is_some_and(|row| row.owner_user_id.as_deref() != Some(scope.user_id.as_str()));
     match stored {
         Some(doc)
             if doc.tenant_id == scope.tenant_id
@@ -337,6 +342,65 @@ async fn document_snapshot(
             format!("no document {id} in this team"),
         )),
     }
+}
+
+/// Document ids one `GET /v1/customers/{id}/documents` page lists at most.
+const CUSTOMER_DOCUMENTS_PAGE: u32 = 1_000;
+
+#[derive(serde::Deserialize)]
+struct CustomerDocumentsQuery {
+    after: Option<String>,
+}
+
+/// `GET /v1/customers/{id}/documents[?after=ID]`: the follow-ups and lead cards about one
+/// customer of the caller's team (and about the records merged into it), by id, a page at a
+/// time: `{"documents": [...], "more": bool}`. A phone whose user gains the customer fetches each
+/// with `GET /v1/documents/{id}`, since its pulls left them out while someone else owned it
+/// (docs/ownership.md). A rep asking about a customer they do not own gets `no_such_document`.
+async fn customer_documents(
+    State(state): State<AppState>,
+    Device(scope): Device,
+    axum::extract::Path(customer): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<CustomerDocumentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let parse = |text: &str| {
+        text.parse::<fieldsync_core::DocId>()
+            .map_err(|e| ApiError::bad_request("bad_request", format!("{text:?} is not a document id: {e}")))
+    };
+    let id = parse(&customer)?;
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let after = query.after.as_deref().map(parse).transpose()?;
+    let storage = state.relay.storage().clone();
+    let rep = (scope.role == Role::Rep).then(|| scope.user_id.clone());
+    let found = tokio::task::spawn_blocking(move || {
+        let Some(doc) = storage.load_document(id)? else { return Ok(None) };
+        let visible = doc.tenant_id == scope.tenant_id
+            && doc.team_id == scope.team_id
+            && doc.kind == fieldsync_core::model::RecordKind::Customer.as_str()
+            && match rep {
+                Some(user) => storage.rep_may_pull(id, &user)?,
+                None => true,
+            };
+        if !visible {
+            return Ok(None);
+        }
+        storage.customer_documents(id, after, CUSTOMER_DOCUMENTS_PAGE + 1).map(Some)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e: crate::storage::StorageError| ApiError::from(e))?;
+    let Some(mut documents) = found else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_document",
+            format!("no customer {id} in this team"),
+        ));
+    };
+    let more = documents.len() > CUSTOMER_DOCUMENTS_PAGE as usize;
+    documents.truncate(CUSTOMER_DOCUMENTS_PAGE as usize);
+    let ids: Vec<String> = documents.iter().map(ToString::to_string).collect();
+    Ok(Json(json!({ "documents": ids, "more": more })))
 }
 
 /// `POST /v1/repair`: an admin repairs the team's change log (see `Relay::repair_team_log`);

@@ -519,7 +519,8 @@ struct Batch {
     /// Customers' normalised keys, made once per batch.
     keys: identity::KeyCache,
     conflicts: Vec<MergeConflict>,
-    /// Deals, visits and rules documents the scheduler must hear about: `(id, kind, team)`.
+    /// Deals, visits, follow-ups, lead cards and rules documents the scheduler must hear about:
+    /// `(id, kind, team)`.
     funnel: Vec<(DocId, RecordKind, String)>,
     schedule: Vec<ScheduleWrite>,
     alerts: Vec<AlertRow>,
@@ -537,6 +538,8 @@ struct Batch {
     claims: Vec<(DocId, DeviceScope)>,
     /// Customers first seen in this batch, with the user whose device created them.
     new_customers: HashMap<DocId, String>,
+    /// Which customer the follow-ups and lead cards touched in this batch are about.
+    document_customers: Vec<(DocId, String, Option<DocId>)>,
 }
 
 impl Batch {
@@ -727,6 +730,7 @@ impl Writer {
             schedule: &batch.schedule,
             alerts: &batch.alerts,
             owners: &batch.owner_writes,
+            document_customers: &batch.document_customers,
         };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
         self.cache.trim();
@@ -887,7 +891,11 @@ impl Writer {
         }
         if matches!(
             facts.kind,
-            RecordKind::Opportunity | RecordKind::Visit | RecordKind::TeamRules | RecordKind::Activity
+            RecordKind::Opportunity
+                | RecordKind::Visit
+                | RecordKind::TeamRules
+                | RecordKind::Activity
+                | RecordKind::LeadCard
         ) && !batch.funnel.iter().any(|(id, ..)| *id == doc_id)
         {
             batch.funnel.push((doc_id, facts.kind, scope.team_id.clone()));

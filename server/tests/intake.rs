@@ -324,6 +324,7 @@ async fn a_damaged_entry_an_older_relay_stored_is_quarantined_by_phones_and_remo
                 schedule: &[],
                 alerts: &[],
                 owners: &[],
+                document_customers: &[],
             },
             1,
         )

@@ -8,8 +8,8 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT};
 use fieldsync_core::funnel::DAY_MS;
 use fieldsync_core::model::{
-    ActivityType, ClaimRefusal, Customer, NewActivity, NewCustomer, NewOpportunity, NewTeamRules,
-    Opportunity, Ownership, Stage, ownership_id,
+    Activity, ActivityType, ClaimRefusal, Customer, LeadCard, NewActivity, NewCustomer, NewLeadCard,
+    NewOpportunity, NewTeamRules, Opportunity, Ownership, Stage, ownership_id,
 };
 use fieldsync_core::store::{ReminderKind, StoreError, StoreOptions};
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest, SyncResponse};
@@ -77,27 +77,44 @@ impl World {
         Phone { store, clock, scope, _dir: dir }
     }
 
-    /// Syncs until quiet, then fetches what the phone marked to fetch (a customer it was given),
-    /// as the sync client does over `GET /v1/documents/{id}` — with that endpoint's rule.
+    /// Syncs until quiet, then fetches what the phone marked to fetch (a customer it was given,
+    /// then the follow-ups and lead cards about it), as the sync client does over
+    /// `GET /v1/documents/{id}` and `GET /v1/customers/{id}/documents`, with those endpoints' rule.
     async fn sync(&self, phone: &Phone) {
         for _ in 0..100 {
             let prepared = phone.store.prepare_sync(Default::default()).unwrap();
             let response = self.relay.sync(&phone.scope, prepared.request.clone(), 1).await.unwrap();
             let applied = phone.store.apply_sync(&prepared, &response).unwrap();
             if !applied.more && phone.store.outbox_len().unwrap() == 0 {
-                for doc in phone.store.documents_to_repair(5).unwrap() {
-                    let owner = self.storage.owner_row(doc.doc_id).unwrap();
-                    let visible = phone.scope.role != Role::Rep
-                        || owner
-                            .is_none_or(|r| r.owner_user_id.as_deref() == Some(phone.scope.user_id.as_str()));
-                    if let (true, Some(stored)) = (visible, self.storage.load_document(doc.doc_id).unwrap()) {
-                        assert_eq!(phone.store.repair_document(doc.doc_id, &stored.snapshot).unwrap(), None);
+                for _round in 0..2 {
+                    let mut gained = Vec::new();
+                    for doc in phone.store.documents_to_repair(5).unwrap() {
+                        if let (true, Some(stored)) = (
+                            self.may_pull(phone, doc.doc_id),
+                            self.storage.load_document(doc.doc_id).unwrap(),
+                        ) {
+                            assert_eq!(
+                                phone.store.repair_document(doc.doc_id, &stored.snapshot).unwrap(),
+                                None
+                            );
+                            if phone.store.ownership(doc.doc_id).unwrap().is_some_and(|o| o.mine) {
+                                gained.push(doc.doc_id);
+                            }
+                        }
+                    }
+                    for customer in gained {
+                        let ids = self.storage.customer_documents(customer, None, 1000).unwrap();
+                        phone.store.mark_for_repair(&ids, "gained").unwrap();
                     }
                 }
                 return;
             }
         }
         panic!("sync did not settle");
+    }
+
+    fn may_pull(&self, phone: &Phone, doc: DocId) -> bool {
+        phone.scope.role != Role::Rep || self.storage.rep_may_pull(doc, &phone.scope.user_id).unwrap()
     }
 
     async fn push_raw(&self, phone: &Phone, doc_id: DocId, bytes: Vec<u8>) -> SyncResponse {
@@ -482,4 +499,79 @@ async fn merging_two_owned_customers_keeps_the_owner_who_followed_up_first_and_l
     // Counts: B owns one customer (the merged-away record counts for nobody), A none.
     assert_eq!(w.storage.owned_count(&w.team, &b.scope.user_id).unwrap(), 1);
     assert_eq!(w.storage.owned_count(&w.team, &a.scope.user_id).unwrap(), 0);
+}
+
+#[tokio::test]
+async fn another_reps_customers_follow_ups_and_cards_with_their_contacts_reach_a_rep_only_with_the_customer()
+{
+    let w = world();
+    let (a, b) = (w.phone(Role::Rep, "王磊"), w.phone(Role::Rep, "李娜"));
+    let supervisor = w.phone(Role::Supervisor, "赵主管");
+    let theirs = a.store.create(customer("昆山宏达精密模具有限公司", "0512-57771234")).unwrap();
+    let call = a.store.start_call(theirs.id, "139 1234 5678".into(), Some("陈经理".into())).unwrap();
+    let card = a
+        .store
+        .create(NewLeadCard {
+            raw_payload: "MECARD:N:陈立;TEL:13912345678;;".into(),
+            format: "mecard".into(),
+            name: Some("陈立".into()),
+            phones: vec!["13912345678".into()],
+            customer_id: Some(theirs.id),
+            ..Default::default()
+        })
+        .unwrap();
+    let bare = a
+        .store
+        .create(NewLeadCard {
+            raw_payload: "MECARD:N:刘洋;TEL:13700001111;;".into(),
+            format: "mecard".into(),
+            name: Some("刘洋".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    w.sync(&a).await;
+    w.sync(&b).await;
+    w.sync(&supervisor).await;
+
+    // B sees that the customer exists and who owns it, but not the numbers, wherever they are.
+    assert_eq!(b.store.ownership(theirs.id).unwrap().unwrap().owner_name.as_deref(), Some("王磊"));
+    assert_eq!(b.store.find::<Customer>(theirs.id).unwrap(), None);
+    assert_eq!(b.store.find::<Activity>(call.id).unwrap(), None, "the call names 陈经理 and his number");
+    assert_eq!(b.store.find::<LeadCard>(card.id).unwrap(), None, "the card is his");
+    b.store.get::<LeadCard>(bare.id).unwrap(); // a card linked to no customer is the team's
+    assert!(!w.storage.rep_may_pull(call.id, &b.scope.user_id).unwrap(), "GET /v1/documents refuses it too");
+    assert!(w.storage.rep_may_pull(call.id, &a.scope.user_id).unwrap());
+    // The supervisor sees everything.
+    supervisor.store.get::<Activity>(call.id).unwrap();
+    supervisor.store.get::<LeadCard>(card.id).unwrap();
+    // Later changes to them stay hidden from B too.
+    a.store
+        .finish_activity(
+            call.id,
+            fieldsync_core::store::ActivityResult {
+                duration_s: Some(120),
+                outcome: None,
+                summary: "确认下月打样".into(),
+                next_action: None,
+            },
+        )
+        .unwrap();
+    w.sync(&a).await;
+    w.sync(&b).await;
+    assert_eq!(b.store.find::<Activity>(call.id).unwrap(), None);
+
+    // A releases it and B claims it: B's phone fetches the record, the call and the card.
+    a.store.release_customer(theirs.id).unwrap();
+    w.sync(&a).await;
+    w.sync(&b).await;
+    assert_eq!(b.store.find::<Activity>(call.id).unwrap(), None, "in the pool: still hidden");
+    b.store.claim_customer(theirs.id).unwrap();
+    w.sync(&b).await;
+    assert!(b.store.ownership(theirs.id).unwrap().unwrap().mine);
+    assert_eq!(b.store.get::<Activity>(call.id).unwrap().summary, "确认下月打样");
+    assert_eq!(b.store.get::<LeadCard>(card.id).unwrap().phones, vec!["13912345678".to_string()]);
+    let ids = w.storage.customer_documents(theirs.id, None, 10).unwrap();
+    let mut expected = vec![call.id, card.id];
+    expected.sort();
+    assert_eq!(ids, expected, "the listing names exactly the customer's follow-ups and cards");
 }

@@ -3,7 +3,7 @@
 //! scheduler (`fieldsync admin tick`, as after downtime, with the relay stopped); a transfer
 //! through `POST /v1/admin/transfer`.
 
-use fieldsync_core::model::{Customer, NewCustomer};
+use fieldsync_core::model::{Activity, Customer, LeadCard, NewCustomer, NewLeadCard};
 use fieldsync_e2e::{RelayProcess, admin, enroll, raw_http};
 use serde_json::Value;
 
@@ -98,6 +98,19 @@ async fn two_reps_claim_a_released_customer_offline_and_a_merge_keeps_the_first_
 
     // The owner releases a customer; both other reps see it in the pool and go offline.
     let released = owner.store.create(customer("昆山宏达精密模具有限公司", "0512-57771234")).unwrap();
+    // The owner's call to the customer's buyer, and the buyer's scanned card: his name and number.
+    let call = owner.store.start_call(released.id, "139 1234 5678".into(), Some("陈经理".into())).unwrap();
+    let card = owner
+        .store
+        .create(NewLeadCard {
+            raw_payload: "MECARD:N:陈立;TEL:13912345678;;".into(),
+            format: "mecard".into(),
+            name: Some("陈立".into()),
+            phones: vec!["13912345678".into()],
+            customer_id: Some(released.id),
+            ..Default::default()
+        })
+        .unwrap();
     owner.client.sync(&owner.store, |_| {}).await.unwrap();
     owner.store.release_customer(released.id).unwrap();
     owner.client.sync(&owner.store, |_| {}).await.unwrap();
@@ -105,6 +118,8 @@ async fn two_reps_claim_a_released_customer_offline_and_a_merge_keeps_the_first_
         rep.client.sync(&rep.store, |_| {}).await.unwrap();
         assert_eq!(rep.store.pool_customers(None, 10).unwrap()[0].customer_id, released.id);
         assert_eq!(rep.store.find::<Customer>(released.id).unwrap(), None, "contacts hidden in the pool");
+        assert_eq!(rep.store.find::<Activity>(call.id).unwrap(), None, "so are the call's");
+        assert_eq!(rep.store.find::<LeadCard>(card.id).unwrap(), None, "and the card's");
         rep.store.claim_customer(released.id).unwrap();
     }
     // The first to reach the relay gets it; the other learns why on its sync.
@@ -121,6 +136,34 @@ async fn two_reps_claim_a_released_customer_offline_and_a_merge_keeps_the_first_
         Some(first_id.as_str())
     );
     assert_eq!(first.store.get::<Customer>(released.id).unwrap().phones, vec!["0512-57771234".to_string()]);
+    // The winner's phone fetched the customer's call and card with it
+    // (`GET /v1/customers/{id}/documents`); the loser's holds neither.
+    assert_eq!(first.store.get::<Activity>(call.id).unwrap().contact.as_deref(), Some("陈经理"));
+    assert_eq!(first.store.get::<LeadCard>(card.id).unwrap().phones, vec!["13912345678".to_string()]);
+    assert_eq!(second.store.find::<Activity>(call.id).unwrap(), None);
+    assert_eq!(second.store.find::<LeadCard>(card.id).unwrap(), None);
+    // Over HTTP, the loser may neither list nor fetch them.
+    let second_token = second.store.relay().unwrap().unwrap().1;
+    let auth = format!("Bearer {second_token}");
+    let (status, _, _) = raw_http(
+        relay.addr,
+        "GET",
+        &format!("/v1/documents/{}", call.id),
+        &[("authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(status, 404);
+    let listing = format!("/v1/customers/{}/documents", released.id);
+    let (status, _, _) = raw_http(relay.addr, "GET", &listing, &[("authorization", auth.as_str())], b"");
+    assert_eq!(status, 404);
+    let (status, _, _) = raw_http(
+        relay.addr,
+        "GET",
+        "/v1/customers/not-an-id/documents",
+        &[("authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(status, 400);
 
     // Two reps enter the same company; the second one calls and writes what was said. The relay
     // merges them: the record entered first stays, the rep who followed up first owns it.

@@ -437,6 +437,21 @@ impl Store {
         })
     }
 
+    /// Marks documents to fetch from the relay on the next repair pass (a new entry each, or
+    /// the existing one kept), with why: a customer gained brings its follow-ups and cards.
+    pub fn mark_for_repair(&self, ids: &[DocId], reason: &str) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.db.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)",
+            )?;
+            for id in ids {
+                insert.execute(params![id, reason, now])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Records a repair that could not be done this time (the relay does not have the document,
     /// or refused it): one attempt more, with the reason.
     pub fn repair_failed(&self, id: DocId, reason: &str) -> Result<()> {

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::wire::{CONTENT_TYPE, SyncResponse, WireError};
+use crate::ids::DocId;
 use crate::store::{PendingBlob, PushLimits, Store, StoreError};
 
 mod push;
@@ -287,24 +288,79 @@ impl RelayClient {
     /// most; returns how many were repaired. Repairs are best effort after a sync that already
     /// succeeded: a lost network ends them for now (the documents stay marked, no attempt is
     /// counted) instead of failing the sync; only a store failure is an error.
+    ///
+    /// A customer this phone's user was given (a claim granted, a transfer, a merge won) brings
+    /// its follow-ups and lead cards, which the relay left out of this phone's pulls while
+    /// someone else owned it: their ids are listed by `GET /v1/customers/{id}/documents` and
+    /// fetched in the same pass (docs/ownership.md).
     async fn repair_documents(&self, store: &Store, token: &str) -> Result<u32, SyncError> {
         let mut repaired = 0;
-        for doc in store.documents_to_repair(REPAIR_ATTEMPTS)? {
-            let path = format!("/v1/documents/{}", doc.doc_id);
-            let outcome = match self.send(reqwest::Method::GET, &path, token, None).await {
-                Ok(snapshot) => store.repair_document(doc.doc_id, &snapshot)?,
-                Err(e) if e.is_retryable() => break,
-                Err(SyncError::Relay { message, .. }) => {
-                    store.repair_failed(doc.doc_id, &message)?;
-                    Some(message)
+        // Two rounds: the records first, then the documents about the customers gained.
+        for _round in 0..2 {
+            let mut gained = Vec::new();
+            for doc in store.documents_to_repair(REPAIR_ATTEMPTS)? {
+                let path = format!("/v1/documents/{}", doc.doc_id);
+                let outcome = match self.send(reqwest::Method::GET, &path, token, None).await {
+                    Ok(snapshot) => store.repair_document(doc.doc_id, &snapshot)?,
+                    Err(e) if e.is_retryable() => return Ok(repaired),
+                    Err(SyncError::Relay { message, .. }) => {
+                        store.repair_failed(doc.doc_id, &message)?;
+                        Some(message)
+                    }
+                    Err(_) => return Ok(repaired),
+                };
+                if outcome.is_none() {
+                    repaired += 1;
+                    if store.ownership(doc.doc_id)?.is_some_and(|o| o.mine) {
+                        gained.push(doc.doc_id);
+                    }
                 }
-                Err(_) => break,
-            };
-            if outcome.is_none() {
-                repaired += 1;
+            }
+            if gained.is_empty() {
+                break;
+            }
+            for customer in gained {
+                match self.customer_documents(token, customer).await {
+                    Ok(ids) => store.mark_for_repair(&ids, "about a customer this phone's user was given")?,
+                    Err(e) if e.is_retryable() => return Ok(repaired),
+                    // A relay without the listing, or one that no longer gives the customer to
+                    // this user: nothing more to fetch.
+                    Err(_) => {}
+                }
             }
         }
         Ok(repaired)
+    }
+
+    /// Every follow-up and lead card the relay lists for `customer`, page by page.
+    async fn customer_documents(&self, token: &str, customer: DocId) -> Result<Vec<DocId>, SyncError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            documents: Vec<String>,
+            more: bool,
+        }
+        let mut ids: Vec<DocId> = Vec::new();
+        for _ in 0..MAX_CUSTOMER_DOCUMENT_PAGES {
+            let path = match ids.last() {
+                Some(last) => format!("/v1/customers/{customer}/documents?after={last}"),
+                None => format!("/v1/customers/{customer}/documents"),
+            };
+            let body = self.send(reqwest::Method::GET, &path, token, None).await?;
+            let malformed =
+                |message: String| SyncError::Relay { status: 200, code: "malformed_answer".into(), message };
+            let page: Page = serde_json::from_slice(&body)
+                .map_err(|e| malformed(format!("the relay's list of a customer's documents: {e}")))?;
+            let before = ids.len();
+            for id in page.documents {
+                ids.push(id.parse().map_err(|e| {
+                    malformed(format!("the relay listed {id:?}, which is not a document id: {e}"))
+                })?);
+            }
+            if !page.more || ids.len() == before {
+                break;
+            }
+        }
+        Ok(ids)
     }
 
     /// Uploads every queued blob, resuming each from the offset the relay reports, and removes
@@ -559,6 +615,9 @@ impl RelayClient {
         }
     }
 }
+
+/// Pages of a gained customer's documents read at most (1,000 ids each).
+const MAX_CUSTOMER_DOCUMENT_PAGES: usize = 100;
 
 /// How often a document marked for repair is tried before it waits for an admin.
 const REPAIR_ATTEMPTS: u32 = 5;

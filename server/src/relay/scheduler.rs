@@ -20,8 +20,8 @@ use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use fieldsync_core::DeviceId;
 use fieldsync_core::funnel::{self, DealTimes, StallTrigger};
 use fieldsync_core::model::{
-    Activity, Alert, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage, StallLevel,
-    TeamRules, Visit,
+    Activity, Alert, LeadCard, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage,
+    StallLevel, TeamRules, Visit,
 };
 
 use super::{Batch, CachedDoc, Writer};
@@ -100,6 +100,15 @@ impl Writer {
                         // What was said: an effective follow-up for the pool rule.
                         self.note_follow_up(activity.customer_id, &team, activity.at, false, batch)?;
                     }
+                    // It names a contact and a number: reps see it with its customer's record.
+                    batch.document_customers.push((id, team, Some(activity.customer_id)));
+                }
+                RecordKind::LeadCard => {
+                    let Ok(card) = fieldsync_core::model::read_record::<LeadCard>(&cached.doc) else {
+                        continue;
+                    };
+                    // A scanned person's name and numbers: with its customer's record, once linked.
+                    batch.document_customers.push((id, team, card.customer_id));
                 }
                 RecordKind::TeamRules => {
                     self.rules_changed(&team, batch);

@@ -200,6 +200,9 @@ pub struct BatchWrite<'a> {
     pub alerts: &'a [AlertRow],
     /// Changes to the customers' ownership rows, in order.
     pub owners: &'a [OwnerWrite],
+    /// Which customer follow-ups and lead cards are about, replacing the stored rows:
+    /// `(document, team, customer)`; `None` removes the row (a card no longer linked).
+    pub document_customers: &'a [(DocId, String, Option<DocId>)],
 }
 
 /// A customer's owner as the relay keeps it (one row per customer it has assigned; see
@@ -530,6 +533,19 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     /// Up to `limit` rows whose pool rule falls due by `now`, earliest first (an index; never a
     /// scan of the customers).
     fn due_owner_rows(&self, now: i64, limit: u32) -> StorageResult<Vec<OwnerRow>>;
+    /// Up to `limit` follow-ups and lead cards (ids above `after`, in id order) about
+    /// `customer_id` or about a customer merged into it: what a phone fetches when its user
+    /// gains the customer (docs/ownership.md, "Who sees what").
+    fn customer_documents(
+        &self,
+        customer_id: DocId,
+        after: Option<DocId>,
+        limit: u32,
+    ) -> StorageResult<Vec<DocId>>;
+    /// Whether a device of rep `rep_user` may pull document `doc_id`, by the same rule as
+    /// [`RelayStorage::changes_after`]: no customer of someone else's (or in the pool), and no
+    /// follow-up or lead card about one.
+    fn rep_may_pull(&self, doc_id: DocId, rep_user: &str) -> StorageResult<bool>;
     /// The open deals of `team_id` whose rep is `user_id`.
     fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
     /// The alerts raised for a team, newest first: `(alert id, payload)`.
@@ -538,7 +554,8 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq` that `visibility` lets the device see, skipping
     /// `exclude_actor`'s own, up to `max_bytes`. With `rep_user`, changes to customers owned by
-    /// someone else (or in the pool) are hidden too (docs/ownership.md, "Who sees what").
+    /// someone else (or in the pool), and to the follow-ups and lead cards about them, are
+    /// hidden too (docs/ownership.md, "Who sees what").
     /// Entries skipped as own or hidden still move `through_seq` past them; `more` is set only
     /// when a visible entry did not fit.
     fn changes_after(

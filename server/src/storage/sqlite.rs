@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_push.sql"),
     include_str!("../../migrations/0006_push_address_owner.sql"),
     include_str!("../../migrations/0007_ownership.sql"),
+    include_str!("../../migrations/0008_document_customer.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
@@ -474,8 +475,18 @@ impl RelayStorage for SqliteStorage {
     }
 
     fn commit_batch(&self, batch: BatchWrite<'_>, now: i64) -> StorageResult<u64> {
-        let BatchWrite { entries, documents, flags, customers, pairs, conflicts, schedule, alerts, owners } =
-            batch;
+        let BatchWrite {
+            entries,
+            documents,
+            flags,
+            customers,
+            pairs,
+            conflicts,
+            schedule,
+            alerts,
+            owners,
+            document_customers,
+        } = batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO changes (team_id, doc_id, change_hash, actor, bytes, received_at)
@@ -586,6 +597,19 @@ impl RelayStorage for SqliteStorage {
             }
             for write in owners {
                 write_owner(tx, write)?;
+            }
+            for (doc_id, team_id, customer_id) in document_customers {
+                match customer_id {
+                    Some(customer_id) => tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO document_customer (doc_id, team_id, customer_id)
+                             VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![&doc_id.as_bytes()[..], team_id, &customer_id.as_bytes()[..]])?,
+                    None => tx
+                        .prepare_cached("DELETE FROM document_customer WHERE doc_id = ?1")?
+                        .execute([&doc_id.as_bytes()[..]])?,
+                };
             }
             Ok(seq.max(0) as u64)
         })
@@ -927,6 +951,45 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn customer_documents(
+        &self,
+        customer_id: DocId,
+        after: Option<DocId>,
+        limit: u32,
+    ) -> StorageResult<Vec<DocId>> {
+        self.read(|conn| {
+            let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+            let rows = conn
+                .prepare_cached(
+                    "SELECT doc_id FROM document_customer
+                     WHERE doc_id > ?2
+                       AND (customer_id = ?1
+                            OR customer_id IN (SELECT customer_id FROM customer_owner WHERE merged_into = ?1))
+                     ORDER BY doc_id LIMIT ?3",
+                )?
+                .query_map(params![&customer_id.as_bytes()[..], after, limit.clamp(1, 10_000)], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })?
+                .map(|r| {
+                    r.map_err(StorageError::from).and_then(|b| {
+                        <[u8; 16]>::try_from(b)
+                            .map(DocId::from_bytes)
+                            .map_err(|_| StorageError::Backend("a stored document id is not 16 bytes".into()))
+                    })
+                })
+                .collect::<StorageResult<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn rep_may_pull(&self, doc_id: DocId, rep_user: &str) -> StorageResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {}", rep_sees("?1", "?2")))?
+                .query_row(params![&doc_id.as_bytes()[..], rep_user], |r| r.get(0))?)
+        })
+    }
+
     fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>> {
         self.read(|conn| {
             let rows = conn
@@ -1100,17 +1163,16 @@ impl RelayStorage for SqliteStorage {
             // document's kind is looked up only for the relay's changes (merges and alerts, a small
             // share of the log); the actor subquery runs once per statement. A change whose
             // document has no stored row (none is expected) stays visible.
-            let mut statement = tx.prepare_cached(
+            let mut statement = tx.prepare_cached(&format!(
                 "SELECT c.seq, c.doc_id, c.bytes, c.actor = ?3 FROM changes c
                  WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
                    AND (?5 IS NULL
                         OR c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
                         OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
-                   AND (?6 IS NULL
-                        OR NOT EXISTS (SELECT 1 FROM customer_owner o
-                                       WHERE o.customer_id = c.doc_id AND o.owner_user_id IS NOT ?6))
+                   AND (?6 IS NULL OR ({rep_sees}))
                  ORDER BY c.seq",
-            )?;
+                rep_sees = rep_sees("c.doc_id", "?6")
+            ))?;
             let mut rows = statement.query(params![
                 team_id,
                 after_seq as i64,
@@ -1157,13 +1219,12 @@ impl RelayStorage for SqliteStorage {
         self.read(|conn| {
             let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
             // `kind IS NOT NULL` holds for every row: no hidden kind hides nothing.
-            let mut statement = conn.prepare_cached(
+            let mut statement = conn.prepare_cached(&format!(
                 "SELECT doc_id, snapshot FROM documents d WHERE team_id = ?1 AND doc_id > ?2 AND kind IS NOT ?3
-                   AND (?4 IS NULL
-                        OR NOT EXISTS (SELECT 1 FROM customer_owner o
-                                       WHERE o.customer_id = d.doc_id AND o.owner_user_id IS NOT ?4))
+                   AND (?4 IS NULL OR ({rep_sees}))
                  ORDER BY doc_id",
-            )?;
+                rep_sees = rep_sees("d.doc_id", "?4")
+            ))?;
             let mut rows = statement.query(params![team_id, after, visibility.hidden_kind(), rep_user])?;
             let mut page = SnapshotPage::default();
             let mut bytes = 0usize;
@@ -1188,6 +1249,30 @@ impl RelayStorage for SqliteStorage {
             Ok(conn.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))?.max(0) as u64)
         })
     }
+}
+
+/// The SQL condition under which a rep (`user`, a parameter) may pull document `doc`: it is no
+/// customer owned by someone else or in the pool, and no follow-up or lead card about one. A
+/// record merged away counts as the customer it was merged into. Rows that do not exist (data
+/// from before ownership) hide nothing.
+fn rep_sees(doc: &str, user: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM customer_owner o WHERE o.customer_id = {doc} AND o.owner_user_id IS NOT {user})
+         AND NOT EXISTS (SELECT 1 FROM document_customer dc JOIN customer_owner o ON o.customer_id = dc.customer_id
+                         WHERE dc.doc_id = {doc} AND {owner} IS NOT {user})",
+        owner = effective_owner("o", user)
+    )
+}
+
+/// The owner of the customer of ownership row `o` for visibility: its own, or, merged away, that
+/// of the record it was merged into (`user` when that one has no row).
+fn effective_owner(o: &str, user: &str) -> String {
+    format!(
+        "CASE WHEN {o}.merged_into IS NULL THEN {o}.owner_user_id
+              ELSE coalesce((SELECT m.owner_user_id FROM customer_owner m WHERE m.customer_id = {o}.merged_into),
+                            (SELECT {user} WHERE NOT EXISTS (SELECT 1 FROM customer_owner m WHERE m.customer_id = {o}.merged_into)))
+         END"
+    )
 }
 
 /// Applies one ownership write inside a batch's transaction.
