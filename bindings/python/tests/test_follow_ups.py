@@ -79,9 +79,21 @@ def test_a_call_and_a_sample_reach_the_second_device_with_the_timeline(tmp_path,
     finally:
         rep.close()
 
+    # The supervisor's phone (codes[2]) gets the rep's follow-ups; another rep's (codes[1]) does
+    # not: the call names the customer's people and numbers (docs/ownership.md).
+    colleague = FieldStore.open(str(tmp_path / "colleague.fieldsync"))
+    try:
+        asyncio.run(colleague.enroll(relay.url, relay.codes[1], "colleague phone"))
+        asyncio.run(colleague.sync(None))
+        with pytest.raises(FfiError.NotFound):
+            colleague.activity(call.id)
+        assert colleague.customer_timeline(customer.id, None, None, 10).entries == []
+    finally:
+        colleague.close()
+
     other = FieldStore.open(str(tmp_path / "second.fieldsync"))
     try:
-        asyncio.run(other.enroll(relay.url, relay.codes[1], "second phone"))
+        asyncio.run(other.enroll(relay.url, relay.codes[2], "supervisor phone"))
         asyncio.run(other.sync(None))
         assert other.activity(call.id) == finished
         first = other.customer_timeline(customer.id, None, None, 1)
