@@ -574,4 +574,20 @@ async fn another_reps_customers_follow_ups_and_cards_with_their_contacts_reach_a
     let mut expected = vec![call.id, card.id];
     expected.sort();
     assert_eq!(ids, expected, "the listing names exactly the customer's follow-ups and cards");
+
+    // B calls again and corrects the number; A, whose copy stopped at the release, is given the
+    // customer back by an admin: A's phone fetches the record and the new call, not a stale copy.
+    let second_call = b.store.start_call(theirs.id, "0512-57779999".into(), Some("周总".into())).unwrap();
+    let mut record = b.store.get::<Customer>(theirs.id).unwrap();
+    record.phones = vec!["0512-57779999".into()];
+    b.store.update(&record).unwrap();
+    w.sync(&b).await;
+    w.sync(&a).await;
+    assert_eq!(a.store.find::<Activity>(second_call.id).unwrap(), None, "B's now");
+    let admin = w.phone(Role::Admin, "管理员");
+    w.relay.transfer(&admin.scope, &b.scope.user_id, &a.scope.user_id).await.unwrap();
+    w.sync(&a).await;
+    assert!(a.store.ownership(theirs.id).unwrap().unwrap().mine);
+    assert_eq!(a.store.get::<Customer>(theirs.id).unwrap().phones, vec!["0512-57779999".to_string()]);
+    assert_eq!(a.store.get::<Activity>(second_call.id).unwrap().contact.as_deref(), Some("周总"));
 }

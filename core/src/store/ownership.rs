@@ -90,6 +90,12 @@ pub(crate) fn user_of(conn: &Connection) -> Result<Option<String>> {
 }
 
 pub(crate) fn project_ownership(conn: &Connection, ownership: &Ownership) -> Result<()> {
+    // Whether the listing said someone else (or the pool) before: a customer given back to this
+    // phone's user after it was theirs once, whose copy here missed the changes made meanwhile.
+    let before: Option<Option<String>> = conn
+        .prepare_cached("SELECT owner_user_id FROM ownership_index WHERE customer_id = ?1")?
+        .query_row([ownership.customer_id], |r| r.get(0))
+        .optional()?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO ownership_index
          (customer_id, doc_id, company_name, owner_user_id, owner_name, since, reason, merged_into)
@@ -106,13 +112,16 @@ pub(crate) fn project_ownership(conn: &Connection, ownership: &Ownership) -> Res
         ownership.merged_into
     ])?;
     // A customer this phone's user was just given (a granted claim, a transfer, a merge) whose
-    // record the relay never sent here: fetch it after the sync, like a repair.
-    let mine = ownership.owner_user_id.is_some() && ownership.owner_user_id == user_of(conn)?;
+    // record the relay never sent here, or sent before it went to someone else: fetch it after
+    // the sync, like a repair (the follow-ups and cards about it come with it).
+    let me = user_of(conn)?;
+    let mine = ownership.owner_user_id.is_some() && ownership.owner_user_id == me;
     if mine {
         let present: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE doc_id = ?1)")?
             .query_row([ownership.customer_id], |r| r.get(0))?;
-        if !present {
+        let regained = before.is_some_and(|owner| owner != me);
+        if !present || regained {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)",
             )?
