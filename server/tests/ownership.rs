@@ -591,3 +591,34 @@ async fn another_reps_customers_follow_ups_and_cards_with_their_contacts_reach_a
     assert_eq!(a.store.get::<Customer>(theirs.id).unwrap().phones, vec!["0512-57779999".to_string()]);
     assert_eq!(a.store.get::<Activity>(second_call.id).unwrap().contact.as_deref(), Some("周总"));
 }
+
+#[tokio::test]
+async fn a_follow_up_on_a_record_merged_away_goes_to_the_owner_of_the_record_kept() {
+    let w = world();
+    let (a, b) = (w.phone(Role::Rep, "王磊"), w.phone(Role::Rep, "李娜"));
+    // A enters the company and follows up first; B enters it again a day later and only dials.
+    let older = a.store.create(customer("苏州精工机械有限公司", "13812345678")).unwrap();
+    let call = a.store.start_call(older.id, "13812345678".into(), None).unwrap();
+    let said = fieldsync_core::store::ActivityResult {
+        duration_s: Some(60),
+        outcome: None,
+        summary: "客户要报价".into(),
+        next_action: None,
+    };
+    a.store.finish_activity(call.id, said).unwrap();
+    w.sync(&a).await;
+    b.clock.set(T0 + days(1.0));
+    w.clock.set(T0 + days(1.0));
+    let newer = b.store.create(customer("苏州精工机械", "+86 138-1234-5678")).unwrap();
+    let dialled = b.store.start_call(newer.id, "138 1234 5678".into(), Some("陈经理".into())).unwrap();
+    w.sync(&b).await;
+    w.sync(&a).await;
+
+    // The relay merged B's record into A's, and A keeps it. B's call names A's customer's buyer:
+    // it now goes with A's record, to A, and no longer to B's other devices.
+    assert_eq!(w.owner(older.id).as_deref(), Some(a.scope.user_id.as_str()));
+    assert_eq!(w.listing(newer.id).merged_into, Some(older.id));
+    assert_eq!(a.store.get::<Activity>(dialled.id).unwrap().contact.as_deref(), Some("陈经理"));
+    assert!(!w.storage.rep_may_pull(dialled.id, &b.scope.user_id).unwrap());
+    assert_eq!(w.storage.customer_documents(older.id, None, 10).unwrap().len(), 2, "both calls");
+}

@@ -173,6 +173,23 @@ fn summary_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ActivitySummary> {
 const SUMMARY_COLUMNS: &str =
     "doc_id, customer_id, opportunity_id, activity_type, at, summary_head, next_action_due_at, next_action";
 
+/// The open next actions due by `until` of the follow-ups device `me` logged, earliest first (at
+/// most 500): the to-do's list and the reminders' alike.
+pub(super) fn due_next_actions(
+    conn: &Connection,
+    me: &str,
+    until: UnixMillis,
+) -> Result<Vec<ActivitySummary>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM activity_index
+             WHERE next_action_due_at <= ?1 AND created_by = ?2
+             ORDER BY next_action_due_at, doc_id LIMIT 500"
+        ))?
+        .query_map(params![until, me], summary_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 impl Store {
     /// Logs a follow-up, offline. The customer (and the deal and visit, when given) must be on
     /// this phone and belong together; the record's own rules are checked first. Nothing is
@@ -304,16 +321,10 @@ impl Store {
     /// user's customers about to return to the pool.
     pub fn follow_up_todo(&self, now: UnixMillis, until: UnixMillis) -> Result<FollowUpTodo> {
         let me = self.device_id().to_string();
-        let returning_to_pool = self.pool_warnings(now)?;
         self.db.read(|conn| {
-            let due = conn
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS} FROM activity_index
-                     WHERE next_action_due_at <= ?1 AND created_by = ?2
-                     ORDER BY next_action_due_at, doc_id LIMIT 500"
-                ))?
-                .query_map(params![until, me], summary_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let due = due_next_actions(conn, &me, until)?;
+            let returning_to_pool =
+                super::ownership::pool_returns(conn, now, |rules| now.saturating_add(rules.pool_warn_ms()))?;
             let calls_without_summary = conn
                 .prepare_cached(&format!(
                     "SELECT {SUMMARY_COLUMNS} FROM activity_index

@@ -441,15 +441,7 @@ impl Store {
     /// the existing one kept), with why: a customer gained brings its follow-ups and cards.
     pub fn mark_for_repair(&self, ids: &[DocId], reason: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        self.db.write(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)",
-            )?;
-            for id in ids {
-                insert.execute(params![id, reason, now])?;
-            }
-            Ok(())
-        })
+        self.db.write(|tx| ids.iter().try_for_each(|id| mark_to_fetch(tx, *id, reason, now)))
     }
 
     /// Records a repair that could not be done this time (the relay does not have the document,
@@ -693,6 +685,16 @@ fn apply_remote(doc: &mut Automerge, bytes: &[u8]) -> std::result::Result<(), St
             intake::apply_change(doc, change).map_err(|e| e.to_string())
         }
     }
+}
+
+/// Marks document `id` to fetch from the relay on the next repair pass, unless it is marked
+/// already (a quarantine's reason and attempts stay).
+pub(super) fn mark_to_fetch(conn: &Connection, id: DocId, reason: &str, since: UnixMillis) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id, reason, since])?;
+    Ok(())
 }
 
 fn count_repair_attempt(conn: &Connection, id: DocId, reason: &str) -> Result<()> {

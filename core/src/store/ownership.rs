@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::error::{Result, StoreError};
+use super::exchange::mark_to_fetch;
 use super::funnel::effective_rules;
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
@@ -122,14 +123,12 @@ pub(crate) fn project_ownership(conn: &Connection, ownership: &Ownership) -> Res
             .query_row([ownership.customer_id], |r| r.get(0))?;
         let regained = before.is_some_and(|owner| owner != me);
         if !present || regained {
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![
+            mark_to_fetch(
+                conn,
                 ownership.customer_id,
                 "the relay gave this customer to this phone's user; fetching its record",
-                ownership.since
-            ])?;
+                ownership.since,
+            )?;
         }
     }
     Ok(())
@@ -208,10 +207,7 @@ impl Store {
                 .query_map([user_id], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for id in granted {
-                tx.execute(
-                    "INSERT OR IGNORE INTO documents_to_repair (doc_id, reason, since) VALUES (?1, ?2, 0)",
-                    params![id, "this phone's user owns this customer; fetching its record"],
-                )?;
+                mark_to_fetch(tx, id, "this phone's user owns this customer; fetching its record", 0)?;
             }
             Ok(())
         })
@@ -436,22 +432,23 @@ impl Store {
     /// period (`pool_warn_days`, default 3), earliest first: the same rule the relay's scheduler
     /// applies, on what this phone holds (its own follow-ups count before they are synced).
     pub fn pool_warnings(&self, now: UnixMillis) -> Result<Vec<PoolWarning>> {
-        self.pool_returns_before(now, |rules| now.saturating_add(rules.pool_warn_ms()))
+        self.db.read(|conn| pool_returns(conn, now, |rules| now.saturating_add(rules.pool_warn_ms())))
     }
+}
 
-    /// This user's customers returning to the pool by the horizon the team's rules give, by the
-    /// phone's clock reading `now`.
-    pub(super) fn pool_returns_before(
-        &self,
-        now: UnixMillis,
-        horizon: impl FnOnce(&TeamRules) -> UnixMillis,
-    ) -> Result<Vec<PoolWarning>> {
-        self.db.read(|conn| {
-            let Some(me) = user_of(conn)? else { return Ok(Vec::new()) };
-            let rules = effective_rules(conn)?;
-            let horizon = horizon(&rules);
-            let mut statement = conn.prepare_cached(
-                "SELECT o.customer_id, o.company_name, o.since,
+/// This phone's user's customers returning to the pool by the horizon the team's rules give (by
+/// [`return_due_at`], the relay's rule), as the phone's clock reads `now`, earliest first; none
+/// before enrolling.
+pub(super) fn pool_returns(
+    conn: &Connection,
+    now: UnixMillis,
+    horizon: impl FnOnce(&TeamRules) -> UnixMillis,
+) -> Result<Vec<PoolWarning>> {
+    let Some(me) = user_of(conn)? else { return Ok(Vec::new()) };
+    let rules = effective_rules(conn)?;
+    let horizon = horizon(&rules);
+    let mut statement = conn.prepare_cached(
+        "SELECT o.customer_id, o.company_name, o.since,
                         max(coalesce((SELECT max(a.at) FROM activity_index a
                                        WHERE a.customer_id = o.customer_id AND a.has_summary), -1),
                             coalesce((SELECT max(v.started_at) FROM visit_index v
@@ -459,30 +456,28 @@ impl Store {
                         (SELECT max(d.stage_entered_at) FROM opportunity_index d
                           WHERE d.customer_id = o.customer_id AND d.stage = 'Won')
                  FROM ownership_index o WHERE o.owner_user_id = ?1",
-            )?;
-            let rows = statement.query_map([&me], |r| {
-                Ok((
-                    r.get::<_, DocId>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                ))
-            })?;
-            let mut warnings = Vec::new();
-            for row in rows {
-                let (customer_id, company_name, since, effective, won) = row?;
-                let effective = (effective >= 0).then_some(effective);
-                if let Some(returns_at) = return_due_at(&rules, since, effective, won, now)
-                    && returns_at <= horizon
-                {
-                    warnings.push(PoolWarning { customer_id, company_name, returns_at });
-                }
-            }
-            warnings.sort_by_key(|w| (w.returns_at, w.customer_id));
-            Ok(warnings)
-        })
+    )?;
+    let rows = statement.query_map([&me], |r| {
+        Ok((
+            r.get::<_, DocId>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<i64>>(4)?,
+        ))
+    })?;
+    let mut warnings = Vec::new();
+    for row in rows {
+        let (customer_id, company_name, since, effective, won) = row?;
+        let effective = (effective >= 0).then_some(effective);
+        if let Some(returns_at) = return_due_at(&rules, since, effective, won, now)
+            && returns_at <= horizon
+        {
+            warnings.push(PoolWarning { customer_id, company_name, returns_at });
+        }
     }
+    warnings.sort_by_key(|w| (w.returns_at, w.customer_id));
+    Ok(warnings)
 }
 
 /// What a local edit may not do: change a claim once made (its decision is the relay's), or,

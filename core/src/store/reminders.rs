@@ -4,11 +4,11 @@
 //! return to the public pool (the relay's own rule, [`crate::model::return_due_at`]). The app
 //! schedules one kind of local notification from it, whatever the reminder is for.
 
-use rusqlite::params;
-
 use super::Store;
+use super::activities::due_next_actions;
 use super::error::Result;
 use super::funnel::{effective_rules, open_deal_times};
+use super::ownership::pool_returns;
 use crate::clock::UnixMillis;
 use crate::funnel::triggers;
 use crate::ids::DocId;
@@ -56,9 +56,6 @@ pub struct Reminder {
     pub key: String,
 }
 
-/// The most next actions one call returns.
-const MAX_NEXT_ACTIONS: i64 = 500;
-
 impl Store {
     /// The rep's reminders due by `until`, earliest first, as the phone's clock reads `now`:
     /// every stall trigger of `owner`'s open deals (each level, as [`Store::stalled_deals`]
@@ -69,11 +66,6 @@ impl Store {
     /// action drops out, an effective follow-up moves the return.
     pub fn due_reminders(&self, owner: &str, now: UnixMillis, until: UnixMillis) -> Result<Vec<Reminder>> {
         let me = self.device_id().to_string();
-        let mut warn_ms = 0;
-        let pool = self.pool_returns_before(now, |rules| {
-            warn_ms = rules.pool_warn_ms();
-            until.saturating_add(warn_ms)
-        })?;
         self.db.read(|conn| {
             let rules = effective_rules(conn)?;
             let mut reminders = Vec::new();
@@ -91,41 +83,29 @@ impl Store {
                     });
                 }
             }
-            let mut statement = conn.prepare_cached(
-                "SELECT doc_id, customer_id, opportunity_id, next_action, next_action_due_at
-                 FROM activity_index
-                 WHERE next_action_due_at <= ?1 AND created_by = ?2
-                 ORDER BY next_action_due_at, doc_id LIMIT ?3",
-            )?;
-            let rows = statement.query_map(params![until, me, MAX_NEXT_ACTIONS], |row| {
-                let id: DocId = row.get(0)?;
-                let due_at: i64 = row.get(4)?;
-                Ok(Reminder {
+            for next in due_next_actions(conn, &me, until)? {
+                let Some((what, due_at)) = next.next_action else { continue };
+                reminders.push(Reminder {
                     kind: ReminderKind::NextAction,
                     due_at,
-                    customer_id: row.get(1)?,
-                    opportunity_id: row.get(2)?,
-                    activity_id: Some(id),
-                    what: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                    key: format!("{id}/next_action/{due_at}"),
-                })
-            })?;
-            for row in rows {
-                reminders.push(row?);
+                    customer_id: next.customer_id,
+                    opportunity_id: next.opportunity_id,
+                    activity_id: Some(next.id),
+                    what,
+                    key: format!("{}/next_action/{due_at}", next.id),
+                });
             }
-            for warning in pool {
-                let due_at = warning.returns_at.saturating_sub(warn_ms);
-                if due_at > until {
-                    continue;
-                }
+            // The warning starts `pool_warn_days` before the return: those starting by `until`.
+            let warn_ms = rules.pool_warn_ms();
+            for warning in pool_returns(conn, now, |_| until.saturating_add(warn_ms))? {
                 reminders.push(Reminder {
                     kind: ReminderKind::PoolReturn { returns_at: warning.returns_at },
-                    due_at,
+                    due_at: warning.returns_at.saturating_sub(warn_ms),
                     customer_id: warning.customer_id,
                     opportunity_id: None,
                     activity_id: None,
-                    what: warning.company_name,
                     key: format!("{}/pool_return/{}", warning.customer_id, warning.returns_at),
+                    what: warning.company_name,
                 });
             }
             reminders.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.key.cmp(&b.key)));

@@ -48,11 +48,9 @@ pub struct TimelineBench {
     pub dir: Option<PathBuf>,
 }
 
-/// A store file in `dir` (or a temporary directory, kept alive by the returned guard).
+/// A fresh store file `name` in `dir` (or a temporary directory, kept alive by the guard).
 fn store_path(dir: Option<&Path>, name: &str) -> Result<(tempfile::TempDir, PathBuf, PathBuf)> {
-    let temp = tempfile::tempdir()?;
-    let dir = dir.unwrap_or(temp.path()).to_owned();
-    std::fs::create_dir_all(&dir)?;
+    let (temp, dir) = super::workdir(dir.map(Path::to_owned))?;
     let path = dir.join(name);
     let _ = std::fs::remove_file(&path);
     Ok((temp, dir, path))

@@ -13,6 +13,14 @@ pub mod store;
 #[cfg(feature = "tools")]
 pub mod sync;
 
+/// Where benchmark scratch data goes: `dir`, or a temporary directory the returned guard keeps.
+pub fn workdir(dir: Option<std::path::PathBuf>) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let temp = tempfile::tempdir()?;
+    let path = dir.unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&path)?;
+    Ok((temp, path))
+}
+
 /// Prints one benchmark result line.
 pub fn emit(value: serde_json::Value) {
     println!("{value}");

@@ -3,7 +3,7 @@
 //! HTTP headers included. Each scenario also measures a reference in the same run.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -525,10 +525,4 @@ pub(crate) fn new_document_change<R: Record>(identity: &DeviceIdentity, record: 
     Ok(PushedChange { doc_id: record.id(), bytes: change.raw_bytes().to_vec() })
 }
 
-/// Where benchmark scratch data goes.
-pub fn workdir(dir: Option<PathBuf>) -> Result<(tempfile::TempDir, PathBuf)> {
-    let temp = tempfile::tempdir()?;
-    let path = dir.unwrap_or_else(|| temp.path().to_owned());
-    std::fs::create_dir_all(&path)?;
-    Ok((temp, path))
-}
+pub use super::workdir;

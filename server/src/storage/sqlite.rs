@@ -1260,17 +1260,16 @@ fn rep_sees(doc: &str, user: &str) -> String {
         "NOT EXISTS (SELECT 1 FROM customer_owner o WHERE o.customer_id = {doc} AND o.owner_user_id IS NOT {user})
          AND NOT EXISTS (SELECT 1 FROM document_customer dc JOIN customer_owner o ON o.customer_id = dc.customer_id
                          WHERE dc.doc_id = {doc} AND {owner} IS NOT {user})",
-        owner = effective_owner("o", user)
+        owner = effective_owner("o")
     )
 }
 
 /// The owner of the customer of ownership row `o` for visibility: its own, or, merged away, that
-/// of the record it was merged into (`user` when that one has no row).
-fn effective_owner(o: &str, user: &str) -> String {
+/// of the record it was merged into (a merge only marks rows when both records have one).
+fn effective_owner(o: &str) -> String {
     format!(
         "CASE WHEN {o}.merged_into IS NULL THEN {o}.owner_user_id
-              ELSE coalesce((SELECT m.owner_user_id FROM customer_owner m WHERE m.customer_id = {o}.merged_into),
-                            (SELECT {user} WHERE NOT EXISTS (SELECT 1 FROM customer_owner m WHERE m.customer_id = {o}.merged_into)))
+              ELSE (SELECT m.owner_user_id FROM customer_owner m WHERE m.customer_id = {o}.merged_into)
          END"
     )
 }
