@@ -85,11 +85,23 @@ pub(crate) fn insert(
     doc: &Automerge,
     now: UnixMillis,
 ) -> Result<()> {
+    insert_saved(conn, id, kind, &doc.save(), now)
+}
+
+/// Inserts a brand-new document given as its saved bytes (`Automerge::save`), which the caller
+/// has loaded successfully.
+pub(crate) fn insert_saved(
+    conn: &Connection,
+    id: DocId,
+    kind: RecordKind,
+    saved: &[u8],
+    now: UnixMillis,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO documents (doc_id, kind, snapshot, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)",
     )?
-    .execute(params![id.to_string(), kind.as_str(), doc.save(), now])?;
+    .execute(params![id.to_string(), kind.as_str(), saved, now])?;
     Ok(())
 }
 

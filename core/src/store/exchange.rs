@@ -6,9 +6,10 @@
 use automerge::{Automerge, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Store;
 use super::documents::{self, StoredDoc};
 use super::error::{Result, StoreError};
-use super::{Store, projection};
+use super::projection::{self, Projected};
 use crate::clock::UnixMillis;
 use crate::ids::DocId;
 use crate::model::{RecordKind, check_readable};
@@ -190,6 +191,9 @@ impl Store {
         let now = self.clock.now_ms();
         // Read with the relay's time, so later captures can carry it forward on the monotonic clock.
         let uptime = self.clock.uptime();
+        let groups = by_document(response.snapshots.iter().chain(&response.changes));
+        // New documents, read before the write transaction and on every core.
+        let mut ready = read_new_documents(&groups);
         self.db
             .write(|tx| {
                 let mut applied = AppliedSync { more: response.more, ..Default::default() };
@@ -227,8 +231,8 @@ impl Store {
                         }
                     }
                 }
-                for (id, items) in by_document(response.snapshots.iter().chain(&response.changes)) {
-                    merge_remote(tx, id, &items, now, &mut applied)?;
+                for ((id, items), ready) in groups.iter().zip(&mut ready) {
+                    merge_remote(tx, *id, items, ready.take(), now, &mut applied)?;
                 }
                 super::device_clock::note_relay_time(
                     tx,
@@ -506,6 +510,55 @@ fn by_document<'a>(items: impl Iterator<Item = &'a DocumentBytes>) -> Vec<(DocId
     groups
 }
 
+/// A document the relay sent as one snapshot, loaded and read as its record before the write
+/// transaction (its checksum verified, complete, readable): what [`merge_remote`] needs of it
+/// if the phone has no copy yet.
+struct ReadyDocument {
+    kind: RecordKind,
+    record: Projected,
+}
+
+/// Groups smaller than this are read on the calling thread alone.
+const PARALLEL_READ_FROM: usize = 64;
+
+/// Loads each group that is a single snapshot and reads its record, spread over the device's
+/// cores: for a fresh phone that is nearly all of a page, and the Automerge work is most of the
+/// apply (issue 17). A group that fails any step gets `None` and goes the careful way in
+/// [`merge_remote`], which also decides again whether the phone has a copy already.
+fn read_new_documents(groups: &[(DocId, Vec<&[u8]>)]) -> Vec<Option<ReadyDocument>> {
+    let read_one = |(id, items): &(DocId, Vec<&[u8]>)| -> Option<ReadyDocument> {
+        let [bytes] = items.as_slice() else { return None };
+        if intake::chunk_kind(bytes) != Ok(ChunkKind::Document) {
+            return None;
+        }
+        let mut doc = Automerge::new();
+        apply_remote(&mut doc, bytes).ok()?;
+        check_complete(&doc).ok()?;
+        let kind = documents::kind_of(&doc, *id).ok()?;
+        // Reading a record is automerge work too, and hostile bytes may reach a panic in it.
+        let record = intake::guarded(|| Projected::read(*id, kind, &doc)).ok()?.ok()?;
+        Some(ReadyDocument { kind, record })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if groups.len() < PARALLEL_READ_FROM || threads < 2 {
+        return groups.iter().map(read_one).collect();
+    }
+    let chunk = groups.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = groups
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read_one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            // A worker that panicked (it cannot: each read is guarded) leaves its part to the
+            // careful path.
+            .zip(groups.chunks(chunk))
+            .flat_map(|(worker, part)| worker.join().unwrap_or_else(|_| part.iter().map(|_| None).collect()))
+            .collect()
+    })
+}
+
 /// Merges one document's snapshots and changes from the relay into the local copy (creating it
 /// if new). Whatever of it cannot be applied is quarantined and the document marked for repair
 /// (STYLE §16): only a storage failure fails the exchange, so one bad log entry can never keep
@@ -514,6 +567,7 @@ fn merge_remote(
     conn: &Connection,
     id: DocId,
     items: &[&[u8]],
+    ready: Option<ReadyDocument>,
     now: UnixMillis,
     applied: &mut AppliedSync,
 ) -> Result<()> {
@@ -523,7 +577,20 @@ fn merge_remote(
             let heads = stored.doc.get_heads();
             (stored.doc, Some((stored.kind, stored.sealed, heads)))
         }
-        Ok(None) => (Automerge::new(), None),
+        Ok(None) => match (ready, items) {
+            // New here, loaded and read already: stored as the relay saved it (saving it again
+            // would re-encode the same state), with its rows.
+            (Some(ready), [saved]) => {
+                documents::insert_saved(conn, id, ready.kind, saved, now)?;
+                ready.record.write(conn)?;
+                if ready.kind == RecordKind::Alert {
+                    applied.new_alerts.push(id);
+                }
+                applied.documents_changed += 1;
+                return Ok(());
+            }
+            _ => (Automerge::new(), None),
+        },
         Err(StoreError::CorruptDocument { reason, .. }) => {
             let reason = format!("the local copy does not load ({reason})");
             return quarantine(conn, id, items, &reason, now, applied);

@@ -15,16 +15,61 @@ use crate::model::{
 /// Rewrites the projection rows of one document from its current state.
 pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<()> {
     match kind {
-        RecordKind::Customer => project_customer(conn, &hydrate::<Customer>(doc, id)?),
-        RecordKind::Visit => project_visit(conn, &hydrate::<Visit>(doc, id)?),
-        RecordKind::Opportunity => project_opportunity(conn, &hydrate::<Opportunity>(doc, id)?),
-        RecordKind::LeadCard => project_lead_card(conn, &hydrate::<LeadCard>(doc, id)?),
-        RecordKind::Alert => project_alert(conn, &hydrate::<Alert>(doc, id)?),
-        RecordKind::Activity => project_activity(conn, &hydrate::<Activity>(doc, id)?),
-        RecordKind::Ownership => super::ownership::project_ownership(conn, &hydrate::<Ownership>(doc, id)?),
-        RecordKind::ClaimRequest => super::ownership::project_claim(conn, &hydrate::<ClaimRequest>(doc, id)?),
         // Slips and rules are read by id; nothing queries them by field yet.
         RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(()),
+        _ => Projected::read(id, kind, doc)?.write(conn),
+    }
+}
+
+/// A record read out of its document, ready to write its projection rows: reading (Automerge
+/// work, no SQL) and writing (SQL only) are apart so that a sync can read many documents on
+/// several threads before its one write transaction (issue 17).
+pub(crate) enum Projected {
+    Customer(Customer),
+    Visit(Visit),
+    Opportunity(Opportunity),
+    LeadCard(LeadCard),
+    Alert(Alert),
+    Activity(Activity),
+    Ownership(Ownership),
+    ClaimRequest(ClaimRequest),
+    /// Slips and rules: read (so known to be readable), with no rows.
+    NoRows,
+}
+
+impl Projected {
+    /// Reads document `id` as a `kind` record; `CorruptDocument` when it does not read as one.
+    pub(crate) fn read(id: DocId, kind: RecordKind, doc: &Automerge) -> Result<Projected> {
+        Ok(match kind {
+            RecordKind::Customer => Projected::Customer(hydrate(doc, id)?),
+            RecordKind::Visit => Projected::Visit(hydrate(doc, id)?),
+            RecordKind::Opportunity => Projected::Opportunity(hydrate(doc, id)?),
+            RecordKind::LeadCard => Projected::LeadCard(hydrate(doc, id)?),
+            RecordKind::Alert => Projected::Alert(hydrate(doc, id)?),
+            RecordKind::Activity => Projected::Activity(hydrate(doc, id)?),
+            RecordKind::Ownership => Projected::Ownership(hydrate(doc, id)?),
+            RecordKind::ClaimRequest => Projected::ClaimRequest(hydrate(doc, id)?),
+            RecordKind::ServiceSlip | RecordKind::TeamRules => {
+                crate::model::check_readable(doc)
+                    .map_err(|reason| StoreError::CorruptDocument { id, reason })?;
+                Projected::NoRows
+            }
+        })
+    }
+
+    /// Writes the record's projection rows.
+    pub(crate) fn write(&self, conn: &Connection) -> Result<()> {
+        match self {
+            Projected::Customer(customer) => project_customer(conn, customer),
+            Projected::Visit(visit) => project_visit(conn, visit),
+            Projected::Opportunity(deal) => project_opportunity(conn, deal),
+            Projected::LeadCard(card) => project_lead_card(conn, card),
+            Projected::Alert(alert) => project_alert(conn, alert),
+            Projected::Activity(activity) => project_activity(conn, activity),
+            Projected::Ownership(ownership) => super::ownership::project_ownership(conn, ownership),
+            Projected::ClaimRequest(claim) => super::ownership::project_claim(conn, claim),
+            Projected::NoRows => Ok(()),
+        }
     }
 }
 

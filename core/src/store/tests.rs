@@ -1327,6 +1327,72 @@ mod foreign_writers {
         assert_eq!(f.store.get::<Opportunity>(deal.id).unwrap().stage, Stage::FirstContact);
     }
 
+    /// A fresh phone's page is read on several threads before its transaction (issue 17): each
+    /// snapshot keeps the fate it had on one thread — stored as sent and indexed, or quarantined.
+    #[test]
+    fn a_large_page_of_snapshots_read_in_parallel_keeps_each_ones_fate() {
+        let source = fixture();
+        let good: Vec<Customer> = (0..150)
+            .map(|i| {
+                source
+                    .store
+                    .create(customer(&format!("常州第{i}轴承有限公司"), &format!("139{i:08}")))
+                    .unwrap()
+            })
+            .collect();
+        let saved =
+            |id: DocId| source.store.db.read(|conn| documents::load(conn, id)).unwrap().unwrap().doc.save();
+        let mut page: Vec<(DocId, Vec<u8>)> = good.iter().map(|c| (c.id, saved(c.id))).collect();
+        // A snapshot damaged in transit, and a new record that never reads as a customer.
+        let mut damaged = saved(good[0].id);
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x55;
+        let damaged_id = DocId::generate();
+        page.insert(70, (damaged_id, damaged));
+        let unreadable_id = DocId::generate();
+        let mut unreadable = Automerge::new().with_actor(ActorId::from([9u8; 16]));
+        let mut tx = unreadable.transaction();
+        tx.put(ROOT, "kind", "customer").unwrap();
+        tx.put_object(ROOT, "company_name", ObjType::List).unwrap();
+        tx.commit();
+        page.insert(120, (unreadable_id, unreadable.save()));
+
+        let f = fixture();
+        let prepared = f.store.prepare_sync(PushLimits::default()).unwrap();
+        let response = SyncResponse {
+            server_time_ms: NOW as u64,
+            snapshots: page
+                .iter()
+                .map(|(doc_id, bytes)| DocumentBytes { doc_id: *doc_id, bytes: bytes.clone() })
+                .collect(),
+            cursor: vec![1, 1, 5],
+            ..Default::default()
+        };
+        let applied = f.store.apply_sync(&prepared, &response).unwrap();
+        assert_eq!((applied.documents_changed, applied.quarantined), (150, 2), "{applied:?}");
+        assert_eq!(f.store.customer_count().unwrap(), 150);
+        assert_eq!(f.store.find::<Customer>(damaged_id).unwrap(), None);
+        assert_eq!(f.store.find::<Customer>(unreadable_id).unwrap(), None);
+        for c in [&good[0], &good[69], &good[70], &good[149]] {
+            // Stored as the relay saved it, read back whole, and indexed for search.
+            let stored = f
+                .store
+                .db
+                .read(|conn| {
+                    Ok(conn.query_row(
+                        "SELECT snapshot FROM documents WHERE doc_id = ?1",
+                        [c.id.to_string()],
+                        |r| r.get::<_, Vec<u8>>(0),
+                    )?)
+                })
+                .unwrap();
+            assert_eq!(stored, saved(c.id));
+            assert_eq!(f.store.get::<Customer>(c.id).unwrap(), *c);
+            let found = f.store.customers_by_phone_prefix(&c.phones[0], 5).unwrap();
+            assert!(found.iter().any(|s| s.id == c.id), "{found:?}");
+        }
+    }
+
     #[test]
     fn a_new_record_that_never_reads_is_quarantined_and_listed_nowhere() {
         let f = fixture();
