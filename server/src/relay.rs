@@ -431,6 +431,10 @@ struct CachedDoc {
     team_id: String,
     kind: RecordKind,
     sealed: bool,
+    /// The intake's save of `doc` and the heads it was saved at, until the batch commits: the
+    /// snapshot to store unless something changed `doc` since (issue 17: one save per change
+    /// instead of two).
+    saved: Option<(Vec<automerge::ChangeHash>, Vec<u8>)>,
 }
 
 /// Least-recently-used cache of merged documents, bounded by count.
@@ -506,6 +510,8 @@ struct Batch {
     entries: Vec<LogEntry>,
     hashes: HashSet<[u8; 32]>,
     touched: Vec<DocId>,
+    /// The same as a set: a batch of hundreds of changes asked `touched.contains` per change.
+    touched_set: HashSet<DocId>,
     flags: Vec<DocumentFlag>,
     /// Customers whose identity to resolve before committing: `(id, team)`.
     customers: Vec<(DocId, String)>,
@@ -522,6 +528,8 @@ struct Batch {
     /// Deals, visits, follow-ups, lead cards and rules documents the scheduler must hear about:
     /// `(id, kind, team)`.
     funnel: Vec<(DocId, RecordKind, String)>,
+    /// Every document ever noted in `funnel` in this batch.
+    funnel_set: HashSet<DocId>,
     schedule: Vec<ScheduleWrite>,
     alerts: Vec<AlertRow>,
     /// Trigger keys raised in this batch (not yet in storage).
@@ -543,6 +551,20 @@ struct Batch {
 }
 
 impl Batch {
+    /// Notes that the batch changed document `id` (its snapshot is saved at commit).
+    fn touch(&mut self, id: DocId) {
+        if self.touched_set.insert(id) {
+            self.touched.push(id);
+        }
+    }
+
+    /// Notes a deal, visit, follow-up, lead card or rules document for the scheduler, once.
+    fn note_funnel(&mut self, id: DocId, kind: RecordKind, team: &str) {
+        if self.funnel_set.insert(id) {
+            self.funnel.push((id, kind, team.to_owned()));
+        }
+    }
+
     /// Records a pair decided or queued in this batch.
     fn push_pair(&mut self, pair: DedupPair) {
         self.pair_index.insert((pair.a, pair.b), self.pairs.len());
@@ -709,13 +731,17 @@ impl Writer {
         let mut updates = Vec::with_capacity(batch.touched.len());
         for id in &batch.touched {
             // Every touched document is cached: the cache is trimmed only after a batch.
-            if let Some(cached) = self.cache.get(id) {
+            if let Some(cached) = self.cache.get_mut(id) {
+                let snapshot = match cached.saved.take() {
+                    Some((heads, saved)) if heads == cached.doc.get_heads() => saved,
+                    _ => cached.doc.save(),
+                };
                 updates.push(DocumentUpdate {
                     doc_id: *id,
                     tenant_id: cached.tenant_id.clone(),
                     team_id: cached.team_id.clone(),
                     kind: cached.kind.as_str().to_owned(),
-                    snapshot: cached.doc.save(),
+                    snapshot,
                     sealed: cached.sealed,
                 });
             }
@@ -821,7 +847,7 @@ impl Writer {
             // refuse this change alone, and the batch (other devices, other tenants) goes on.
             intake::check_pushed(base.unwrap_or(&empty), change)
         };
-        let Accepted { doc: candidate, facts } = checked.map_err(|refusal| {
+        let Accepted { doc: candidate, facts, saved } = checked.map_err(|refusal| {
             Verdict::Reject(refusal.code, format!("document {doc_id}: {}", refusal.message))
         })?;
         if let Some(doc) = &existing
@@ -896,10 +922,10 @@ impl Writer {
                 | RecordKind::TeamRules
                 | RecordKind::Activity
                 | RecordKind::LeadCard
-        ) && !batch.funnel.iter().any(|(id, ..)| *id == doc_id)
-        {
-            batch.funnel.push((doc_id, facts.kind, scope.team_id.clone()));
+        ) {
+            batch.note_funnel(doc_id, facts.kind, &scope.team_id);
         }
+        let saved = Some((candidate.get_heads(), saved));
         self.cache.put(
             doc_id,
             CachedDoc {
@@ -908,6 +934,7 @@ impl Writer {
                 team_id: scope.team_id.clone(),
                 kind: facts.kind,
                 sealed: facts.sealed,
+                saved,
             },
         );
         batch.entries.push(LogEntry {
@@ -918,9 +945,7 @@ impl Writer {
             bytes,
         });
         batch.hashes.insert(hash);
-        if !batch.touched.contains(&doc_id) {
-            batch.touched.push(doc_id);
-        }
+        batch.touch(doc_id);
         Ok(())
     }
 
@@ -1039,6 +1064,7 @@ impl Writer {
             team_id: stored.team_id,
             kind,
             sealed: stored.sealed,
+            saved: None,
         };
         let meta = DocMeta::of(&cached);
         self.cache.put(id, cached);

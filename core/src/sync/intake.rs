@@ -115,6 +115,9 @@ pub struct Accepted {
     pub doc: Automerge,
     /// Its kind and state.
     pub facts: DocumentFacts,
+    /// `doc` saved (`Automerge::save`), as loaded back by the check: the snapshot to store, so
+    /// the caller need not save the same state again.
+    pub saved: Vec<u8>,
 }
 
 /// Why [`check_pushed`] refused a change: the wire code the relay answers with, and why.
@@ -158,7 +161,8 @@ pub fn check_pushed(base: &Automerge, change: Change) -> Result<Accepted, Refusa
     // Some changes apply, yet the document saved with them re-encodes them under another hash
     // and no device can load that snapshot (MismatchedHeads; found by fuzzing). What the relay
     // stores is the saved document, so it must load back to the same heads.
-    let reloads = guarded(|| Automerge::load(&doc.save()).map(|d| d.get_heads() == doc.get_heads()));
+    let saved = guarded(|| doc.save()).map_err(malformed)?;
+    let reloads = guarded(|| Automerge::load(&saved).map(|d| d.get_heads() == doc.get_heads()));
     if !matches!(reloads, Ok(Ok(true))) {
         return Err(malformed("the document saved with this change does not load back".into()));
     }
@@ -175,7 +179,7 @@ pub fn check_pushed(base: &Automerge, change: Change) -> Result<Accepted, Refusa
         Ok(Err(problem)) => return Err(invalid(problem)),
         Err(panic) => return Err(invalid(DocumentProblem::Unreadable(panic))),
     };
-    Ok(Accepted { doc, facts })
+    Ok(Accepted { doc, facts, saved })
 }
 
 /// Runs `f`, turning a panic into its message.

@@ -255,9 +255,7 @@ impl Writer {
             bytes: change.raw_bytes().to_vec(),
         });
         batch.hashes.insert(hash.0);
-        if !batch.touched.contains(&id) {
-            batch.touched.push(id);
-        }
+        batch.touch(id);
         index(batch, key_row(record, team));
         Ok(())
     }

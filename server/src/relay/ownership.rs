@@ -572,9 +572,7 @@ impl Writer {
             }
             deal.owner = to.to_owned();
             self.relay_write(&deal, &team, batch)?;
-            if !batch.funnel.iter().any(|(id, ..)| *id == deal_id) {
-                batch.funnel.push((deal_id, RecordKind::Opportunity, team.clone()));
-            }
+            batch.note_funnel(deal_id, RecordKind::Opportunity, &team);
             report.deals += 1;
         }
         tracing::info!(from, to, customers = report.customers, deals = report.deals, "customers transferred");
@@ -656,6 +654,7 @@ impl Writer {
                     team_id: team.to_owned(),
                     kind: R::KIND,
                     sealed: false,
+                    saved: None,
                 },
             );
         }
@@ -681,9 +680,7 @@ impl Writer {
             bytes: change.raw_bytes().to_vec(),
         });
         batch.hashes.insert(hash.0);
-        if !batch.touched.contains(&id) {
-            batch.touched.push(id);
-        }
+        batch.touch(id);
         Ok(())
     }
 }

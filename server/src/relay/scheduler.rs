@@ -280,11 +280,10 @@ impl Writer {
                 team_id: team.to_owned(),
                 kind: RecordKind::Alert,
                 sealed: false,
+                saved: None,
             },
         );
-        if !batch.touched.contains(&id) {
-            batch.touched.push(id);
-        }
+        batch.touch(id);
         Ok(())
     }
 
