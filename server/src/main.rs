@@ -239,6 +239,32 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Fixed sync scenarios for the instruction-count guard (scripts/perf-guard.sh): `fresh`
+    /// (a phone applies a page of snapshots) or `ingest` (visits pushed to an in-process relay).
+    Guard {
+        /// fresh or ingest.
+        scenario: String,
+        /// Snapshots in the page (fresh).
+        #[arg(long, default_value_t = 2_000)]
+        documents: u32,
+        /// Changes pushed (ingest).
+        #[arg(long, default_value_t = 1_000)]
+        changes: u32,
+        /// Changes per request (ingest).
+        #[arg(long, default_value_t = 10)]
+        per_request: u32,
+        /// The scenario's input: made and written there with `--prepare`, read from there
+        /// otherwise (so that callgrind counts the scenario, not the making of its data). Without
+        /// it the input is made in the same process.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Write the input to `--input` and stop.
+        #[arg(long, requires = "input")]
+        prepare: bool,
+        /// Directory for scratch data (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// A new device pulls N documents from a relay (loopback).
     SyncFresh {
         /// Documents to pull.
@@ -459,6 +485,25 @@ fn main() -> ExitCode {
             };
             qr_cli::bench_qr(&files).map(|lines| lines.into_iter().for_each(bench::emit))
         }
+        Command::Bench {
+            scenario: BenchScenario::Guard { scenario, documents, changes, per_request, input, prepare, dir },
+        } => bench::sync::workdir(dir).and_then(|(_t, d)| {
+            use bench::guard;
+            let make = || match scenario.as_str() {
+                "fresh" => guard::fresh_input(documents),
+                "ingest" => guard::ingest_input(changes, per_request),
+                other => Err(anyhow::anyhow!("unknown guard scenario {other}: fresh or ingest")),
+            };
+            let items = match (&input, prepare) {
+                (Some(path), true) => return make().and_then(|items| guard::write_input(path, &items)),
+                (Some(path), false) => guard::read_input(path)?,
+                (None, _) => make()?,
+            };
+            match scenario.as_str() {
+                "fresh" => guard::fresh(items, &d),
+                _ => guard::ingest(items, per_request, &d),
+            }
+        }),
         Command::Bench { scenario: BenchScenario::SyncFresh { documents, dir } } => {
             bench::sync::workdir(dir).and_then(|(_t, d)| bench::sync::fresh(documents, &d))
         }

@@ -8,7 +8,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ pub(crate) struct Database {
     readers: Mutex<Vec<Connection>>,
     closed: AtomicBool,
     lock: Mutex<Option<File>>,
+    /// Write transactions committed since the store was opened (each one fsync of the WAL, as
+    /// `synchronous = FULL`).
+    commits: AtomicU64,
 }
 
 /// A poisoned mutex only means a panic happened while it was held; SQLite rolled back whatever
@@ -78,6 +81,7 @@ impl Database {
             readers: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock_file)),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -94,7 +98,13 @@ impl Database {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(value)
+    }
+
+    /// Write transactions committed since the store was opened.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a read-only connection; sees every write that returned before it started.

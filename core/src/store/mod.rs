@@ -484,6 +484,23 @@ impl Store {
         })
     }
 
+    /// Write transactions this handle has committed since it opened the store (each one
+    /// fsync of the write-ahead log): what the sync benchmarks report.
+    pub fn write_transactions(&self) -> u64 {
+        self.db.commits()
+    }
+
+    /// Customers in the store.
+    pub fn customer_count(&self) -> Result<u64> {
+        self.db.read(|conn| {
+            Ok(conn
+                .query_row("SELECT count(*) FROM documents WHERE kind = 'customer'", [], |r| {
+                    r.get::<_, i64>(0)
+                })?
+                .unsigned_abs())
+        })
+    }
+
     /// How many documents the store holds.
     pub fn document_count(&self) -> Result<u64> {
         self.db.read(|conn| {

@@ -6,6 +6,8 @@ pub mod alerts;
 pub mod dedup;
 pub mod follow_ups;
 #[cfg(feature = "tools")]
+pub mod guard;
+#[cfg(feature = "tools")]
 pub mod identity;
 pub mod pool;
 pub mod push;
