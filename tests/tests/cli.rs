@@ -242,3 +242,36 @@ fn lead_parse_refuses_what_is_not_a_card_with_the_reason_on_stderr() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
 }
+
+/// The regression guard's scenarios (scripts/perf-guard.sh) run from a prepared input, and a
+/// damaged input file is refused with a clear error.
+#[test]
+fn bench_guard_scenarios_run_from_their_prepared_input_and_refuse_a_cut_off_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for (scenario, size, count) in
+        [("fresh", ["--documents", "80"], "documents"), ("ingest", ["--changes", "40"], "changes")]
+    {
+        let input = dir.path().join(scenario);
+        let input = input.to_str().unwrap();
+        let args = vec!["bench", "guard", scenario, size[0], size[1], "--input", input];
+        let prepared = run_fieldsync(&[args.as_slice(), &["--prepare"]].concat());
+        assert!(prepared.status.success(), "stderr: {}", String::from_utf8_lossy(&prepared.stderr));
+        let out = run_fieldsync(&args);
+        assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (line["scenario"].as_str(), line[count].as_u64()),
+            (Some(scenario), Some(size[1].parse().unwrap()))
+        );
+        // Cut the input off in the middle of its last item.
+        let bytes = std::fs::read(input).unwrap();
+        std::fs::write(input, &bytes[..bytes.len() - 3]).unwrap();
+        let cut = run_fieldsync(&args);
+        assert!(!cut.status.success());
+        assert!(
+            String::from_utf8_lossy(&cut.stderr).contains("cut off"),
+            "{}",
+            String::from_utf8_lossy(&cut.stderr)
+        );
+    }
+}

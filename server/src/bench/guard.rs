@@ -23,7 +23,6 @@ use fieldsync_core::{DeviceId, DocId, Store};
 use serde_json::json;
 
 use super::emit;
-use crate::admin::{self, AdminCommand};
 use crate::relay::{Cursor, Relay, RelayLimits};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{DeviceScope, Role};
@@ -151,16 +150,7 @@ pub fn ingest_input(changes: u32, per_request: u32) -> Result<Vec<DocumentBytes>
 /// others pushed.
 pub fn ingest(changes: Vec<DocumentBytes>, per_request: u32, work: &Path) -> Result<()> {
     let data = work.join("guard-relay");
-    let team = admin::run(
-        &data,
-        AdminCommand::Bootstrap {
-            tenant: "guard".into(),
-            team: "guard".into(),
-            reps: REPS,
-            supervisors: 0,
-            admins: 0,
-        },
-    )?;
+    let team = super::sync::bootstrap(&data, REPS, 0, "guard")?;
     let field = |key: &str| team[key].as_str().map(str::to_owned).context("bootstrap output");
     let (tenant_id, team_id) = (field("tenant_id")?, field("team_id")?);
     let users: Vec<String> = team["users"]

@@ -145,12 +145,23 @@ fn codes(data_dir: &Path, reps: u32, tenant: &str) -> Result<Vec<String>> {
     team_codes(data_dir, reps, 0, tenant)
 }
 
-/// Enrollment codes of a new team: its reps' first, then its supervisors'.
-fn team_codes(data_dir: &Path, reps: u32, supervisors: u32, tenant: &str) -> Result<Vec<String>> {
-    let out = admin::run(
+/// A new tenant with one team `bench` of `reps` reps and `supervisors` supervisors: the admin
+/// command's answer (ids, and each user with an enrollment code).
+pub(crate) fn bootstrap(
+    data_dir: &Path,
+    reps: u32,
+    supervisors: u32,
+    tenant: &str,
+) -> Result<serde_json::Value> {
+    admin::run(
         data_dir,
         AdminCommand::Bootstrap { tenant: tenant.into(), team: "bench".into(), reps, supervisors, admins: 0 },
-    )?;
+    )
+}
+
+/// Enrollment codes of a new team: its reps' first, then its supervisors'.
+fn team_codes(data_dir: &Path, reps: u32, supervisors: u32, tenant: &str) -> Result<Vec<String>> {
+    let out = bootstrap(data_dir, reps, supervisors, tenant)?;
     Ok(out["users"]
         .as_array()
         .context("users")?
