@@ -17,6 +17,7 @@ pub mod funnel;
 pub mod geo;
 pub mod heat;
 pub mod ids;
+pub mod kpi;
 pub mod leadcard;
 pub mod model;
 pub mod push;

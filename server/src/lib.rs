@@ -16,6 +16,7 @@ pub mod error;
 pub mod geo_cli;
 pub mod heat_routes;
 pub mod import_cli;
+pub mod incentive_cli;
 pub mod lead_cli;
 pub mod limits;
 pub mod metrics;

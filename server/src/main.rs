@@ -8,7 +8,8 @@ use fieldsync_server::admin::{self, AdminCommand};
 use fieldsync_server::app::{self, AppState};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
 use fieldsync_server::{
-    bench, dedup_cli, demo, geo_cli, import_cli, lead_cli, photo_cli, push_cli, qr_cli, slip_cli,
+    bench, dedup_cli, demo, geo_cli, import_cli, incentive_cli, lead_cli, photo_cli, push_cli, qr_cli,
+    slip_cli,
 };
 
 #[derive(Debug, Parser)]
@@ -79,10 +80,62 @@ enum Command {
         #[command(subcommand)]
         command: push_cli::PushCommand,
     },
+    /// Incentive rules offline: check a rule book, pay reps from metric facts, try a candidate
+    /// on past facts (docs/kpi.md). Prints JSON lines.
+    Incentive {
+        #[command(subcommand)]
+        command: IncentiveCommand,
+    },
     /// Run a benchmark; prints one JSON object per line.
     Bench {
         #[command(subcommand)]
         scenario: BenchScenario,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IncentiveCommand {
+    /// Check a rule book (or one rule set) and list its versions.
+    Check {
+        /// The rules (JSON; docs/kpi.md).
+        #[arg(long)]
+        rules: PathBuf,
+    },
+    /// Pay every rep for every period of a facts file by the rules in force for it.
+    Eval {
+        /// The rule book (JSON).
+        #[arg(long)]
+        rules: PathBuf,
+        /// Per-rep, per-period metric facts (JSON lines).
+        #[arg(long)]
+        facts: PathBuf,
+        /// Today (YYYY-MM-DD, team time; default: today at UTC+8): later periods are refused.
+        #[arg(long)]
+        today: Option<String>,
+        /// The team's reps, one user id per line: facts naming anyone else are refused.
+        #[arg(long)]
+        roster: Option<PathBuf>,
+    },
+    /// Compare a candidate rule set with the rules in force on the last N periods of facts.
+    Sandbox {
+        /// The rule book in force (JSON).
+        #[arg(long)]
+        rules: PathBuf,
+        /// The candidate rule set (JSON).
+        #[arg(long)]
+        candidate: PathBuf,
+        /// Per-rep, per-period metric facts (JSON lines).
+        #[arg(long)]
+        facts: PathBuf,
+        /// How many of the latest periods to evaluate (at most three years' worth).
+        #[arg(long, default_value_t = 3)]
+        periods: usize,
+        /// Today (YYYY-MM-DD).
+        #[arg(long)]
+        today: Option<String>,
+        /// The team's reps, one per line.
+        #[arg(long)]
+        roster: Option<PathBuf>,
     },
 }
 
@@ -410,6 +463,19 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// KPIs on a generated team: a rep's dashboard from two years of records, the repair path
+    /// for a team-year, and the incentive sandbox over four quarters (docs/kpi.md).
+    Kpi {
+        /// Reps in the team.
+        #[arg(long, default_value_t = 100)]
+        reps: u32,
+        /// Days of one rep's history for the dashboard.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// Times the dashboard is computed.
+        #[arg(long, default_value_t = 200)]
+        samples: u32,
+    },
     /// Internal: open one store in this process and report (used by `bench store`).
     #[command(hide = true)]
     StoreOpen { path: PathBuf },
@@ -465,6 +531,29 @@ fn main() -> ExitCode {
         }
         Command::Bench { scenario: BenchScenario::Geo { points } } => {
             geo_cli::bench(points).map(|lines| lines.into_iter().for_each(bench::emit))
+        }
+        Command::Incentive { command } => {
+            let lines = match command {
+                IncentiveCommand::Check { rules } => incentive_cli::check(&rules),
+                IncentiveCommand::Eval { rules, facts, today, roster } => {
+                    incentive_cli::eval(&rules, &facts, today.as_deref(), roster.as_deref())
+                }
+                IncentiveCommand::Sandbox { rules, candidate, facts, periods, today, roster } => {
+                    incentive_cli::sandbox_cmd(
+                        &rules,
+                        &candidate,
+                        &facts,
+                        periods,
+                        today.as_deref(),
+                        roster.as_deref(),
+                    )
+                }
+            };
+            lines.map(|lines| {
+                for line in lines {
+                    println!("{line}");
+                }
+            })
         }
         Command::Lead { command: LeadCommand::Parse { file } } => {
             lead_cli::parse(file.as_deref()).map(|card| println!("{card}"))
@@ -538,6 +627,9 @@ fn main() -> ExitCode {
         }
         Command::Bench { scenario: BenchScenario::Activity { documents, samples, dir } } => {
             bench::follow_ups::run_activity(&bench::follow_ups::ActivityBench { documents, samples, dir })
+        }
+        Command::Bench { scenario: BenchScenario::Kpi { reps, days, samples } } => {
+            bench::kpi::run(&bench::kpi::KpiBench { reps, days, samples })
         }
         Command::Bench { scenario: BenchScenario::Timeline { documents, entries, page, samples, dir } } => {
             bench::follow_ups::run_timeline(&bench::follow_ups::TimelineBench {

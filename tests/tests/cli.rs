@@ -275,3 +275,114 @@ fn bench_guard_scenarios_run_from_their_prepared_input_and_refuse_a_cut_off_one(
         );
     }
 }
+
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn incentive_eval_pays_the_documented_example_by_the_version_in_force() {
+    let (rules, facts) = (example("incentive-rules.json"), example("incentive-facts.jsonl"));
+    let lines = json_lines(&run_fieldsync(&[
+        "incentive",
+        "eval",
+        "--rules",
+        &rules,
+        "--facts",
+        &facts,
+        "--today",
+        "2026-12-07",
+    ]));
+    let pay: Vec<(String, String, i64, i64)> = lines
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap().to_string();
+            (s("rep"), s("period"), l["rules_version"].as_i64().unwrap(), l["payout_fen"].as_i64().unwrap())
+        })
+        .collect();
+    // October, version 1: chen 0.4 × 110 % + 0.6 × 150 % = 134 % → 3000 + 300 + 336 = 3636.00;
+    // li has 9 effective visits, under the gate of 10.
+    // November, version 2: chen 0.3 × 100 + 0.5 × 100 + 0.2 × 100 = 100 % → 3500.00; li 0.3 × 90 %
+    // + 0.5 × 90 % + 0.2 × 80 % = 88 % → 3500 × 0.88 = 3080.00.
+    let expected = [
+        ("rep-chen", "2026-10", 1, 363_600),
+        ("rep-li", "2026-10", 1, 0),
+        ("rep-chen", "2026-11", 2, 350_000),
+        ("rep-li", "2026-11", 2, 308_000),
+    ];
+    let expected: Vec<_> =
+        expected.iter().map(|(r, p, v, f)| (r.to_string(), p.to_string(), *v, *f)).collect();
+    assert_eq!(pay, expected);
+    assert_eq!(lines[1]["band"], "gated");
+    assert_eq!(lines[1]["gate_failed"]["metric"], "effective_visits");
+
+    let sandbox = json_lines(&run_fieldsync(&[
+        "incentive",
+        "sandbox",
+        "--rules",
+        &rules,
+        "--candidate",
+        &example("incentive-candidate.json"),
+        "--facts",
+        &facts,
+        "--periods",
+        "1",
+        "--today",
+        "2026-12-07",
+    ]));
+    // November only; the candidate's visit target of 36: chen 0.3 × 111.1111 % + 70 % = 103.3333 %
+    // → 3500 + 3.3333 % × 50 % × 3500 = 58.33 → 3558.33; li 0.3 × 100 % + 45 % + 16 % = 91 % → 3185.00.
+    assert_eq!(sandbox.len(), 3);
+    assert_eq!(
+        (sandbox[0]["current_fen"].as_i64(), sandbox[0]["candidate_fen"].as_i64()),
+        (Some(350_000), Some(355_833))
+    );
+    assert_eq!(sandbox[0]["crossings"][0]["candidate"], "excess_1");
+    assert_eq!(
+        (sandbox[1]["current_fen"].as_i64(), sandbox[1]["candidate_fen"].as_i64()),
+        (Some(308_000), Some(318_500))
+    );
+    assert_eq!(sandbox[2]["total"]["change_fen"], 355_833 + 318_500 - 350_000 - 308_000);
+}
+
+#[test]
+fn incentive_refuses_bad_rules_and_facts_with_the_reason_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    let text = std::fs::read_to_string(example("incentive-candidate.json")).unwrap();
+    std::fs::write(&bad, text.replace(r#""from_pct": 120"#, r#""from_pct": 110"#)).unwrap();
+    let out = run_fieldsync(&["incentive", "check", "--rules", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("excess_tiers[1].from_pct") && stderr.contains("inside the tier before"),
+        "{stderr}"
+    );
+
+    let facts = dir.path().join("facts.jsonl");
+    std::fs::write(&facts, r#"{"rep": "a", "period": "2026-12", "metrics": {"effective_visits": 3}}"#)
+        .unwrap();
+    let out = run_fieldsync(&[
+        "incentive",
+        "eval",
+        "--rules",
+        &example("incentive-rules.json"),
+        "--facts",
+        facts.to_str().unwrap(),
+        "--today",
+        "2026-11-30",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not begun"));
+    let check =
+        json_lines(&run_fieldsync(&["incentive", "check", "--rules", &example("incentive-rules.json")]));
+    assert_eq!(check.len(), 2);
+}

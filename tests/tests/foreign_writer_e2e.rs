@@ -161,6 +161,7 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
             },
         ],
         amount: Some(Money { minor_units: 12_800_000, currency: "CNY".into() }),
+        margin: None,
         expected_close_at: Some(AT + 30 * 86_400_000),
         next_action_due_at: None,
         evidence: vec![DealEvidence {

@@ -588,6 +588,7 @@ mod tests {
                 },
             ],
             amount: Some(Money { minor_units: 12_800_000, currency: "CNY".into() }),
+            margin: Some(Money { minor_units: 2_100_000, currency: "CNY".into() }),
             expected_close_at: Some(AT + 2),
             next_action_due_at: Some(AT + 3),
             evidence: vec![DealEvidence {

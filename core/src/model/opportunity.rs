@@ -190,6 +190,9 @@ pub struct Opportunity {
     /// Expected value.
     #[autosurgeon(missing = "Default::default")]
     pub amount: Option<Money>,
+    /// The gross margin the deal earns (毛利), set when it is won; the KPI `gross_margin` sums it.
+    #[autosurgeon(missing = "Default::default")]
+    pub margin: Option<Money>,
     /// When the rep expects to close.
     #[autosurgeon(missing = "Default::default")]
     pub expected_close_at: Option<UnixMillis>,
@@ -248,6 +251,7 @@ impl Draft for NewOpportunity {
                 note: None,
             }],
             amount: self.amount,
+            margin: None,
             expected_close_at: self.expected_close_at,
             next_action_due_at: self.next_action_due_at,
             evidence: Vec::new(),
@@ -278,15 +282,16 @@ impl Record for Opportunity {
                 return Err(ValidationError::new(kind, "evidence.sha256", "must be 64 hex digits"));
             }
         }
-        if let Some(amount) = &self.amount {
-            if amount.minor_units < 0 {
-                return Err(ValidationError::new(kind, "amount", "must not be negative"));
+        for (field, money) in [("amount", &self.amount), ("margin", &self.margin)] {
+            let Some(money) = money else { continue };
+            if money.minor_units < 0 {
+                return Err(ValidationError::new(kind, field, "must not be negative"));
             }
-            if amount.currency.len() != 3 || !amount.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            if money.currency.len() != 3 || !money.currency.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(ValidationError::new(
                     kind,
-                    "amount.currency",
-                    format!("\"{}\" is not an ISO 4217 code such as CNY", amount.currency),
+                    field,
+                    format!("currency \"{}\" is not an ISO 4217 code such as CNY", money.currency),
                 ));
             }
         }

@@ -333,6 +333,25 @@ impl Store {
         })
     }
 
+    /// Records a deal's gross margin (毛利), the figure the `gross_margin` KPI sums once it is
+    /// won; `None` clears it.
+    pub fn set_deal_margin(&self, id: DocId, margin: Option<crate::model::Money>) -> Result<Opportunity> {
+        let now = self.clock.now_ms();
+        self.db.write(|tx| {
+            let mut stored = self.load_for_write::<Opportunity>(tx, id)?;
+            let mut opportunity: Opportunity = projection::hydrate(&stored.doc, id)?;
+            if opportunity.margin == margin {
+                return Ok(opportunity);
+            }
+            opportunity.margin = margin;
+            opportunity.validate()?;
+            self.commit_change(tx, id, &mut stored, now, |am_tx| {
+                crate::model::write_record(am_tx, &opportunity).map_err(|e| e.to_string())
+            })?;
+            projection::hydrate(&stored.doc, id)
+        })
+    }
+
     /// The customer a record now stands for: itself, or the customer identity resolution
     /// merged it into (followed through at most 8 redirects). Visits, deals and lead cards keep
     /// the id they were made with and reach the surviving record through this.

@@ -9,6 +9,7 @@ pub mod follow_ups;
 pub mod guard;
 #[cfg(feature = "tools")]
 pub mod identity;
+pub mod kpi;
 pub mod pool;
 pub mod push;
 pub mod store;

@@ -1,0 +1,324 @@
+//! `fieldsync bench kpi`: the KPI computation and the incentive sandbox on a generated team.
+//!
+//! A team of `reps` reps over `days` days: each working day every rep makes 3 visits (every
+//! fourth without a slip, every tenth off site), 4 follow-ups with next actions, and opens a
+//! deal every fifth day that moves on and is won or lost. Every slip is sealed by a real device
+//! key, so classifying a visit verifies a real Ed25519 signature. Figures:
+//! - `dashboard`: one rep's week, month and quarter figures and the month's projected payout,
+//!   computed from that rep's two years of records (what the phone shows), p50/p99; against
+//!   the reference of one pass over the same records counting the month's visits;
+//! - `repair_team_year`: every rep's months and quarters of a year recomputed from the team's
+//!   records;
+//! - `sandbox`: a candidate over the last four quarters of a `reps`-rep team's facts.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use fieldsync_core::DeviceIdentity;
+use fieldsync_core::evidence::seal_slip;
+use fieldsync_core::ids::DocId;
+use fieldsync_core::kpi::{
+    ByRep, Date, IncentiveRules, KpiContext, KpiIndex, KpiRecords, Period, PeriodKind, RuleBook,
+    TeamCalendar, sandbox,
+};
+use fieldsync_core::model::{
+    Activity, ActivityType, Money, NextAction, Opportunity, PhotoRef, Provenance, ServiceSlip, SlipItem,
+    Stage, StageChange, Visit,
+};
+use serde_json::json;
+
+use super::emit;
+
+const HOUR: i64 = 3_600_000;
+const CN: i32 = 480;
+
+/// The bench's size.
+#[derive(Debug, Clone)]
+pub struct KpiBench {
+    /// Reps in the team.
+    pub reps: u32,
+    /// Days of history.
+    pub days: u32,
+    /// Times each dashboard is computed.
+    pub samples: u32,
+}
+
+struct Ids(u128);
+
+impl Ids {
+    fn next(&mut self) -> DocId {
+        self.0 += 1;
+        DocId::from_bytes(self.0.to_be_bytes())
+    }
+}
+
+fn photo() -> PhotoRef {
+    PhotoRef {
+        sha256: "ab".repeat(32),
+        thumbnail_sha256: None,
+        taken_at: 0,
+        original_sha256: None,
+        exif_location: None,
+        exif_taken_at: None,
+        fix: None,
+        on_site: Some(true),
+        flags: Vec::new(),
+    }
+}
+
+/// Generates one rep's records into `records`.
+fn rep_records(
+    records: &mut KpiRecords,
+    rep: &str,
+    seed: u32,
+    first: Date,
+    days: u32,
+    ids: &mut Ids,
+) -> Result<()> {
+    let identity = DeviceIdentity::from_secret([(seed % 250) as u8 + 1; 32]);
+    let device = identity.device_id();
+    let calendar = TeamCalendar::default();
+    let customers: Vec<DocId> = (0..60).map(|_| ids.next()).collect();
+    let mut n = seed as usize;
+    for d in 0..days {
+        let date = first.add_days(i64::from(d));
+        if !calendar.is_working_day(date) {
+            continue;
+        }
+        let morning = date.start_ms(CN) + 9 * HOUR;
+        for v in 0..3 {
+            n += 1;
+            let start = morning + v * 2 * HOUR;
+            let visit_id = ids.next();
+            let customer = customers[n % customers.len()];
+            records.visits.push(ByRep {
+                rep: rep.to_string(),
+                record: Visit {
+                    id: visit_id,
+                    customer_id: customer,
+                    opportunity_id: None,
+                    planned_at: start,
+                    started_at: Some(start),
+                    ended_at: Some(start + HOUR),
+                    fixes: Vec::new(),
+                    photos: vec![photo()],
+                    notes: "保养".into(),
+                    next_step: None,
+                    on_site: Some(n % 10 != 0),
+                    flags: Vec::new(),
+                    provenance: Provenance { created_at: start - HOUR, created_by: device },
+                },
+            });
+            if n % 4 != 0 {
+                let mut slip = ServiceSlip {
+                    id: ids.next(),
+                    visit_id,
+                    items: vec![SlipItem { description: "保养".into(), quantity: 1.0, unit: "次".into() }],
+                    notes: String::new(),
+                    signer_name: Some("王工".into()),
+                    signature_png_sha256: Some("ab".repeat(32)),
+                    strokes_sha256: Some("cd".repeat(32)),
+                    photo_sha256s: Vec::new(),
+                    fix: None,
+                    signed_by: None,
+                    device_public_key: None,
+                    content_sha256: None,
+                    device_signature: None,
+                    signed_at: Some(start + HOUR),
+                    provenance: Provenance { created_at: start, created_by: device },
+                };
+                seal_slip(&mut slip, &identity).map_err(|e| anyhow::anyhow!("sealing a slip: {e}"))?;
+                records.slips.push(slip);
+            }
+        }
+        for a in 0..4 {
+            n += 1;
+            let when = morning + a * HOUR + HOUR / 2;
+            let due = when + 2 * 24 * HOUR;
+            let done = (n % 5 != 0).then_some(due - ((n % 3) as i64 - 1) * HOUR);
+            let kind = if a == 3 { ActivityType::PaymentFollowUp } else { ActivityType::Call };
+            records.activities.push(ByRep {
+                rep: rep.to_string(),
+                record: Activity {
+                    id: ids.next(),
+                    activity_type: kind,
+                    customer_id: customers[n % customers.len()],
+                    opportunity_id: None,
+                    visit_id: None,
+                    contact: None,
+                    phone: None,
+                    at: when,
+                    duration_s: Some(120),
+                    summary: if n % 7 == 0 { String::new() } else { "谈了交期".into() },
+                    outcome: None,
+                    next_action: Some(NextAction { what: "回电".into(), due_at: due, done_at: done }),
+                    provenance: Provenance { created_at: when + HOUR, created_by: device },
+                },
+            });
+        }
+        if d % 5 == 0 {
+            n += 1;
+            let opened = morning;
+            let mut history =
+                vec![StageChange { from: None, to: Stage::FirstContact, at: opened, by: device, note: None }];
+            let mut stage = Stage::FirstContact;
+            for (step, to) in [Stage::ProposalSubmitted, if n % 3 == 0 { Stage::Lost } else { Stage::Won }]
+                .into_iter()
+                .enumerate()
+            {
+                if n % 4 == 0 && step == 0 {
+                    break;
+                }
+                let at = opened + (step as i64 + 1) * 10 * 24 * HOUR;
+                history.push(StageChange { from: Some(stage), to, at, by: device, note: None });
+                stage = to;
+            }
+            let amount = 1_000_000 + (n as i64 % 50) * 100_000;
+            records.deals.push(Opportunity {
+                id: ids.next(),
+                customer_id: customers[n % customers.len()],
+                owner: rep.to_string(),
+                title: "注塑机".into(),
+                stage,
+                stage_entered_at: history.last().map_or(opened, |c| c.at),
+                stage_history: history,
+                amount: Some(Money { minor_units: amount, currency: "CNY".into() }),
+                margin: Some(Money { minor_units: amount / 5, currency: "CNY".into() }),
+                expected_close_at: None,
+                next_action_due_at: None,
+                evidence: Vec::new(),
+                provenance: Provenance { created_at: opened, created_by: device },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn rules(kind: PeriodKind, base: i64, visits: i64) -> Result<IncentiveRules> {
+    let text = format!(
+        r#"{{"version": 1, "effective_from": "2020-01-01", "period": "{}", "base_bonus_fen": {base},
+            "metrics": [{{"metric": "effective_visits", "weight_bp": 4000, "target": {visits}}},
+                        {{"metric": "gross_margin", "weight_bp": 4000, "target": 3000000}},
+                        {{"metric": "next_actions_on_time", "weight_bp": 2000, "target": 8000}}],
+            "excess_tiers": [{{"from_pct": 100, "to_pct": 120, "rate_bp": 5000}},
+                             {{"from_pct": 120, "rate_bp": 8000}}],
+            "cap_fen": {}, "gates": [{{"metric": "effective_visits", "min": 5}}]}}"#,
+        kind.as_str(),
+        base * 2
+    );
+    Ok(IncentiveRules::from_json(&text)?)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs the bench and prints one line per figure.
+///
+/// # Errors
+///
+/// When generation fails or a computed figure is not what the generator made.
+pub fn run(bench: &KpiBench) -> Result<()> {
+    let last = Date::new(2026, 11, 30).ok_or_else(|| anyhow::anyhow!("date"))?;
+    let days = bench.days.max(100);
+    let first = last.add_days(1 - i64::from(days));
+    let ctx = KpiContext {
+        calendar: TeamCalendar::default(),
+        required_customer_fields: Vec::new(),
+        as_of: last.start_ms(CN) + 20 * HOUR,
+    };
+
+    // One rep's two years: the phone's dashboard.
+    let mut ids = Ids(1);
+    let started = Instant::now();
+    let mut mine = KpiRecords::default();
+    rep_records(&mut mine, "rep-0000", 0, first, days, &mut ids)?;
+    let generate_s = started.elapsed().as_secs_f64();
+    let month = Period::containing(PeriodKind::Month, last);
+    let monthly = rules(PeriodKind::Month, 300_000, 50)?;
+    let mut dashboard = Vec::new();
+    let mut reference = Vec::new();
+    let mut payout = 0;
+    for _ in 0..bench.samples.max(1) {
+        let started = Instant::now();
+        let mut index = KpiIndex::new(&mine);
+        for kind in [PeriodKind::Week, PeriodKind::Quarter] {
+            std::hint::black_box(index.rep(&ctx, Period::containing(kind, last), "rep-0000"));
+        }
+        let figures = index.rep(&ctx, month, "rep-0000");
+        payout = monthly.evaluate(&figures.facts).payout_fen;
+        dashboard.push(started.elapsed().as_secs_f64() * 1000.0);
+
+        let started = Instant::now();
+        let (start, end) = month.span_ms(CN);
+        let count = mine
+            .visits
+            .iter()
+            .filter(|v| v.record.started_at.is_some_and(|t| (start..end).contains(&t)))
+            .count();
+        std::hint::black_box(count);
+        reference.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    dashboard.sort_by(f64::total_cmp);
+    reference.sort_by(f64::total_cmp);
+    let figures = KpiIndex::new(&mine).rep(&ctx, month, "rep-0000");
+    let effective =
+        figures.facts.values.get(&fieldsync_core::kpi::Metric::EffectiveVisits).copied().unwrap_or(0);
+    if effective == 0 {
+        bail!("the generated month has no effective visit");
+    }
+    emit(json!({
+        "bench": "kpi", "figure": "dashboard", "days": days,
+        "visits": mine.visits.len(), "activities": mine.activities.len(), "deals": mine.deals.len(),
+        "month_effective_visits": effective, "month_payout_fen": payout,
+        "p50_ms": percentile(&dashboard, 0.5), "p99_ms": percentile(&dashboard, 0.99),
+        "reference_p50_ms": percentile(&reference, 0.5),
+        "ratio_p50": percentile(&dashboard, 0.5) / percentile(&reference, 0.5).max(1e-6),
+        "generate_s": generate_s,
+    }));
+
+    // The team's last year: the repair path, then the sandbox over four quarters.
+    let mut team = KpiRecords::default();
+    let year_first = last.add_days(-364);
+    let started = Instant::now();
+    for r in 0..bench.reps {
+        rep_records(&mut team, &format!("rep-{r:04}"), r, year_first, 365, &mut ids)?;
+    }
+    let generate_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut index = KpiIndex::new(&team);
+    let mut month_facts = Vec::new();
+    let mut quarter_facts = Vec::new();
+    let mut p = Period::containing(PeriodKind::Month, year_first).next();
+    while p.first_day() <= last {
+        month_facts.extend(index.team(&ctx, p).into_iter().map(|f| f.facts));
+        p = p.next();
+    }
+    let mut q = Period::containing(PeriodKind::Quarter, year_first).next();
+    while q.first_day() <= last {
+        quarter_facts.extend(index.team(&ctx, q).into_iter().map(|f| f.facts));
+        q = q.next();
+    }
+    let repair_s = started.elapsed().as_secs_f64();
+    emit(json!({
+        "bench": "kpi", "figure": "repair_team_year", "reps": bench.reps,
+        "visits": team.visits.len(), "activities": team.activities.len(), "deals": team.deals.len(),
+        "months": month_facts.len() / bench.reps.max(1) as usize, "quarters": quarter_facts.len() / bench.reps.max(1) as usize,
+        "s": repair_s, "generate_s": generate_s,
+    }));
+
+    let book = RuleBook { versions: vec![rules(PeriodKind::Quarter, 900_000, 150)?] };
+    let candidate = rules(PeriodKind::Quarter, 1_000_000, 140)?;
+    let started = Instant::now();
+    let report = sandbox(&book, &candidate, &quarter_facts, 4)?;
+    let sandbox_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if report.reps.len() != bench.reps as usize {
+        bail!("the sandbox reported {} reps, not {}", report.reps.len(), bench.reps);
+    }
+    emit(json!({
+        "bench": "kpi", "figure": "sandbox", "reps": bench.reps, "quarters": report.periods.len(),
+        "current_fen": report.current_total_fen, "candidate_fen": report.candidate_total_fen,
+        "change_bp": report.change_bp, "ms": sandbox_ms,
+    }));
+    Ok(())
+}
