@@ -471,7 +471,7 @@ fn activity(n: u8, customer: u8, kind: ActivityType, when: i64, next: Option<Nex
         phone: None,
         at: when,
         duration_s: None,
-        summary: if n % 2 == 0 { "谈了价格".into() } else { String::new() },
+        summary: if n.is_multiple_of(2) { "谈了价格".into() } else { String::new() },
         outcome: None,
         next_action: next,
         provenance: provenance(when + HOUR),

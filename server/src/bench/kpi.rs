@@ -104,12 +104,12 @@ fn rep_records(
                     photos: vec![photo()],
                     notes: "保养".into(),
                     next_step: None,
-                    on_site: Some(n % 10 != 0),
+                    on_site: Some(!n.is_multiple_of(10)),
                     flags: Vec::new(),
                     provenance: Provenance { created_at: start - HOUR, created_by: device },
                 },
             });
-            if n % 4 != 0 {
+            if !n.is_multiple_of(4) {
                 let mut slip = ServiceSlip {
                     id: ids.next(),
                     visit_id,
@@ -135,7 +135,7 @@ fn rep_records(
             n += 1;
             let when = morning + a * HOUR + HOUR / 2;
             let due = when + 2 * 24 * HOUR;
-            let done = (n % 5 != 0).then_some(due - ((n % 3) as i64 - 1) * HOUR);
+            let done = (!n.is_multiple_of(5)).then_some(due - ((n % 3) as i64 - 1) * HOUR);
             let kind = if a == 3 { ActivityType::PaymentFollowUp } else { ActivityType::Call };
             records.activities.push(ByRep {
                 rep: rep.to_string(),
@@ -149,7 +149,7 @@ fn rep_records(
                     phone: None,
                     at: when,
                     duration_s: Some(120),
-                    summary: if n % 7 == 0 { String::new() } else { "谈了交期".into() },
+                    summary: if n.is_multiple_of(7) { String::new() } else { "谈了交期".into() },
                     outcome: None,
                     next_action: Some(NextAction { what: "回电".into(), due_at: due, done_at: done }),
                     provenance: Provenance { created_at: when + HOUR, created_by: device },
@@ -162,11 +162,12 @@ fn rep_records(
             let mut history =
                 vec![StageChange { from: None, to: Stage::FirstContact, at: opened, by: device, note: None }];
             let mut stage = Stage::FirstContact;
-            for (step, to) in [Stage::ProposalSubmitted, if n % 3 == 0 { Stage::Lost } else { Stage::Won }]
-                .into_iter()
-                .enumerate()
+            for (step, to) in
+                [Stage::ProposalSubmitted, if n.is_multiple_of(3) { Stage::Lost } else { Stage::Won }]
+                    .into_iter()
+                    .enumerate()
             {
-                if n % 4 == 0 && step == 0 {
+                if n.is_multiple_of(4) && step == 0 {
                     break;
                 }
                 let at = opened + (step as i64 + 1) * 10 * 24 * HOUR;
