@@ -119,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .merge(blob_routes)
         .merge(crate::delivery::routes::routes())
         .merge(crate::heat_routes::routes())
+        .merge(crate::kpi_routes::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
         })

@@ -17,6 +17,7 @@ pub mod geo_cli;
 pub mod heat_routes;
 pub mod import_cli;
 pub mod incentive_cli;
+pub mod kpi_routes;
 pub mod lead_cli;
 pub mod limits;
 pub mod metrics;

@@ -29,6 +29,7 @@ use crate::storage::{
 
 pub mod heat;
 pub(crate) mod identity;
+pub mod kpi;
 mod ownership;
 mod repair;
 pub(crate) mod scheduler;

@@ -268,6 +268,11 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
         heat_hot_touches: 4,
         heat_dormant_days: 60,
         heat_new_lead_days: 14,
+        // Nor the KPI calendar and incentive rules: China time, no holidays, no rules.
+        utc_offset_minutes: 480,
+        holidays: Vec::new(),
+        make_up_working_days: Vec::new(),
+        incentive_rules: Vec::new(),
         provenance,
     };
     assert_eq!(store.get::<TeamRules>(rules_id).unwrap(), rules);

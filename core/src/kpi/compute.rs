@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::calendar::{Date, Period, TeamCalendar};
 use super::metric::{Metric, RepFacts};
@@ -17,7 +17,7 @@ const DAY_MS: i64 = 86_400_000;
 const BP: i64 = 10_000;
 
 /// Why a visit does not count as effective, the first shortfall found in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shortfall {
     /// The rep never checked in.
@@ -57,8 +57,18 @@ impl Shortfall {
     }
 }
 
-/// Whether a visit is effective (有效拜访): an on-site check-in with no flag, at least one
-/// on-site photo with no flag, and a customer-signed slip that verifies. `slips` are the slips
+/// Flags that say something about the camera, not about where or when the photo was taken: a
+/// camera that writes local time without its zone (most do) or a bad Orientation tag. They do
+/// not cost a visit its "effective" (docs/kpi.md).
+pub const INFORMATIONAL_FLAGS: &[&str] = &["no_time_zone", "orientation_invalid"];
+
+/// Whether any of `flags` casts doubt on the evidence (any flag not in [`INFORMATIONAL_FLAGS`]).
+fn doubted(flags: &[crate::model::EvidenceFlag]) -> bool {
+    flags.iter().any(|f| !INFORMATIONAL_FLAGS.contains(&f.code.as_str()))
+}
+
+/// Whether a visit is effective (有效拜访): an on-site check-in with no doubting flag, at least
+/// one on-site photo with no doubting flag, and a customer-signed slip that verifies. `slips` are the slips
 /// recorded for this visit (any order); one verifying slip is enough.
 pub fn classify_visit(visit: &Visit, slips: &[&ServiceSlip]) -> Result<(), Shortfall> {
     if visit.started_at.is_none() {
@@ -69,14 +79,14 @@ pub fn classify_visit(visit: &Visit, slips: &[&ServiceSlip]) -> Result<(), Short
         Some(false) => return Err(Shortfall::OffSite),
         Some(true) => {}
     }
-    if !visit.flags.is_empty() {
+    if doubted(&visit.flags) {
         return Err(Shortfall::CheckInFlagged);
     }
     let on_site: Vec<_> = visit.photos.iter().filter(|p| p.on_site == Some(true)).collect();
     if on_site.is_empty() {
         return Err(Shortfall::NoOnSitePhoto);
     }
-    if on_site.iter().all(|p| !p.flags.is_empty()) {
+    if on_site.iter().all(|p| doubted(&p.flags)) {
         return Err(Shortfall::PhotoFlagged);
     }
     let mine: Vec<_> = slips.iter().filter(|s| s.visit_id == visit.id).collect();
@@ -147,6 +157,11 @@ fn cny(money: &Option<crate::model::Money>) -> i64 {
     money.as_ref().filter(|m| m.currency == "CNY").map_or(0, |m| m.minor_units)
 }
 
+/// The customer fields the completeness metric can check; a required field not in this list
+/// cannot be checked and does not count against the rep.
+pub const CHECKED_CUSTOMER_FIELDS: &[&str] =
+    &["company_name", "contacts", "phones", "address", "location", "tags", "credit_code"];
+
 fn has_field(customer: &Customer, field: &str) -> bool {
     match field {
         "company_name" => !customer.company_name.trim().is_empty(),
@@ -156,40 +171,205 @@ fn has_field(customer: &Customer, field: &str) -> bool {
         "location" => customer.location.is_some(),
         "tags" => !customer.tags.is_empty(),
         "credit_code" => customer.credit_code.as_deref().is_some_and(|c| !c.trim().is_empty()),
-        // A field the model does not know cannot be checked; it does not count against the rep.
         _ => true,
     }
 }
 
-/// Where a visit falls in time: its check-in, or its plan when it never began.
-fn visit_time(visit: &Visit) -> UnixMillis {
-    visit.started_at.unwrap_or(visit.planned_at)
+/// What the metrics read of one visit: when it was, how it was recorded, and its verdict
+/// (classified with its slips when the row is made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitRow {
+    /// The customer visited.
+    pub customer: String,
+    /// When it was planned.
+    pub planned_at: UnixMillis,
+    /// The check-in.
+    pub started_at: Option<UnixMillis>,
+    /// When the record was made.
+    pub created_at: UnixMillis,
+    /// Ended, with notes.
+    pub complete: bool,
+    /// `None` when effective, else the first shortfall.
+    pub shortfall: Option<Shortfall>,
 }
 
-/// A deal's close, if it is now won or lost: the time it entered that stage.
-fn closed_at(deal: &Opportunity) -> Option<UnixMillis> {
-    deal.stage.is_closed().then_some(deal.stage_entered_at)
-}
-
-/// The earliest won close of each customer, for "new" and "existing" customers.
-fn first_wins(deals: &[Opportunity]) -> HashMap<DocId, UnixMillis> {
-    let mut first: HashMap<DocId, UnixMillis> = HashMap::new();
-    for deal in deals.iter().filter(|d| d.stage == Stage::Won) {
-        let at = deal.stage_entered_at;
-        first.entry(deal.customer_id).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+impl VisitRow {
+    /// The row of `visit`, classified with `slips` (the slips recorded for it).
+    pub fn of(visit: &Visit, slips: &[&ServiceSlip]) -> VisitRow {
+        VisitRow {
+            customer: visit.customer_id.to_string(),
+            planned_at: visit.planned_at,
+            started_at: visit.started_at,
+            created_at: visit.provenance.created_at,
+            complete: visit.ended_at.is_some() && !visit.notes.trim().is_empty(),
+            shortfall: classify_visit(visit, slips).err(),
+        }
     }
-    first
+
+    /// Where the visit falls in time: its check-in, or its plan when it never began.
+    pub fn at(&self) -> UnixMillis {
+        self.started_at.unwrap_or(self.planned_at)
+    }
 }
 
-/// Won amount (CNY fen) of the deals with existing customers closed in `[start, end)`.
-fn repeat_won(deals: &[&Opportunity], first: &HashMap<DocId, UnixMillis>, start: i64, end: i64) -> i64 {
-    deals
-        .iter()
-        .filter(|d| d.stage == Stage::Won)
-        .filter(|d| (start..end).contains(&d.stage_entered_at))
-        .filter(|d| first.get(&d.customer_id).is_some_and(|t| *t < d.stage_entered_at))
-        .map(|d| cny(&d.amount))
-        .sum()
+/// What the metrics read of one follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRow {
+    /// The customer.
+    pub customer: String,
+    /// When it happened.
+    pub at: UnixMillis,
+    /// A payment follow-up (催款).
+    pub payment: bool,
+    /// It says what was said.
+    pub summary: bool,
+    /// When the record was made.
+    pub created_at: UnixMillis,
+    /// Its next action's due time.
+    pub next_due: Option<UnixMillis>,
+    /// When the next action was done.
+    pub next_done: Option<UnixMillis>,
+}
+
+impl ActivityRow {
+    /// The row of `activity`.
+    pub fn of(activity: &Activity) -> ActivityRow {
+        ActivityRow {
+            customer: activity.customer_id.to_string(),
+            at: activity.at,
+            payment: activity.activity_type == ActivityType::PaymentFollowUp,
+            summary: activity.has_summary(),
+            created_at: activity.provenance.created_at,
+            next_due: activity.next_action.as_ref().map(|n| n.due_at),
+            next_done: activity.next_action.as_ref().and_then(|n| n.done_at),
+        }
+    }
+
+    /// The earliest and latest time a period must include for the row to count in it.
+    pub fn span(&self) -> (UnixMillis, UnixMillis) {
+        let due = self.next_due.unwrap_or(self.at);
+        (self.at.min(due), self.at.max(due))
+    }
+}
+
+/// What the metrics read of one deal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealRow {
+    /// The customer.
+    pub customer: String,
+    /// Now won.
+    pub won: bool,
+    /// When it entered won or lost, if it is closed.
+    pub closed_at: Option<UnixMillis>,
+    /// When the record was made.
+    pub created_at: UnixMillis,
+    /// It has an amount (any currency).
+    pub has_amount: bool,
+    /// Its amount in CNY fen (0 in another currency).
+    pub amount_fen: i64,
+    /// Its margin in CNY fen.
+    pub margin_fen: i64,
+    /// When each quote was attached.
+    pub quotes: Vec<UnixMillis>,
+    /// When it first reached 方案提交 or later (not lost).
+    pub proposed_at: Option<UnixMillis>,
+}
+
+impl DealRow {
+    /// The row of `deal`.
+    pub fn of(deal: &Opportunity) -> DealRow {
+        DealRow {
+            customer: deal.customer_id.to_string(),
+            won: deal.stage == Stage::Won,
+            closed_at: closed_at(deal),
+            created_at: deal.provenance.created_at,
+            has_amount: deal.amount.is_some(),
+            amount_fen: cny(&deal.amount),
+            margin_fen: cny(&deal.margin),
+            quotes: deal
+                .evidence
+                .iter()
+                .filter(|e| e.kind == EvidenceKind::Quote)
+                .map(|e| e.added_at)
+                .collect(),
+            proposed_at: deal
+                .stage_history
+                .iter()
+                .filter(|c| c.to != Stage::Lost && c.to >= Stage::ProposalSubmitted)
+                .map(|c| c.at)
+                .min(),
+        }
+    }
+}
+
+/// What the metrics read of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRow {
+    /// When the record was made.
+    pub created_at: UnixMillis,
+    /// Merged into another record.
+    pub merged: bool,
+    /// Which of [`CHECKED_CUSTOMER_FIELDS`] it has.
+    pub present: Vec<String>,
+}
+
+impl CustomerRow {
+    /// The row of `customer`.
+    pub fn of(customer: &Customer) -> CustomerRow {
+        CustomerRow {
+            created_at: customer.provenance.created_at,
+            merged: customer.merged_into.is_some(),
+            present: CHECKED_CUSTOMER_FIELDS
+                .iter()
+                .filter(|f| has_field(customer, f))
+                .map(|f| f.to_string())
+                .collect(),
+        }
+    }
+
+    fn has(&self, field: &str) -> bool {
+        !CHECKED_CUSTOMER_FIELDS.contains(&field) || self.present.iter().any(|p| p == field)
+    }
+}
+
+/// One record as the metrics read it: what the phone keeps in its KPI projection, one row per
+/// record, so a dashboard reads rows instead of documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "row", rename_all = "snake_case")]
+pub enum KpiRow {
+    /// A visit.
+    Visit(VisitRow),
+    /// A follow-up.
+    Activity(ActivityRow),
+    /// A deal.
+    Deal(DealRow),
+    /// A customer.
+    Customer(CustomerRow),
+}
+
+/// One rep's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepRows {
+    /// Visits.
+    pub visits: Vec<VisitRow>,
+    /// Follow-ups.
+    pub activities: Vec<ActivityRow>,
+    /// Deals.
+    pub deals: Vec<DealRow>,
+    /// Customers.
+    pub customers: Vec<CustomerRow>,
+}
+
+impl RepRows {
+    /// Files `row` under its kind.
+    pub fn push(&mut self, row: KpiRow) {
+        match row {
+            KpiRow::Visit(v) => self.visits.push(v),
+            KpiRow::Activity(a) => self.activities.push(a),
+            KpiRow::Deal(d) => self.deals.push(d),
+            KpiRow::Customer(c) => self.customers.push(c),
+        }
+    }
 }
 
 /// Every rep the records name, sorted.
@@ -202,69 +382,70 @@ pub fn reps_in(records: &KpiRecords) -> BTreeSet<String> {
     reps
 }
 
-/// The records indexed for computing many reps and periods: each rep's records, the slips by
-/// visit, each customer's first win, and each visit's verdict once it is classified (a slip's
-/// signature is verified once, however many periods read it).
-#[derive(Debug)]
-pub struct KpiIndex<'a> {
-    records: &'a KpiRecords,
-    by_rep: BTreeMap<&'a str, RepRows>,
-    first_win: HashMap<DocId, UnixMillis>,
-    slips_by_visit: HashMap<DocId, Vec<&'a ServiceSlip>>,
-    verdicts: HashMap<DocId, Result<(), Shortfall>>,
+/// The records made into rows, by rep, ready for many reps and periods. Each visit is
+/// classified once (its slip's signature verified once), however many periods read it.
+#[derive(Debug, Clone, Default)]
+pub struct KpiIndex {
+    by_rep: BTreeMap<String, RepRows>,
+    /// Each customer's earliest won close, over every rep's deals.
+    first_win: HashMap<String, UnixMillis>,
 }
 
-#[derive(Debug, Default)]
-struct RepRows {
-    visits: Vec<usize>,
-    activities: Vec<usize>,
-    deals: Vec<usize>,
-    customers: Vec<usize>,
-}
-
-impl<'a> KpiIndex<'a> {
+impl KpiIndex {
     /// Indexes `records`.
-    pub fn new(records: &'a KpiRecords) -> Self {
-        let mut by_rep: BTreeMap<&str, RepRows> = BTreeMap::new();
-        for (i, v) in records.visits.iter().enumerate() {
-            by_rep.entry(&v.rep).or_default().visits.push(i);
-        }
-        for (i, a) in records.activities.iter().enumerate() {
-            by_rep.entry(&a.rep).or_default().activities.push(i);
-        }
-        for (i, d) in records.deals.iter().enumerate().filter(|(_, d)| !d.owner.is_empty()) {
-            by_rep.entry(&d.owner).or_default().deals.push(i);
-        }
-        for (i, c) in records.customers.iter().enumerate() {
-            by_rep.entry(&c.rep).or_default().customers.push(i);
-        }
+    pub fn new(records: &KpiRecords) -> Self {
         let mut slips_by_visit: HashMap<DocId, Vec<&ServiceSlip>> = HashMap::new();
         for slip in &records.slips {
             slips_by_visit.entry(slip.visit_id).or_default().push(slip);
         }
-        KpiIndex {
-            records,
-            by_rep,
-            first_win: first_wins(&records.deals),
-            slips_by_visit,
-            verdicts: HashMap::new(),
+        fn rows_of<'m>(by_rep: &'m mut BTreeMap<String, RepRows>, rep: &str) -> &'m mut RepRows {
+            if !by_rep.contains_key(rep) {
+                by_rep.insert(rep.to_owned(), RepRows::default());
+            }
+            by_rep.get_mut(rep).expect("inserted above")
         }
+        let mut by_rep: BTreeMap<String, RepRows> = BTreeMap::new();
+        for v in &records.visits {
+            let slips = slips_by_visit.get(&v.record.id).map(Vec::as_slice).unwrap_or(&[]);
+            rows_of(&mut by_rep, &v.rep).visits.push(VisitRow::of(&v.record, slips));
+        }
+        for a in &records.activities {
+            rows_of(&mut by_rep, &a.rep).activities.push(ActivityRow::of(&a.record));
+        }
+        for d in records.deals.iter().filter(|d| !d.owner.is_empty()) {
+            rows_of(&mut by_rep, &d.owner).deals.push(DealRow::of(d));
+        }
+        for c in &records.customers {
+            rows_of(&mut by_rep, &c.rep).customers.push(CustomerRow::of(&c.record));
+        }
+        Self::from_rows(by_rep)
+    }
+
+    /// Indexes rows already made (the phone's KPI projection), by rep.
+    pub fn from_rows(by_rep: BTreeMap<String, RepRows>) -> Self {
+        let mut first_win: HashMap<String, UnixMillis> = HashMap::new();
+        for deal in by_rep.values().flat_map(|r| &r.deals).filter(|d| d.won) {
+            if let Some(at) = deal.closed_at {
+                first_win.entry(deal.customer.clone()).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+            }
+        }
+        KpiIndex { by_rep, first_win }
     }
 
     /// Every rep the records name, sorted.
     pub fn reps(&self) -> Vec<String> {
-        self.by_rep.keys().map(|r| r.to_string()).collect()
+        self.by_rep.keys().cloned().collect()
     }
 
     /// One rep's figures for `period`.
     pub fn rep(&mut self, ctx: &KpiContext, period: Period, rep: &str) -> RepFigures {
-        figures_with(self, ctx, period, rep)
+        let empty = RepRows::default();
+        figures_of(self.by_rep.get(rep).unwrap_or(&empty), &self.first_win, ctx, period, rep)
     }
 
     /// Every rep's figures for `period`, by rep.
     pub fn team(&mut self, ctx: &KpiContext, period: Period) -> Vec<RepFigures> {
-        let reps = self.reps();
-        reps.iter().map(|rep| figures_with(self, ctx, period, rep)).collect()
+        self.by_rep.iter().map(|(rep, rows)| figures_of(rows, &self.first_win, ctx, period, rep)).collect()
     }
 }
 
@@ -278,38 +459,52 @@ pub fn rep_figures(records: &KpiRecords, ctx: &KpiContext, period: Period, rep: 
     KpiIndex::new(records).rep(ctx, period, rep)
 }
 
-fn figures_with(index: &mut KpiIndex<'_>, ctx: &KpiContext, period: Period, rep: &str) -> RepFigures {
-    let records = index.records;
-    let empty = RepRows::default();
-    let rows = index.by_rep.get(rep).unwrap_or(&empty);
-    let rep_visits: Vec<usize> = rows.visits.clone();
-    let rep_activities = rows.activities.iter().map(|&i| &records.activities[i].record);
-    let rep_deals: Vec<&Opportunity> = rows.deals.iter().map(|&i| &records.deals[i]).collect();
-    let rep_customers: Vec<&Customer> =
-        rows.customers.iter().map(|&i| &records.customers[i].record).collect();
+/// A deal closes when it is now won or lost: the time it entered that stage.
+fn closed_at(deal: &Opportunity) -> Option<UnixMillis> {
+    deal.stage.is_closed().then_some(deal.stage_entered_at)
+}
+
+/// Won amount (CNY fen) of the deals with existing customers closed in `[start, end)`.
+fn repeat_won(deals: &[DealRow], first: &HashMap<String, UnixMillis>, start: i64, end: i64) -> i64 {
+    deals
+        .iter()
+        .filter(|d| d.won)
+        .filter_map(|d| d.closed_at.filter(|t| (start..end).contains(t)).map(|t| (d, t)))
+        .filter(|(d, t)| first.get(&d.customer).is_some_and(|first| first < t))
+        .map(|(d, _)| d.amount_fen)
+        .sum()
+}
+
+fn figures_of(
+    rows: &RepRows,
+    first_win: &HashMap<String, UnixMillis>,
+    ctx: &KpiContext,
+    period: Period,
+    rep: &str,
+) -> RepFigures {
     let offset = ctx.calendar.utc_offset_minutes;
     let (start, end) = period.span_ms(offset);
     let in_period = |t: UnixMillis| (start..end).contains(&t);
     let mut values = BTreeMap::new();
     let mut shortfalls = BTreeMap::new();
-    let mut touched: BTreeSet<DocId> = BTreeSet::new();
+    let mut touched: BTreeSet<&str> = BTreeSet::new();
     // Data quality: (complete, total) and (timely, total) over the records made in the period.
     let (mut complete, mut made) = (0i64, 0i64);
     let (mut timely, mut timed) = (0i64, 0i64);
 
     let (mut effective, mut short) = (0i64, 0i64);
-    for visit in rep_visits.iter().map(|&i| &records.visits[i].record) {
-        if !in_period(visit_time(visit)) {
+    for visit in &rows.visits {
+        if !in_period(visit.at()) {
             continue;
         }
         if let Some(started) = visit.started_at {
-            touched.insert(visit.customer_id);
+            touched.insert(&visit.customer);
             timed += 1;
-            if visit.provenance.created_at <= started + DAY_MS {
+            if visit.created_at <= started + DAY_MS {
                 timely += 1;
             }
             made += 1;
-            if visit.ended_at.is_some() && !visit.notes.trim().is_empty() {
+            if visit.complete {
                 complete += 1;
             }
         }
@@ -317,14 +512,9 @@ fn figures_with(index: &mut KpiIndex<'_>, ctx: &KpiContext, period: Period, rep:
             // A visit still ahead is neither effective nor short yet.
             continue;
         }
-        let slips = &index.slips_by_visit;
-        let verdict = *index
-            .verdicts
-            .entry(visit.id)
-            .or_insert_with(|| classify_visit(visit, slips.get(&visit.id).map(Vec::as_slice).unwrap_or(&[])));
-        match verdict {
-            Ok(()) => effective += 1,
-            Err(reason) => {
+        match visit.shortfall {
+            None => effective += 1,
+            Some(reason) => {
                 short += 1;
                 *shortfalls.entry(reason).or_insert(0u32) += 1;
             }
@@ -334,27 +524,27 @@ fn figures_with(index: &mut KpiIndex<'_>, ctx: &KpiContext, period: Period, rep:
     values.insert(Metric::VisitsNotEffective, short);
 
     let (mut payment, mut due, mut on_time) = (0i64, 0i64, 0i64);
-    for activity in rep_activities {
+    for activity in &rows.activities {
         if in_period(activity.at) {
-            touched.insert(activity.customer_id);
-            if activity.activity_type == ActivityType::PaymentFollowUp {
+            touched.insert(&activity.customer);
+            if activity.payment {
                 payment += 1;
             }
             made += 1;
-            if activity.has_summary() {
+            if activity.summary {
                 complete += 1;
             }
             timed += 1;
-            if activity.provenance.created_at <= activity.at + DAY_MS {
+            if activity.created_at <= activity.at + DAY_MS {
                 timely += 1;
             }
         }
-        if let Some(next) = &activity.next_action
-            && in_period(next.due_at)
-            && (next.due_at <= ctx.as_of || next.done_at.is_some())
+        if let Some(due_at) = activity.next_due
+            && in_period(due_at)
+            && (due_at <= ctx.as_of || activity.next_done.is_some())
         {
             due += 1;
-            if next.done_at.is_some_and(|d| d <= next.due_at) {
+            if activity.next_done.is_some_and(|d| d <= due_at) {
                 on_time += 1;
             }
         }
@@ -373,33 +563,26 @@ fn figures_with(index: &mut KpiIndex<'_>, ctx: &KpiContext, period: Period, rep:
 
     let (mut quotes, mut closed_new, mut won_new, mut margin, mut output) = (0i64, 0i64, 0i64, 0i64, 0i64);
     let (mut opened, mut proposed) = (0i64, 0i64);
-    let first_win = &index.first_win;
-    for deal in rep_deals.iter().copied() {
-        quotes +=
-            deal.evidence.iter().filter(|e| e.kind == EvidenceKind::Quote && in_period(e.added_at)).count()
-                as i64;
-        if let Some(closed) = closed_at(deal).filter(|t| in_period(*t)) {
-            let existing = first_win.get(&deal.customer_id).is_some_and(|t| *t < closed);
+    for deal in &rows.deals {
+        quotes += deal.quotes.iter().filter(|t| in_period(**t)).count() as i64;
+        if let Some(closed) = deal.closed_at.filter(|t| in_period(*t)) {
+            let existing = first_win.get(&deal.customer).is_some_and(|t| *t < closed);
             if !existing {
                 closed_new += 1;
-                won_new += i64::from(deal.stage == Stage::Won);
+                won_new += i64::from(deal.won);
             }
-            if deal.stage == Stage::Won {
-                margin += cny(&deal.margin);
-                output += cny(&deal.amount);
+            if deal.won {
+                margin += deal.margin_fen;
+                output += deal.amount_fen;
             }
         }
-        if in_period(deal.provenance.created_at) {
+        if in_period(deal.created_at) {
             opened += 1;
             made += 1;
-            if deal.amount.is_some() {
+            if deal.has_amount {
                 complete += 1;
             }
-            let reached = deal
-                .stage_history
-                .iter()
-                .any(|c| c.at < end && c.to != Stage::Lost && c.to >= Stage::ProposalSubmitted);
-            proposed += i64::from(reached);
+            proposed += i64::from(deal.proposed_at.is_some_and(|t| t < end));
         }
     }
     values.insert(Metric::QuoteRevisions, quotes);
@@ -412,21 +595,21 @@ fn figures_with(index: &mut KpiIndex<'_>, ctx: &KpiContext, period: Period, rep:
         values.insert(Metric::LeadToProposal, v);
     }
     let (ly_start, ly_end) = period.year_before().span_ms(offset);
-    let now_repeat = repeat_won(&rep_deals, first_win, start, end);
-    let then_repeat = repeat_won(&rep_deals, first_win, ly_start, ly_end);
+    let now_repeat = repeat_won(&rows.deals, first_win, start, end);
+    let then_repeat = repeat_won(&rows.deals, first_win, ly_start, ly_end);
     if then_repeat > 0 {
         // Growth may be negative: this division truncates toward zero.
         let growth = (i128::from(now_repeat - then_repeat) * i128::from(BP) / i128::from(then_repeat)) as i64;
         values.insert(Metric::RepeatPurchaseGrowth, growth.min(Metric::RepeatPurchaseGrowth.value_range().1));
     }
 
-    for customer in rep_customers {
-        if customer.merged_into.is_some() || !in_period(customer.provenance.created_at) {
+    for customer in &rows.customers {
+        if customer.merged || !in_period(customer.created_at) {
             continue;
         }
         made += 1;
         let fields = ctx.required_customer_fields.iter().map(String::as_str).chain(["company_name"]);
-        if fields.into_iter().all(|f| has_field(customer, f)) {
+        if fields.into_iter().all(|f| customer.has(f)) {
             complete += 1;
         }
     }

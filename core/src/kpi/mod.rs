@@ -14,8 +14,8 @@ mod tests;
 
 pub use calendar::{Date, DateError, Period, PeriodKind, TeamCalendar};
 pub use compute::{
-    Aggregate, ByRep, KpiContext, KpiIndex, KpiRecords, RepFigures, Shortfall, classify_visit, rep_figures,
-    team_aggregates, team_figures,
+    ActivityRow, Aggregate, ByRep, CustomerRow, DealRow, KpiContext, KpiIndex, KpiRecords, KpiRow,
+    RepFigures, RepRows, Shortfall, VisitRow, classify_visit, rep_figures, team_aggregates, team_figures,
 };
 pub use metric::{Family, Metric, RepFacts, Unit};
 pub use rules::{

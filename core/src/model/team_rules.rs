@@ -1,11 +1,21 @@
 //! The team's rules, edited by admins and synced to every phone.
 
+use std::collections::BTreeSet;
+
 use autosurgeon::{Hydrate, Reconcile};
 
 use super::{Draft, EvidenceKind, Provenance, Record, RecordKind, Stage, ValidationError, limit_list};
 use crate::dedup::DedupThresholds;
 use crate::heat::HeatRules;
 use crate::ids::DocId;
+use crate::kpi::{Date, IncentiveRules, RuleBook, TeamCalendar};
+
+/// Holidays or make-up days a team lists at most (ten years' worth).
+const MAX_CALENDAR_DAYS: usize = 400;
+/// Versions of the incentive rules a team keeps at most.
+const MAX_RULE_VERSIONS: usize = 100;
+/// Bytes of one version's JSON at most.
+const MAX_RULE_TEXT: usize = 32 * 1024;
 
 /// Whether an off-site visit is flagged or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
@@ -146,8 +156,28 @@ pub struct TeamRules {
     /// Days a scanned lead card keeps its customer a new lead (default 14, 1–365).
     #[autosurgeon(missing = "default_heat_new_lead_days", hydrate = "super::lenient::count")]
     pub heat_new_lead_days: u32,
+    // Performance on facts (docs/kpi.md); rules written before these fields existed read as a
+    // China-time calendar with no holidays and no incentive rules.
+    /// The team's time zone for KPI periods, as minutes east of UTC (default 480, China).
+    #[autosurgeon(missing = "default_utc_offset_minutes")]
+    pub utc_offset_minutes: i32,
+    /// Public holidays that are not working days (法定节假日), as ISO dates `2026-10-01`.
+    #[autosurgeon(missing = "Default::default")]
+    pub holidays: Vec<String>,
+    /// Weekend days worked instead (调休上班), as ISO dates.
+    #[autosurgeon(missing = "Default::default")]
+    pub make_up_working_days: Vec<String>,
+    /// The incentive rules (规则中心), one JSON text per version, in version order. Each version
+    /// is one value, so two admins' concurrent edits of a version never merge into rules neither
+    /// wrote (docs/kpi.md).
+    #[autosurgeon(missing = "Default::default")]
+    pub incentive_rules: Vec<String>,
     /// Who created the rules and when.
     pub provenance: Provenance,
+}
+
+fn default_utc_offset_minutes() -> i32 {
+    480
 }
 
 fn default_pool_return_days() -> u32 {
@@ -239,6 +269,43 @@ impl TeamRules {
             new_lead_days: self.heat_new_lead_days,
         }
     }
+
+    /// The team's working calendar for KPIs.
+    pub fn calendar(&self) -> Result<TeamCalendar, ValidationError> {
+        let kind = Self::KIND;
+        let dates = |field: &'static str, list: &[String]| -> Result<BTreeSet<Date>, ValidationError> {
+            list.iter()
+                .map(|d| d.parse::<Date>().map_err(|e| ValidationError::new(kind, field, e.to_string())))
+                .collect()
+        };
+        let calendar = TeamCalendar {
+            utc_offset_minutes: self.utc_offset_minutes,
+            holidays: dates("holidays", &self.holidays)?,
+            make_up_working_days: dates("make_up_working_days", &self.make_up_working_days)?,
+        };
+        calendar.check().map_err(|why| ValidationError::new(kind, "holidays", why))?;
+        Ok(calendar)
+    }
+
+    /// The incentive rules as a checked book, or `None` when the team has none.
+    pub fn rule_book(&self) -> Result<Option<RuleBook>, ValidationError> {
+        if self.incentive_rules.is_empty() {
+            return Ok(None);
+        }
+        let versions = self
+            .incentive_rules
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                serde_json::from_str::<IncentiveRules>(text).map_err(|e| {
+                    ValidationError::new(Self::KIND, "incentive_rules", format!("versions[{i}]: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let book = RuleBook { versions };
+        book.check().map_err(|e| ValidationError::new(Self::KIND, "incentive_rules", e.to_string()))?;
+        Ok(Some(book))
+    }
 }
 
 /// Rules to create; [`NewTeamRules::default`] gives the defaults from the field.
@@ -272,6 +339,10 @@ pub struct NewTeamRules {
     pub pool_warn_days: u32,
     /// Heat thresholds (docs/heat-tags.md).
     pub heat: HeatRules,
+    /// The KPI calendar: zone, holidays and make-up working days.
+    pub calendar: TeamCalendar,
+    /// The incentive rules' versions, oldest first (checked when saved).
+    pub incentive_rules: Vec<IncentiveRules>,
 }
 
 impl Default for NewTeamRules {
@@ -298,6 +369,8 @@ impl Default for NewTeamRules {
             reclaim_cooldown_days: default_reclaim_cooldown_days(),
             pool_warn_days: default_pool_warn_days(),
             heat: HeatRules::default(),
+            calendar: TeamCalendar::default(),
+            incentive_rules: Vec::new(),
         }
     }
 }
@@ -325,6 +398,14 @@ impl Draft for NewTeamRules {
             heat_hot_touches: self.heat.hot_touches,
             heat_dormant_days: self.heat.dormant_days,
             heat_new_lead_days: self.heat.new_lead_days,
+            utc_offset_minutes: self.calendar.utc_offset_minutes,
+            holidays: self.calendar.holidays.iter().map(Date::to_string).collect(),
+            make_up_working_days: self.calendar.make_up_working_days.iter().map(Date::to_string).collect(),
+            incentive_rules: self
+                .incentive_rules
+                .iter()
+                .map(|r| serde_json::to_string(r).expect("incentive rules serialise"))
+                .collect(),
             provenance,
         }
     }
@@ -428,6 +509,18 @@ impl Record for TeamRules {
                 format!("{} days is more than 30", self.pool_warn_days),
             ));
         }
+        limit_list(kind, "holidays", &self.holidays, MAX_CALENDAR_DAYS)?;
+        limit_list(kind, "make_up_working_days", &self.make_up_working_days, MAX_CALENDAR_DAYS)?;
+        limit_list(kind, "incentive_rules", &self.incentive_rules, MAX_RULE_VERSIONS)?;
+        if let Some(text) = self.incentive_rules.iter().find(|t| t.len() > MAX_RULE_TEXT) {
+            return Err(ValidationError::new(
+                kind,
+                "incentive_rules",
+                format!("a version of {} bytes is over {MAX_RULE_TEXT}", text.len()),
+            ));
+        }
+        self.calendar()?;
+        self.rule_book()?;
         Ok(())
     }
 }
@@ -561,5 +654,36 @@ mod tests {
         let old: TeamRules = autosurgeon::hydrate(&doc).unwrap();
         assert_eq!(old.dedup_thresholds(), DedupThresholds::default());
         assert_eq!(old.geofence_radius_m, custom.geofence_radius_m);
+    }
+
+    #[test]
+    fn the_kpi_calendar_and_incentive_rules_are_checked_with_the_field_named() {
+        let r = rules();
+        assert_eq!(r.calendar().unwrap(), TeamCalendar::default());
+        assert_eq!(r.rule_book().unwrap(), None, "no rules until an admin writes them");
+        type Break = fn(&mut TeamRules);
+        let cases: [(&str, Break); 6] = [
+            ("holidays", |r| r.holidays = vec!["2026-02-30".into()]),
+            ("make_up_working_days", |r| r.make_up_working_days = vec!["soon".into()]),
+            ("holidays", |r| {
+                r.holidays = vec!["2026-10-01".into()];
+                r.make_up_working_days = vec!["2026-10-01".into()];
+            }),
+            ("holidays", |r| r.utc_offset_minutes = 15 * 60),
+            ("incentive_rules", |r| r.incentive_rules = vec!["{".into()]),
+            ("incentive_rules", |r| r.incentive_rules = vec!["x".repeat(40_000)]),
+        ];
+        for (field, break_it) in cases {
+            let mut r = rules();
+            break_it(&mut r);
+            let err = r.validate().expect_err("refused");
+            assert_eq!(err.field, field, "{err}");
+        }
+        let mut calendar = TeamCalendar::default();
+        calendar.holidays.insert(Date::new(2026, 10, 1).unwrap());
+        let made = NewTeamRules { calendar: calendar.clone(), ..NewTeamRules::default() }
+            .into_record(DocId::generate(), rules().provenance);
+        assert_eq!(made.holidays, vec!["2026-10-01".to_string()]);
+        assert_eq!(made.calendar().unwrap(), calendar);
     }
 }

@@ -18,6 +18,7 @@ mod error;
 mod exchange;
 mod funnel;
 mod heat;
+mod kpi;
 mod ownership;
 mod projection;
 mod query;
@@ -45,6 +46,7 @@ pub use exchange::{
 };
 pub use funnel::{AlertSubscription, FunnelReport, StageConversion, StageCount, StalledDeal};
 pub use heat::MAX_HEAT_LIST;
+pub use kpi::MyFigures;
 pub use ownership::{ClaimStatus, MAX_POOL_PAGE, OwnershipView, PoolWarning};
 pub use query::{CustomerSummary, OpportunitySummary, VisitSummary};
 pub use reminders::{Reminder, ReminderKind};

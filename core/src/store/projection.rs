@@ -9,14 +9,15 @@ use super::error::{Result, StoreError};
 use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_grams};
 use crate::ids::DocId;
 use crate::model::{
-    Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind, Visit,
+    Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind,
+    ServiceSlip, Visit,
 };
 
 /// Rewrites the projection rows of one document from its current state.
 pub(crate) fn project(conn: &Connection, id: DocId, kind: RecordKind, doc: &Automerge) -> Result<()> {
     match kind {
-        // Slips and rules are read by id; nothing queries them by field yet.
-        RecordKind::ServiceSlip | RecordKind::TeamRules => Ok(()),
+        // Rules are read by id; nothing queries them by field.
+        RecordKind::TeamRules => Ok(()),
         _ => Projected::read(id, kind, doc)?.write(conn),
     }
 }
@@ -33,7 +34,9 @@ pub(crate) enum Projected {
     Activity(Activity),
     Ownership(Ownership),
     ClaimRequest(ClaimRequest),
-    /// Slips and rules: read (so known to be readable), with no rows.
+    /// A slip: its row in the KPI projection.
+    Slip(ServiceSlip),
+    /// Rules: read (so known to be readable), with no rows.
     NoRows,
 }
 
@@ -49,7 +52,8 @@ impl Projected {
             RecordKind::Activity => Projected::Activity(hydrate(doc, id)?),
             RecordKind::Ownership => Projected::Ownership(hydrate(doc, id)?),
             RecordKind::ClaimRequest => Projected::ClaimRequest(hydrate(doc, id)?),
-            RecordKind::ServiceSlip | RecordKind::TeamRules => {
+            RecordKind::ServiceSlip => Projected::Slip(hydrate(doc, id)?),
+            RecordKind::TeamRules => {
                 crate::model::check_readable(doc)
                     .map_err(|reason| StoreError::CorruptDocument { id, reason })?;
                 Projected::NoRows
@@ -60,14 +64,27 @@ impl Projected {
     /// Writes the record's projection rows.
     pub(crate) fn write(&self, conn: &Connection) -> Result<()> {
         match self {
-            Projected::Customer(customer) => project_customer(conn, customer),
-            Projected::Visit(visit) => project_visit(conn, visit),
-            Projected::Opportunity(deal) => project_opportunity(conn, deal),
+            Projected::Customer(customer) => {
+                project_customer(conn, customer)?;
+                super::kpi::project_customer(conn, customer)
+            }
+            Projected::Visit(visit) => {
+                project_visit(conn, visit)?;
+                super::kpi::project_visit(conn, visit)
+            }
+            Projected::Opportunity(deal) => {
+                project_opportunity(conn, deal)?;
+                super::kpi::project_deal(conn, deal)
+            }
             Projected::LeadCard(card) => project_lead_card(conn, card),
             Projected::Alert(alert) => project_alert(conn, alert),
-            Projected::Activity(activity) => project_activity(conn, activity),
+            Projected::Activity(activity) => {
+                project_activity(conn, activity)?;
+                super::kpi::project_activity(conn, activity)
+            }
             Projected::Ownership(ownership) => super::ownership::project_ownership(conn, ownership),
             Projected::ClaimRequest(claim) => super::ownership::project_claim(conn, claim),
+            Projected::Slip(slip) => super::kpi::project_slip(conn, slip),
             Projected::NoRows => Ok(()),
         }
     }
@@ -88,7 +105,8 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
          DELETE FROM customer_name_gram_counts;
          DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;
          DELETE FROM stage_history_index; DELETE FROM alert_index; DELETE FROM activity_index;
-         DELETE FROM ownership_index; DELETE FROM claim_index;",
+         DELETE FROM ownership_index; DELETE FROM claim_index; DELETE FROM kpi_rows;
+         DELETE FROM kpi_slips;",
     )?;
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0009_ownership.sql"),
         then: Some(super::projection::index_visits_on_site),
     },
+    Migration { sql: include_str!("migrations/0010_kpi_rows.sql"), then: Some(super::kpi::index_kpi) },
 ];
 
 /// The schema version this build writes.

@@ -14,7 +14,6 @@
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use fieldsync_core::DeviceIdentity;
 use fieldsync_core::evidence::seal_slip;
 use fieldsync_core::ids::DocId;
 use fieldsync_core::kpi::{
@@ -25,6 +24,7 @@ use fieldsync_core::model::{
     Activity, ActivityType, Money, NextAction, Opportunity, PhotoRef, Provenance, ServiceSlip, SlipItem,
     Stage, StageChange, Visit,
 };
+use fieldsync_core::{DeviceIdentity, Store};
 use serde_json::json;
 
 use super::emit;
@@ -195,6 +195,128 @@ fn rep_records(
     Ok(())
 }
 
+/// A phone store holding `records` (one rep's), written through the store's own API on a
+/// manual clock set to each record's time: customers, visits with their check-in facts and
+/// photos, slips signed through `sign_slip` (a real Ed25519 seal by the store's device),
+/// follow-ups and deals moved through their stages. Returns how many records were written.
+fn phone_store(records: &KpiRecords) -> Result<(tempfile::TempDir, Store, usize)> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use fieldsync_core::evidence::signature::{SignatureStrokes, StrokePoint};
+    use fieldsync_core::model::{
+        NewActivity, NewCustomer, NewOpportunity, NewServiceSlip, NewTeamRules, NewVisit,
+    };
+    use fieldsync_core::store::SlipSignature;
+    use fieldsync_core::{ManualClock, StoreOptions};
+
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(records.visits.first().map_or(0, |v| v.record.planned_at - HOUR)));
+    let store = Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock: clock.clone() })?;
+    store.set_user("rep-0000", "rep")?;
+    store.create(NewTeamRules { stage_evidence: Vec::new(), ..NewTeamRules::default() })?;
+    let mut written = 0;
+    let mut customers: HashMap<DocId, DocId> = HashMap::new();
+    let mut customer = |id: DocId, store: &Store| -> Result<DocId> {
+        if let Some(mine) = customers.get(&id) {
+            return Ok(*mine);
+        }
+        let c = store.create(NewCustomer {
+            company_name: format!("客户 {}", customers.len() + 1),
+            ..Default::default()
+        })?;
+        customers.insert(id, c.id);
+        Ok(c.id)
+    };
+    let strokes = SignatureStrokes {
+        pad_width: 360.0,
+        pad_height: 180.0,
+        strokes: vec![
+            (0..6)
+                .map(|i| StrokePoint {
+                    x: 30.0 + i as f32 * 40.0,
+                    y: 60.0 + (i % 2) as f32 * 60.0,
+                    t_ms: i * 12,
+                    pressure: 0.5,
+                })
+                .collect(),
+        ],
+    };
+    let mut slips: HashMap<DocId, &ServiceSlip> = HashMap::new();
+    for slip in &records.slips {
+        slips.insert(slip.visit_id, slip);
+    }
+    for v in &records.visits {
+        let g = &v.record;
+        clock.set(g.provenance.created_at);
+        let customer_id = customer(g.customer_id, &store)?;
+        let mut visit = store.create(NewVisit {
+            customer_id,
+            opportunity_id: None,
+            planned_at: g.planned_at,
+            notes: g.notes.clone(),
+        })?;
+        visit.started_at = g.started_at;
+        visit.ended_at = g.ended_at;
+        visit.photos = g.photos.clone();
+        visit.on_site = g.on_site;
+        visit.flags = g.flags.clone();
+        clock.set(g.started_at.unwrap_or(g.planned_at));
+        store.update(&visit)?;
+        written += 1;
+        if let Some(slip) = slips.get(&g.id) {
+            let made = store.create(NewServiceSlip {
+                visit_id: visit.id,
+                items: slip.items.clone(),
+                notes: slip.notes.clone(),
+            })?;
+            clock.set(slip.signed_at.unwrap_or(g.planned_at));
+            store.sign_slip(
+                made.id,
+                SlipSignature { signer_name: "王工".into(), strokes: strokes.clone(), fix: None },
+            )?;
+            written += 1;
+        }
+    }
+    for a in &records.activities {
+        let g = &a.record;
+        clock.set(g.provenance.created_at);
+        store.log_activity(NewActivity {
+            activity_type: g.activity_type,
+            customer_id: customer(g.customer_id, &store)?,
+            opportunity_id: None,
+            visit_id: None,
+            contact: None,
+            phone: None,
+            at: g.at,
+            duration_s: g.duration_s,
+            summary: g.summary.clone(),
+            outcome: None,
+            next_action: g.next_action.clone(),
+        })?;
+        written += 1;
+    }
+    for g in &records.deals {
+        clock.set(g.provenance.created_at);
+        let deal = store.create(NewOpportunity {
+            customer_id: customer(g.customer_id, &store)?,
+            owner: "rep-0000".into(),
+            title: g.title.clone(),
+            stage: Stage::FirstContact,
+            amount: g.amount.clone(),
+            expected_close_at: None,
+            next_action_due_at: None,
+        })?;
+        store.set_deal_margin(deal.id, g.margin.clone())?;
+        for change in g.stage_history.iter().skip(1) {
+            clock.set(change.at);
+            store.move_stage(deal.id, change.to, None)?;
+        }
+        written += 1;
+    }
+    Ok((dir, store, written))
+}
+
 fn rules(kind: PeriodKind, base: i64, visits: i64) -> Result<IncentiveRules> {
     let text = format!(
         r#"{{"version": 1, "effective_from": "2020-01-01", "period": "{}", "base_bonus_fen": {base},
@@ -276,6 +398,30 @@ pub fn run(bench: &KpiBench) -> Result<()> {
         "reference_p50_ms": percentile(&reference, 0.5),
         "ratio_p50": percentile(&dashboard, 0.5) / percentile(&reference, 0.5).max(1e-6),
         "generate_s": generate_s,
+    }));
+
+    // The same dashboard on a phone: the rep's two years written into a real store (SQLite),
+    // then `Store::my_figures_for` reading them back and computing the three periods.
+    let started = Instant::now();
+    let (_dir, store, written) = phone_store(&mine)?;
+    let fill_s = started.elapsed().as_secs_f64();
+    let periods =
+        [PeriodKind::Week, PeriodKind::Month, PeriodKind::Quarter].map(|k| Period::containing(k, last));
+    let mut on_phone = Vec::new();
+    let mut phone_month = None;
+    for _ in 0..bench.samples.clamp(1, 50) {
+        let started = Instant::now();
+        let figures = store.my_figures_for(&periods, ctx.as_of)?;
+        on_phone.push(started.elapsed().as_secs_f64() * 1000.0);
+        phone_month = Some(figures[1].figures.facts.clone());
+    }
+    on_phone.sort_by(f64::total_cmp);
+    let phone_month = phone_month.ok_or_else(|| anyhow::anyhow!("no sample"))?;
+    emit(json!({
+        "bench": "kpi", "figure": "dashboard_store", "days": days, "records": written,
+        "month_effective_visits": phone_month.get(fieldsync_core::kpi::Metric::EffectiveVisits),
+        "p50_ms": percentile(&on_phone, 0.5), "p99_ms": percentile(&on_phone, 0.99),
+        "fill_s": fill_s,
     }));
 
     // The team's last year: the repair path, then the sandbox over four quarters.

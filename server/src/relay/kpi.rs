@@ -1,0 +1,154 @@
+//! KPIs on the relay (docs/kpi.md): a team's metric figures, projected payouts and the strategy
+//! sandbox, computed from the documents the relay stores with the core's own functions
+//! ([`fieldsync_core::kpi`]), so a supervisor's table agrees with the reps' phones.
+//!
+//! This is the repair path of issue 14: it reads every stored snapshot of the team page by page
+//! (not the writer's cache: no sync job waits behind it), so its cost grows with the team's
+//! documents. Each record counts for the user whose device created it (the identity table);
+//! a deal counts for its `owner` when that names a user of the team, else for its creator's user.
+//! A document that does not read as its kind is left out, as the phones leave it out.
+
+use std::collections::HashMap;
+
+use automerge::Automerge;
+use fieldsync_core::DocId;
+use fieldsync_core::kpi::{
+    Aggregate, ByRep, KpiContext, KpiIndex, KpiRecords, Metric, Period, RepFigures, RuleBook, team_aggregates,
+};
+use fieldsync_core::model::{
+    Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, declared_kind,
+    read_record,
+};
+
+use crate::storage::{RelayStorage, StorageError, SyncVisibility};
+
+/// Snapshot bytes read per storage call.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The team's rules as the KPIs read them: its rules document when it reads and validates, the
+/// defaults otherwise (as on the phones).
+pub fn team_rules(storage: &dyn RelayStorage, team_id: &str) -> Result<TeamRules, StorageError> {
+    let Some(id) = storage.team_rules_document(team_id)? else { return Ok(TeamRules::defaults()) };
+    let Some(stored) = storage.load_document(id)? else { return Ok(TeamRules::defaults()) };
+    Ok(Automerge::load(&stored.snapshot)
+        .ok()
+        .and_then(|doc| read_record::<TeamRules>(&doc).ok())
+        .filter(|rules| rules.validate().is_ok())
+        .unwrap_or_else(TeamRules::defaults))
+}
+
+/// The KPI context of a team at `now`: its calendar and required customer fields.
+pub fn context(rules: &TeamRules, now: i64) -> KpiContext {
+    KpiContext {
+        // `team_rules` hands out validated rules only, whose calendar reads.
+        calendar: rules.calendar().unwrap_or_default(),
+        required_customer_fields: rules.required_customer_fields.clone(),
+        as_of: now,
+    }
+}
+
+/// Every record of `team_id` the metrics read, each with the rep it counts for.
+pub fn team_records(storage: &dyn RelayStorage, team_id: &str) -> Result<KpiRecords, StorageError> {
+    let mut users: HashMap<[u8; 16], Option<String>> = HashMap::new();
+    let mut user_of = |device: [u8; 16]| -> Result<Option<String>, StorageError> {
+        if let Some(known) = users.get(&device) {
+            return Ok(known.clone());
+        }
+        let user = storage.device_user(team_id, device)?;
+        users.insert(device, user.clone());
+        Ok(user)
+    };
+    let mut records = KpiRecords::default();
+    let mut after = None;
+    loop {
+        let page =
+            storage.snapshots_after(team_id, after, SyncVisibility::WithoutAlerts, None, PAGE_BYTES)?;
+        for (id, snapshot) in &page.documents {
+            let Ok(doc) = Automerge::load(snapshot) else { continue };
+            let Ok(kind) = declared_kind(&doc) else { continue };
+            match kind {
+                RecordKind::Visit => {
+                    if let Some(v) = read::<Visit>(&doc, *id)
+                        && let Some(rep) = user_of(*v.provenance.created_by.as_bytes())?
+                    {
+                        records.visits.push(ByRep { rep, record: v });
+                    }
+                }
+                RecordKind::Activity => {
+                    if let Some(a) = read::<Activity>(&doc, *id)
+                        && let Some(rep) = user_of(*a.provenance.created_by.as_bytes())?
+                    {
+                        records.activities.push(ByRep { rep, record: a });
+                    }
+                }
+                RecordKind::Customer => {
+                    if let Some(c) = read::<Customer>(&doc, *id)
+                        && let Some(rep) = user_of(*c.provenance.created_by.as_bytes())?
+                    {
+                        records.customers.push(ByRep { rep, record: c });
+                    }
+                }
+                RecordKind::ServiceSlip => records.slips.extend(read::<ServiceSlip>(&doc, *id)),
+                RecordKind::Opportunity => {
+                    if let Some(mut d) = read::<Opportunity>(&doc, *id) {
+                        match storage.deal_rep(team_id, &d.owner, *d.provenance.created_by.as_bytes())? {
+                            Some(rep) => d.owner = rep,
+                            None => continue,
+                        }
+                        records.deals.push(d);
+                    }
+                }
+                _ => {}
+            }
+        }
+        after = page.documents.last().map(|(id, _)| *id);
+        if !page.more || after.is_none() {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+/// A team's figures for one period: every rep's, the team's mean and median, and each rep's
+/// payout under the rules in force (when the team has rules for this period's kind).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TeamBoard {
+    /// The period.
+    pub period: Period,
+    /// Every rep's figures, by rep id.
+    pub reps: Vec<RepFigures>,
+    /// The team's aggregates per metric.
+    pub team: std::collections::BTreeMap<Metric, Aggregate>,
+    /// Each rep's payout (same order as `reps`), or why none is computed.
+    pub payouts: Result<Vec<fieldsync_core::kpi::Payout>, String>,
+}
+
+/// Computes the board of `period` for `team_id` at `now`.
+pub fn team_board(
+    storage: &dyn RelayStorage,
+    team_id: &str,
+    period: Period,
+    now: i64,
+) -> Result<TeamBoard, StorageError> {
+    let rules = team_rules(storage, team_id)?;
+    let records = team_records(storage, team_id)?;
+    let ctx = context(&rules, now);
+    let reps = KpiIndex::new(&records).team(&ctx, period);
+    let facts: Vec<_> = reps.iter().map(|r| r.facts.clone()).collect();
+    let payouts = match rules.rule_book() {
+        Ok(Some(book)) => book.evaluate(&facts).map_err(|e| e.to_string()),
+        Ok(None) => Err("the team has no incentive rules".into()),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok(TeamBoard { period, team: team_aggregates(&facts), reps, payouts })
+}
+
+/// The rule book in force for a team, if it has one.
+pub fn rule_book(rules: &TeamRules) -> Option<RuleBook> {
+    rules.rule_book().ok().flatten()
+}
+
+/// The record in `doc` when it reads as `R` and carries the id it is stored under.
+fn read<R: Record>(doc: &Automerge, id: DocId) -> Option<R> {
+    read_record::<R>(doc).ok().filter(|r| r.id() == id)
+}
