@@ -4,9 +4,11 @@
 //! fourth without a slip, every tenth off site), 4 follow-ups with next actions, and opens a
 //! deal every fifth day that moves on and is won or lost. Every slip is sealed by a real device
 //! key, so classifying a visit verifies a real Ed25519 signature. Figures:
-//! - `dashboard`: one rep's week, month and quarter figures and the month's projected payout,
-//!   computed from that rep's two years of records (what the phone shows), p50/p99; against
-//!   the reference of one pass over the same records counting the month's visits;
+//! - `dashboard`: one rep's week, month and quarter figures and the month's projected payout on
+//!   the phone, from a real store holding that rep's two years of records written through the
+//!   store's API (slips signed by the store), p50/p99; against the reference of the same store
+//!   listing the month's visits; and the same figures computed from the records (the relay's
+//!   path), which must agree;
 //! - `repair_team_year`: every rep's months and quarters of a year recomputed from the team's
 //!   records;
 //! - `sandbox`: a candidate over the last four quarters of a `reps`-rep team's facts.
@@ -199,7 +201,7 @@ fn rep_records(
 /// manual clock set to each record's time: customers, visits with their check-in facts and
 /// photos, slips signed through `sign_slip` (a real Ed25519 seal by the store's device),
 /// follow-ups and deals moved through their stages. Returns how many records were written.
-fn phone_store(records: &KpiRecords) -> Result<(tempfile::TempDir, Store, usize)> {
+fn phone_store(records: &KpiRecords, rules: &IncentiveRules) -> Result<(tempfile::TempDir, Store, usize)> {
     use std::collections::HashMap;
     use std::sync::Arc;
 
@@ -214,7 +216,11 @@ fn phone_store(records: &KpiRecords) -> Result<(tempfile::TempDir, Store, usize)
     let clock = Arc::new(ManualClock::new(records.visits.first().map_or(0, |v| v.record.planned_at - HOUR)));
     let store = Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock: clock.clone() })?;
     store.set_user("rep-0000", "rep")?;
-    store.create(NewTeamRules { stage_evidence: Vec::new(), ..NewTeamRules::default() })?;
+    store.create(NewTeamRules {
+        stage_evidence: Vec::new(),
+        incentive_rules: vec![rules.clone()],
+        ..NewTeamRules::default()
+    })?;
     let mut written = 0;
     let mut customers: HashMap<DocId, DocId> = HashMap::new();
     let mut customer = |id: DocId, store: &Store| -> Result<DocId> {
@@ -351,77 +357,69 @@ pub fn run(bench: &KpiBench) -> Result<()> {
         as_of: last.start_ms(CN) + 20 * HOUR,
     };
 
-    // One rep's two years: the phone's dashboard.
+    // One rep's two years.
     let mut ids = Ids(1);
     let started = Instant::now();
     let mut mine = KpiRecords::default();
     rep_records(&mut mine, "rep-0000", 0, first, days, &mut ids)?;
     let generate_s = started.elapsed().as_secs_f64();
-    let month = Period::containing(PeriodKind::Month, last);
-    let monthly = rules(PeriodKind::Month, 300_000, 50)?;
+    let periods =
+        [PeriodKind::Week, PeriodKind::Month, PeriodKind::Quarter].map(|k| Period::containing(k, last));
+    let monthly = rules(PeriodKind::Month, 300_000, 40)?;
+
+    // The phone's dashboard: those records written into a real store (SQLite) through its API,
+    // then `Store::my_figures_for` reading the KPI projection and computing the three periods
+    // and the month's payout. Reference, same store and run: listing the month's visits.
+    let started = Instant::now();
+    let (_dir, store, written) = phone_store(&mine, &monthly)?;
+    let fill_s = started.elapsed().as_secs_f64();
+    let (month_start, month_end) = periods[1].span_ms(CN);
     let mut dashboard = Vec::new();
     let mut reference = Vec::new();
-    let mut payout = 0;
+    let mut shown = None;
     for _ in 0..bench.samples.max(1) {
         let started = Instant::now();
-        let mut index = KpiIndex::new(&mine);
-        for kind in [PeriodKind::Week, PeriodKind::Quarter] {
-            std::hint::black_box(index.rep(&ctx, Period::containing(kind, last), "rep-0000"));
-        }
-        let figures = index.rep(&ctx, month, "rep-0000");
-        payout = monthly.evaluate(&figures.facts).payout_fen;
+        let figures = store.my_figures_for(&periods, ctx.as_of)?;
         dashboard.push(started.elapsed().as_secs_f64() * 1000.0);
-
+        shown = Some(figures);
         let started = Instant::now();
-        let (start, end) = month.span_ms(CN);
-        let count = mine
-            .visits
-            .iter()
-            .filter(|v| v.record.started_at.is_some_and(|t| (start..end).contains(&t)))
-            .count();
-        std::hint::black_box(count);
+        std::hint::black_box(store.visits_between(month_start, month_end)?);
         reference.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     dashboard.sort_by(f64::total_cmp);
     reference.sort_by(f64::total_cmp);
-    let figures = KpiIndex::new(&mine).rep(&ctx, month, "rep-0000");
-    let effective =
-        figures.facts.values.get(&fieldsync_core::kpi::Metric::EffectiveVisits).copied().unwrap_or(0);
+    let shown = shown.ok_or_else(|| anyhow::anyhow!("no sample"))?;
+    let month = &shown[1];
+
+    // The same figures from the records themselves (the relay's path, which makes each record's
+    // row and verifies each slip): they must agree with the phone's.
+    let started = Instant::now();
+    let mut index = KpiIndex::new(&mine);
+    let from_records: Vec<_> = periods.iter().map(|p| index.rep(&ctx, *p, "rep-0000").facts).collect();
+    let from_records_ms = started.elapsed().as_secs_f64() * 1000.0;
+    for (phone, relay) in shown.iter().zip(&from_records) {
+        if phone.figures.facts.values != relay.values {
+            bail!(
+                "the phone and the records disagree on {}: {:?} against {:?}",
+                relay.period,
+                phone.figures.facts.values,
+                relay.values
+            );
+        }
+    }
+    let effective = month.figures.facts.get(fieldsync_core::kpi::Metric::EffectiveVisits).unwrap_or(0);
     if effective == 0 {
         bail!("the generated month has no effective visit");
     }
+    let payout = month.payout.as_ref().map_err(|e| anyhow::anyhow!("no payout: {e}"))?;
     emit(json!({
-        "bench": "kpi", "figure": "dashboard", "days": days,
+        "bench": "kpi", "figure": "dashboard", "days": days, "records": written,
         "visits": mine.visits.len(), "activities": mine.activities.len(), "deals": mine.deals.len(),
-        "month_effective_visits": effective, "month_payout_fen": payout,
+        "month_effective_visits": effective, "month_payout_fen": payout.payout_fen,
         "p50_ms": percentile(&dashboard, 0.5), "p99_ms": percentile(&dashboard, 0.99),
         "reference_p50_ms": percentile(&reference, 0.5),
         "ratio_p50": percentile(&dashboard, 0.5) / percentile(&reference, 0.5).max(1e-6),
-        "generate_s": generate_s,
-    }));
-
-    // The same dashboard on a phone: the rep's two years written into a real store (SQLite),
-    // then `Store::my_figures_for` reading them back and computing the three periods.
-    let started = Instant::now();
-    let (_dir, store, written) = phone_store(&mine)?;
-    let fill_s = started.elapsed().as_secs_f64();
-    let periods =
-        [PeriodKind::Week, PeriodKind::Month, PeriodKind::Quarter].map(|k| Period::containing(k, last));
-    let mut on_phone = Vec::new();
-    let mut phone_month = None;
-    for _ in 0..bench.samples.clamp(1, 50) {
-        let started = Instant::now();
-        let figures = store.my_figures_for(&periods, ctx.as_of)?;
-        on_phone.push(started.elapsed().as_secs_f64() * 1000.0);
-        phone_month = Some(figures[1].figures.facts.clone());
-    }
-    on_phone.sort_by(f64::total_cmp);
-    let phone_month = phone_month.ok_or_else(|| anyhow::anyhow!("no sample"))?;
-    emit(json!({
-        "bench": "kpi", "figure": "dashboard_store", "days": days, "records": written,
-        "month_effective_visits": phone_month.get(fieldsync_core::kpi::Metric::EffectiveVisits),
-        "p50_ms": percentile(&on_phone, 0.5), "p99_ms": percentile(&on_phone, 0.99),
-        "fill_s": fill_s,
+        "from_records_ms": from_records_ms, "fill_s": fill_s, "generate_s": generate_s,
     }));
 
     // The team's last year: the repair path, then the sandbox over four quarters.
