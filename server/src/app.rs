@@ -109,6 +109,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/flags", get(flags))
         .route("/v1/alerts", get(alerts))
+        .route("/v1/briefs", get(briefs))
         .route("/v1/review", get(review_queue).post(review_decide))
         .route("/v1/documents/{doc_id}", get(document_snapshot))
         .route("/v1/customers/{customer_id}/documents", get(customer_documents))
@@ -172,9 +173,31 @@ async fn alerts(
     let alerts = tokio::task::spawn_blocking(move || relay.team_alerts(&team, 500))
         .await
         .map_err(ApiError::internal)??;
-    let alerts: Vec<serde_json::Value> =
-        alerts.into_iter().filter_map(|(_, payload)| serde_json::from_slice(&payload).ok()).collect();
+    let alerts: Vec<serde_json::Value> = alerts
+        .into_iter()
+        .filter_map(|(_, payload)| serde_json::from_slice::<serde_json::Value>(&payload).ok())
+        .filter(|p| p.get("type").and_then(|t| t.as_str()) != Some(fieldsync_core::kpi::brief::BRIEF_TYPE))
+        .collect();
     Ok(Json(json!({ "alerts": alerts })))
+}
+
+/// `GET /v1/briefs`: the team's weekly briefs (docs/kpi.md), newest first, as their payloads.
+async fn briefs(
+    State(state): State<AppState>,
+    Device(scope): Device,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    supervisor_only(&scope, "weekly briefs")?;
+    let relay = state.relay.clone();
+    let team = scope.team_id.clone();
+    let alerts = tokio::task::spawn_blocking(move || relay.team_alerts(&team, 500))
+        .await
+        .map_err(ApiError::internal)??;
+    let briefs: Vec<serde_json::Value> = alerts
+        .into_iter()
+        .filter_map(|(_, payload)| fieldsync_core::kpi::brief::decode(&payload).ok())
+        .filter_map(|b| serde_json::to_value(b).ok())
+        .collect();
+    Ok(Json(json!({ "briefs": briefs })))
 }
 
 async fn flags(
@@ -641,6 +664,14 @@ pub async fn run_scheduler(state: AppState) {
                     break;
                 }
             }
+        }
+        match state.relay.brief_tick(SystemClock.now_ms()).await {
+            Ok(0) => {}
+            Ok(written) => {
+                tracing::info!(written, "weekly briefs written");
+                state.alerts_raised.notify_waiters();
+            }
+            Err(e) => tracing::error!(error = %e, "weekly briefs failed; retrying at the next interval"),
         }
     }
 }

@@ -183,6 +183,12 @@ struct RepairJob {
     reply: oneshot::Sender<Result<RepairReport, RelayError>>,
 }
 
+/// A weekly brief to store and deliver, unless its key was raised already.
+struct BriefJob {
+    row: AlertRow,
+    reply: oneshot::Sender<Result<bool, RelayError>>,
+}
+
 /// Work for the writer thread.
 enum Job {
     Push(PushJob),
@@ -190,6 +196,7 @@ enum Job {
     Tick(TickJob),
     Transfer(TransferJob),
     Repair(RepairJob),
+    Brief(BriefJob),
 }
 
 /// What a job came to, before the batch commits.
@@ -198,6 +205,7 @@ enum Outcome {
     Decided(Result<(), RelayError>),
     Ticked(TickReport),
     Transferred(Result<TransferReport, RelayError>),
+    Briefed(bool),
 }
 
 #[derive(Debug, Default)]
@@ -318,6 +326,28 @@ impl Relay {
             .await
             .map_err(|_| RelayError::Unavailable)?;
         answer.await.map_err(|_| RelayError::Unavailable)?
+    }
+
+    /// Writes the weekly brief (docs/kpi.md) of every team whose brief moment of this week has
+    /// passed at `now_ms` and whose brief of the week before is not written yet. Each is computed
+    /// from the team's documents off the writer thread, then stored and queued for delivery to
+    /// the team's supervisors and admins in the writer's batch, once per team and week (its key
+    /// is unique). Returns how many were written.
+    pub async fn brief_tick(&self, now_ms: i64) -> Result<u32, RelayError> {
+        let storage = self.storage.clone();
+        let due = tokio::task::spawn_blocking(move || kpi::due_briefs(storage.as_ref(), now_ms))
+            .await
+            .map_err(|_| RelayError::Unavailable)??;
+        let mut written = 0;
+        for row in due {
+            let (reply, answer) = oneshot::channel();
+            self.writer
+                .send(Job::Brief(BriefJob { row, reply }))
+                .await
+                .map_err(|_| RelayError::Unavailable)?;
+            written += u32::from(answer.await.map_err(|_| RelayError::Unavailable)??);
+        }
+        Ok(written)
     }
 
     /// The alerts raised for a team, newest first, as push payloads.
@@ -647,6 +677,7 @@ impl Writer {
                 Job::Transfer(t) => {
                     self.transfer(&t.scope, &t.from, &t.to, &mut batch).map(Outcome::Transferred)
                 }
+                Job::Brief(b) => self.brief(&b.row, &mut batch).map(Outcome::Briefed),
                 Job::Repair(_) => unreachable!("repairs are taken out of the batch above"),
             };
             match outcome {
@@ -685,6 +716,9 @@ impl Writer {
                         (Job::Transfer(t), Outcome::Transferred(result)) => {
                             let _ = t.reply.send(result);
                         }
+                        (Job::Brief(b), Outcome::Briefed(written)) => {
+                            let _ = b.reply.send(Ok(written));
+                        }
                         // Outcomes are pushed in job order, one per job.
                         _ => {}
                     }
@@ -711,6 +745,9 @@ impl Writer {
                         Job::Transfer(t) => {
                             let _ = t.reply.send(Err(error()));
                         }
+                        Job::Brief(b) => {
+                            let _ = b.reply.send(Err(error()));
+                        }
                         Job::Repair(_) => {}
                     }
                 }
@@ -725,6 +762,7 @@ impl Writer {
             && batch.schedule.is_empty()
             && batch.flags.is_empty()
             && batch.owner_writes.is_empty()
+            && batch.alerts.is_empty()
         {
             self.cache.trim();
             return Ok(());
@@ -1039,6 +1077,19 @@ impl Writer {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Queues a weekly brief's alert row (delivered like alerts), once per key: `false` when a
+    /// brief of that team and week was written already.
+    fn brief(&mut self, row: &AlertRow, batch: &mut Batch) -> Result<bool, StorageError> {
+        if batch.raised_keys.contains(&row.key)
+            || !self.storage.raised_keys(std::slice::from_ref(&row.key))?.is_empty()
+        {
+            return Ok(false);
+        }
+        batch.raised_keys.insert(row.key.clone());
+        batch.alerts.push(row.clone());
+        Ok(true)
     }
 
     /// Who owns a document and what it is, loading it into the cache if needed.

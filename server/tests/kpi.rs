@@ -25,6 +25,7 @@ use fieldsync_core::{ManualClock, Store, StoreError, StoreOptions};
 use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
 use fieldsync_server::relay::kpi::team_board;
+use fieldsync_server::storage::push::PushStorage;
 use fieldsync_server::storage::sqlite::SqliteStorage;
 use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
 use http_body_util::BodyExt;
@@ -508,4 +509,49 @@ async fn invalid_incentive_rules_are_refused_on_the_phone_and_pushed_raw_on_the_
     let rules: TeamRules =
         fieldsync_core::model::read_record(&Automerge::load(&stored.snapshot).unwrap()).unwrap();
     assert_eq!(rules.rule_book().unwrap().unwrap().versions, vec![rules_2008()]);
+}
+
+#[tokio::test]
+async fn the_weekly_brief_is_written_once_at_the_teams_hour_and_read_by_supervisors_only() {
+    let w = world();
+    let (_admin, rep, supervisor) = team_with_rules(&w).await;
+    record_october(&rep);
+    w.sync(&rep).await;
+    // The records are of Wednesday 22 October 2008 (week 43); the brief of that week is due on
+    // Monday 27 October at 08:00 China time, the default.
+    let monday_8 = fieldsync_core::kpi::Date::new(2008, 10, 27).unwrap().start_ms(480) + 8 * 60 * MINUTE;
+    assert_eq!(w.state.relay.brief_tick(monday_8 - MINUTE).await.unwrap(), 0, "not yet");
+    assert_eq!(w.state.relay.brief_tick(monday_8).await.unwrap(), 1);
+    assert_eq!(w.state.relay.brief_tick(monday_8 + 60 * MINUTE).await.unwrap(), 0, "once per team and week");
+
+    // What a supervisor's phone receives (push, stream or `GET /v1/briefs`) decodes as the brief.
+    let alerts = w.state.relay.team_alerts(&w.team, 10).unwrap();
+    assert_eq!(alerts.len(), 1);
+    let brief = fieldsync_core::kpi::brief::decode(&alerts[0].1).unwrap();
+    assert_eq!(brief.week.to_string(), "2008-W43");
+    assert_eq!(
+        brief.text, "W43周报：最大单「主轴改造」¥9000元新建→赢单；各阶段转化正常；无人明显落后。",
+        "one rep: nobody to compare"
+    );
+    let deal = brief.biggest_deal.as_ref().unwrap();
+    assert_eq!((deal.amount_fen, deal.owner.as_str()), (900_000, rep.scope.user_id.as_str()));
+    assert!(fieldsync_core::funnel::payload::decode(&alerts[0].1).is_err(), "a brief is not a stall alert");
+
+    let (status, listed) = w.call(&supervisor.token, "GET", "/v1/briefs", None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["briefs"][0]["text"], brief.text.as_str());
+    assert_eq!(listed["briefs"][0]["biggest_deal"]["to"], "Won");
+    let (_, stall) = w.call(&supervisor.token, "GET", "/v1/alerts", None).await;
+    assert_eq!(
+        stall["alerts"].as_array().map(Vec::len),
+        Some(0),
+        "briefs are not in the stall alerts: {stall}"
+    );
+    let (status, _) = w.call(&rep.token, "GET", "/v1/briefs", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the brief names who needs support: not for reps");
+
+    // Queued for delivery to supervisors and admins like an escalation.
+    let fanned = w.storage.fan_out_alerts(monday_8, 10).unwrap();
+    assert_eq!(fanned.len(), 1);
+    assert_eq!(fanned[0].payload, alerts[0].1);
 }

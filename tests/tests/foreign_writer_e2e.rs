@@ -273,6 +273,8 @@ async fn records_written_by_automerge_js_read_with_every_field_and_concurrent_ed
         holidays: Vec::new(),
         make_up_working_days: Vec::new(),
         incentive_rules: Vec::new(),
+        brief_weekday: 1,
+        brief_hour: 8,
         provenance,
     };
     assert_eq!(store.get::<TeamRules>(rules_id).unwrap(), rules);

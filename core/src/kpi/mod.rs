@@ -4,6 +4,7 @@
 //! Pure code with no store or clock of its own: the phone and the relay call the same functions
 //! with the same records and get the same numbers.
 
+pub mod brief;
 pub mod calendar;
 pub mod compute;
 pub mod metric;
@@ -12,6 +13,7 @@ pub mod rules;
 #[cfg(test)]
 mod tests;
 
+pub use brief::{WeeklyBrief, weekly_brief};
 pub use calendar::{Date, DateError, Period, PeriodKind, TeamCalendar};
 pub use compute::{
     ActivityRow, Aggregate, ByRep, CustomerRow, DealRow, KpiContext, KpiIndex, KpiRecords, KpiRow,

@@ -674,3 +674,146 @@ fn required_customer_fields_decide_completeness() {
         Some(10_000)
     );
 }
+
+// ---------------------------------------------------------------- weekly brief
+
+/// Week 49 of 2026 runs from Monday 30 November; `w` weeks before it, day `d` (0 = Monday).
+fn in_week(w: i64, d: i64) -> i64 {
+    day(2026, 11, 30).add_days(d - 7 * w).start_ms(CN) + 10 * HOUR
+}
+
+fn brief_deals() -> Vec<Opportunity> {
+    use Stage::*;
+    let mut big = deal(
+        1,
+        1,
+        "u1",
+        in_week(2, 0),
+        &[(FirstContact, in_week(2, 0)), (ProposalSubmitted, in_week(1, 2)), (Negotiation, in_week(0, 1))],
+        90_000_000,
+        None,
+    );
+    big.title = "二期注塑机改造项目".into();
+    let mut deals = vec![
+        big,
+        // Bigger, but won three weeks ago: not open during the week.
+        deal(
+            2,
+            2,
+            "u3",
+            in_week(4, 0),
+            &[(Negotiation, in_week(4, 0)), (Won, in_week(2, 3))],
+            200_000_000,
+            None,
+        ),
+        // Entered 方案提交 last week and stays there.
+        deal(3, 3, "u2", in_week(1, 0), &[(ProposalSubmitted, in_week(1, 0))], 1_000_000, None),
+        // Entered it this week and stays there.
+        deal(4, 4, "u2", in_week(0, 0), &[(ProposalSubmitted, in_week(0, 0))], 1_000_000, None),
+    ];
+    // Four deals of the trailing weeks, each through 方案提交 within its week.
+    for k in 1..=4u8 {
+        let w = i64::from(k);
+        deals.push(deal(
+            10 + k,
+            10 + k,
+            "u3",
+            in_week(w, 0),
+            &[(ProposalSubmitted, in_week(w, 0)), (Negotiation, in_week(w, 2))],
+            2_000_000,
+            None,
+        ));
+    }
+    deals
+}
+
+fn week_figures() -> Vec<RepFigures> {
+    let week = period("2026-W49");
+    let rep = |rep: &str, visits: i64, touches: i64, on_time: i64| RepFigures {
+        facts: RepFacts {
+            rep: rep.into(),
+            period: week,
+            values: [
+                (Metric::EffectiveVisits, visits),
+                (Metric::CustomerTouchesPerDay, touches),
+                (Metric::NextActionsOnTime, on_time),
+            ]
+            .into(),
+        },
+        shortfalls: BTreeMap::new(),
+    };
+    vec![rep("u1", 9, 900, 8000), rep("u2", 3, 300, 5000), rep("u3", 12, 1200, 9000)]
+}
+
+#[test]
+fn the_weekly_brief_answers_its_three_questions_from_the_data() {
+    use brief::*;
+    let deals = brief_deals();
+    let names: BTreeMap<String, String> =
+        [("u1", "王磊"), ("u2", "李娜"), ("u3", "张伟")].map(|(a, b)| (a.to_string(), b.to_string())).into();
+    let raised = in_week(-1, 0) - 2 * HOUR; // Monday 08:00 of the next week
+    let b = weekly_brief("team-1", period("2026-W49"), CN, &deals, &week_figures(), &names, raised);
+
+    // 1. The won ¥2,000,000 deal closed before the week: the biggest open one is ¥900,000.
+    let big = b.biggest_deal.clone().unwrap();
+    assert_eq!(
+        (big.amount_fen, big.from, big.to),
+        (90_000_000, Some(Stage::ProposalSubmitted), Stage::Negotiation)
+    );
+    // 2. 方案提交 this week: deals 1, 3 and 4 in it, only deal 1 moved on: 3,333 bp. The eight
+    //    weeks before: deals 11–14 (each moved on in its week), 1 and 3 (last week, stayed):
+    //    4 of 6 = 6,666 bp. A gap of 3,333 ≥ 2,000. 商务谈判: 0 this week (5 deals), 1 of 13 in
+    //    the trailing weeks (deal 2 won from it) = 769 bp: a gap under 2,000.
+    let abnormal = b.abnormal_stage.clone().unwrap();
+    assert_eq!(abnormal.stage, Stage::ProposalSubmitted);
+    assert_eq!((abnormal.week_deals, abnormal.week_converted, abnormal.week_bp), (3, 1, 3_333));
+    assert_eq!((abnormal.trailing_deals, abnormal.trailing_bp), (6, 6_666));
+    // 3. Means: visits 8, touches 800, on time 7,333. 李娜: 3,750, 3,750 and 6,818 → 4,772.
+    let support = b.needs_support.clone().unwrap();
+    assert_eq!((support.rep.as_str(), support.score_bp), ("u2", 4_772));
+    assert_eq!((support.effective_visits, support.team_mean_effective_visits), (3, 8));
+
+    assert_eq!(
+        b.text,
+        "W49周报：最大单「二期注塑机改造项目」¥90万方案提交→商务谈判；方案提交转化33%（近8周66%）；需支持：李娜（有效拜访3，均值8）。"
+    );
+    assert!(b.text.chars().count() <= MAX_BRIEF_CHARS);
+    // The same data give the same brief, byte for byte, and the payload reads back.
+    let again = weekly_brief("team-1", period("2026-W49"), CN, &deals, &week_figures(), &names, raised);
+    assert_eq!(encode(&again), encode(&b));
+    assert_eq!(decode(&encode(&b)).unwrap(), b);
+}
+
+#[test]
+fn a_quiet_week_says_so_and_long_names_still_fit() {
+    use brief::*;
+    let mut deals = brief_deals();
+    deals.truncate(1);
+    deals[0].title = "华东区年度框架协议之二期注塑机与模具改造总包项目".into();
+    let names: BTreeMap<String, String> = [("u2".to_string(), "欧阳娜娜娜娜娜娜娜娜娜娜".to_string())].into();
+    let b = weekly_brief("t", period("2026-W49"), CN, &deals, &week_figures(), &names, 0);
+    assert!(b.abnormal_stage.is_none(), "one deal is too few to call a stage abnormal");
+    assert!(b.text.contains("各阶段转化正常"), "{}", b.text);
+    assert!(b.text.contains("「华东区年度框架协议之二…」"), "{}", b.text);
+    assert!(b.text.chars().count() <= MAX_BRIEF_CHARS, "{}", b.text);
+
+    let nobody = weekly_brief("t", period("2026-W49"), CN, &[], &[], &BTreeMap::new(), 0);
+    assert_eq!(nobody.text, "W49周报：本周无在谈大单；各阶段转化正常；无人明显落后。");
+}
+
+#[test]
+fn payloads_that_are_not_a_brief_of_this_version_are_refused() {
+    use brief::*;
+    let b = weekly_brief("t", period("2026-W49"), CN, &[], &[], &BTreeMap::new(), 0);
+    let mut value: serde_json::Value = serde_json::from_slice(&encode(&b)).unwrap();
+    assert!(matches!(decode(b"{not json"), Err(BriefError::Malformed(_))));
+    assert!(matches!(decode(br#"{"v":1,"key":"deal/stage"}"#), Err(BriefError::Malformed(_))), "an alert");
+    value["v"] = 2.into();
+    assert_eq!(decode(&serde_json::to_vec(&value).unwrap()), Err(BriefError::UnsupportedVersion(2)));
+    value["v"] = 1.into();
+    value["text"] = "长".repeat(101).into();
+    assert!(matches!(decode(&serde_json::to_vec(&value).unwrap()), Err(BriefError::Malformed(_))));
+    value["text"] = "ok".into();
+    value["week"] = "2026-12".into();
+    assert!(matches!(decode(&serde_json::to_vec(&value).unwrap()), Err(BriefError::Malformed(_))));
+}

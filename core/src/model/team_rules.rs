@@ -172,8 +172,23 @@ pub struct TeamRules {
     /// wrote (docs/kpi.md).
     #[autosurgeon(missing = "Default::default")]
     pub incentive_rules: Vec<String>,
+    /// The day of the week (1 = Monday … 7 = Sunday, team time) the relay writes the weekly brief
+    /// of the week before (default 1).
+    #[autosurgeon(missing = "default_brief_weekday", hydrate = "super::lenient::count")]
+    pub brief_weekday: u32,
+    /// The hour of that day, team time (default 8).
+    #[autosurgeon(missing = "default_brief_hour", hydrate = "super::lenient::count")]
+    pub brief_hour: u32,
     /// Who created the rules and when.
     pub provenance: Provenance,
+}
+
+fn default_brief_weekday() -> u32 {
+    1
+}
+
+fn default_brief_hour() -> u32 {
+    8
 }
 
 fn default_utc_offset_minutes() -> i32 {
@@ -343,6 +358,8 @@ pub struct NewTeamRules {
     pub calendar: TeamCalendar,
     /// The incentive rules' versions, oldest first (checked when saved).
     pub incentive_rules: Vec<IncentiveRules>,
+    /// When the weekly brief is written: ISO weekday and hour, team time.
+    pub brief_at: (u32, u32),
 }
 
 impl Default for NewTeamRules {
@@ -371,6 +388,7 @@ impl Default for NewTeamRules {
             heat: HeatRules::default(),
             calendar: TeamCalendar::default(),
             incentive_rules: Vec::new(),
+            brief_at: (default_brief_weekday(), default_brief_hour()),
         }
     }
 }
@@ -406,6 +424,8 @@ impl Draft for NewTeamRules {
                 .iter()
                 .map(|r| serde_json::to_string(r).expect("incentive rules serialise"))
                 .collect(),
+            brief_weekday: self.brief_at.0,
+            brief_hour: self.brief_at.1,
             provenance,
         }
     }
@@ -517,6 +537,20 @@ impl Record for TeamRules {
                 kind,
                 "incentive_rules",
                 format!("a version of {} bytes is over {MAX_RULE_TEXT}", text.len()),
+            ));
+        }
+        if !(1..=7).contains(&self.brief_weekday) {
+            return Err(ValidationError::new(
+                kind,
+                "brief_weekday",
+                format!("{} is not a weekday 1 (Monday) – 7 (Sunday)", self.brief_weekday),
+            ));
+        }
+        if self.brief_hour > 23 {
+            return Err(ValidationError::new(
+                kind,
+                "brief_hour",
+                format!("{} is not an hour 0–23", self.brief_hour),
             ));
         }
         self.calendar()?;
@@ -662,7 +696,7 @@ mod tests {
         assert_eq!(r.calendar().unwrap(), TeamCalendar::default());
         assert_eq!(r.rule_book().unwrap(), None, "no rules until an admin writes them");
         type Break = fn(&mut TeamRules);
-        let cases: [(&str, Break); 6] = [
+        let cases: [(&str, Break); 8] = [
             ("holidays", |r| r.holidays = vec!["2026-02-30".into()]),
             ("make_up_working_days", |r| r.make_up_working_days = vec!["soon".into()]),
             ("holidays", |r| {
@@ -672,6 +706,8 @@ mod tests {
             ("holidays", |r| r.utc_offset_minutes = 15 * 60),
             ("incentive_rules", |r| r.incentive_rules = vec!["{".into()]),
             ("incentive_rules", |r| r.incentive_rules = vec!["x".repeat(40_000)]),
+            ("brief_weekday", |r| r.brief_weekday = 0),
+            ("brief_hour", |r| r.brief_hour = 24),
         ];
         for (field, break_it) in cases {
             let mut r = rules();

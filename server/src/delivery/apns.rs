@@ -179,6 +179,11 @@ impl ApnsProvider {
 fn notification_text(payload: &[u8], level: AlertLevel) -> (String, String) {
     let fields: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
     let text = |name: &str| fields[name].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    if fields["type"].as_str() == Some(fieldsync_core::kpi::brief::BRIEF_TYPE) {
+        // A weekly brief (docs/kpi.md): its own text is the body, at most 100 characters.
+        let body = text("text").unwrap_or_else(|| "Open fieldsync for the details".to_owned());
+        return ("本周简报 Weekly brief".to_owned(), body);
+    }
     let title = match level {
         AlertLevel::Supervisor => "Deal stalled",
         AlertLevel::Escalation => "Escalated: deal stalled",

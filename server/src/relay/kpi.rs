@@ -8,19 +8,20 @@
 //! a deal counts for its `owner` when that names a user of the team, else for its creator's user.
 //! A document that does not read as its kind is left out, as the phones leave it out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use automerge::Automerge;
 use fieldsync_core::DocId;
 use fieldsync_core::kpi::{
-    Aggregate, ByRep, KpiContext, KpiIndex, KpiRecords, Metric, Period, RepFigures, RuleBook, team_aggregates,
+    Aggregate, ByRep, Date, KpiContext, KpiIndex, KpiRecords, Metric, Period, PeriodKind, RepFigures,
+    RuleBook, brief, team_aggregates, weekly_brief,
 };
 use fieldsync_core::model::{
     Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, declared_kind,
     read_record,
 };
 
-use crate::storage::{RelayStorage, StorageError, SyncVisibility};
+use crate::storage::{AlertRow, RelayStorage, StorageError, SyncVisibility};
 
 /// Snapshot bytes read per storage call.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -141,6 +142,62 @@ pub fn team_board(
         Err(e) => Err(e.to_string()),
     };
     Ok(TeamBoard { period, team: team_aggregates(&facts), reps, payouts })
+}
+
+/// The key of a team's brief for `week`: an alert key, unique, so a week's brief is written once.
+pub fn brief_key(team_id: &str, week: Period) -> String {
+    format!("brief/{team_id}/{week}")
+}
+
+/// When the brief of the week before is due in the week containing `now`: the team's weekday and
+/// hour in team time (docs/kpi.md, "The weekly brief").
+pub fn brief_moment(rules: &TeamRules, now: i64) -> (Period, i64) {
+    let offset = context(rules, now).calendar.utc_offset_minutes;
+    let this_week = Period::containing(PeriodKind::Week, Date::of_instant(now, offset));
+    let day = this_week.first_day().add_days(i64::from(rules.brief_weekday.clamp(1, 7)) - 1);
+    (this_week.previous(), day.start_ms(offset) + i64::from(rules.brief_hour.min(23)) * 3_600_000)
+}
+
+/// The brief of every team whose brief moment of this week has passed at `now` and whose brief
+/// of the week before is not written yet, each computed from the team's documents, as the
+/// alert row that stores and delivers it (level `escalation`: supervisors and admins).
+pub fn due_briefs(storage: &dyn RelayStorage, now: i64) -> Result<Vec<AlertRow>, StorageError> {
+    let mut due = Vec::new();
+    for team in storage.teams()? {
+        let rules = team_rules(storage, &team)?;
+        let (week, moment) = brief_moment(&rules, now);
+        let key = brief_key(&team, week);
+        if now < moment || !storage.raised_keys(std::slice::from_ref(&key))?.is_empty() {
+            continue;
+        }
+        let records = team_records(storage, &team)?;
+        let ctx = context(&rules, now);
+        let figures = KpiIndex::new(&records).team(&ctx, week);
+        let mut names = BTreeMap::new();
+        for rep in figures.iter().map(|f| &f.facts.rep) {
+            if let Some(user) = storage.user_info(rep)? {
+                names.insert(rep.clone(), user.name);
+            }
+        }
+        let offset = ctx.calendar.utc_offset_minutes;
+        let brief = weekly_brief(&team, week, offset, &records.deals, &figures, &names, now);
+        let opportunity_id = brief
+            .biggest_deal
+            .as_ref()
+            .and_then(|d| d.deal_id.parse::<DocId>().ok())
+            .unwrap_or(DocId::from_bytes([0; 16]));
+        due.push(AlertRow {
+            alert_id: fieldsync_core::funnel::alert_id(&key),
+            key: key.clone(),
+            trigger_keys: vec![key],
+            team_id: team,
+            opportunity_id,
+            level: "escalation".into(),
+            payload: brief::encode(&brief),
+            raised_at: now,
+        });
+    }
+    Ok(due)
 }
 
 /// The rule book in force for a team, if it has one.

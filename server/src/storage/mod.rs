@@ -507,6 +507,8 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
 
     /// The tenant a team belongs to.
     fn team_tenant(&self, team_id: &str) -> StorageResult<Option<String>>;
+    /// Every team's id, in order.
+    fn teams(&self) -> StorageResult<Vec<String>>;
     /// Up to `limit` deals whose `next_due_at` is at or before `now`, earliest first.
     fn due_deals(&self, now: i64, limit: u32) -> StorageResult<Vec<ScheduleRow>>;
     /// The latest visit start recorded for a deal.

@@ -781,6 +781,15 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn teams(&self) -> StorageResult<Vec<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT team_id FROM teams ORDER BY team_id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     fn due_deals(&self, now: i64, limit: u32) -> StorageResult<Vec<ScheduleRow>> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(
