@@ -11,6 +11,7 @@ mod capture;
 mod error;
 mod funnel;
 mod heat;
+mod kpi;
 mod leads;
 mod ownership;
 mod push;

@@ -27,6 +27,7 @@ import uniffi.fieldsync_ffi.FfiFunnelReport
 import uniffi.fieldsync_ffi.FfiLead
 import uniffi.fieldsync_ffi.FfiLeadCard
 import uniffi.fieldsync_ffi.FfiLeadScan
+import uniffi.fieldsync_ffi.FfiMyFigures
 import uniffi.fieldsync_ffi.FfiNewActivity
 import uniffi.fieldsync_ffi.FfiNewCustomer
 import uniffi.fieldsync_ffi.FfiNewOpportunity
@@ -132,6 +133,22 @@ class FieldRepository(
             pushSecrets: PushSecretStore = InMemoryPushSecrets(),
             phoneClock: PhoneClock? = null,
         ): Outcome<FieldRepository> = callLibrary(io) { open(path, zone, pushSecrets, phoneClock) }
+    }
+
+    /** This phone's user's figures for [period] (`2026-W49`, `2026-12`, `2026-Q4`) with the payout projected. */
+    fun myFigures(period: String): FfiMyFigures = store.myFigures(period)
+
+    /** The week, month and quarter containing today in the phone's zone, as the core names them. */
+    fun currentPeriods(): List<String> {
+        val today = java.time.LocalDate.now(clock.withZone(zone))
+        val week = today.get(java.time.temporal.IsoFields.WEEK_OF_WEEK_BASED_YEAR)
+        val weekYear = today.get(java.time.temporal.IsoFields.WEEK_BASED_YEAR)
+        val quarter = today.get(java.time.temporal.IsoFields.QUARTER_OF_YEAR)
+        return listOf(
+            "%d-W%02d".format(weekYear, week),
+            "%d-%02d".format(today.year, today.monthValue),
+            "%d-Q%d".format(today.year, quarter),
+        )
     }
 
     /** The phone's offset from UTC now, in minutes, as the core wants it for "today" and EXIF. */

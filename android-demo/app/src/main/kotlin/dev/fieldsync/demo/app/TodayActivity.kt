@@ -31,6 +31,7 @@ class TodayActivity : ScreenActivity() {
         button("Enroll and sync") { startActivity(Intent(this, SyncActivity::class.java)) }
         button("Scan a lead") { startActivity(Intent(this, ScanLeadActivity::class.java)) }
         button("My funnel") { startActivity(Intent(this, FunnelActivity::class.java)) }
+        button("我的业绩 My figures") { startActivity(Intent(this, MyFiguresActivity::class.java)) }
         button("Follow-up to-do") { startActivity(Intent(this, FollowUpTodoActivity::class.java)) }
         button("My customers and the pool") { startActivity(Intent(this, PoolActivity::class.java)) }
         button("Alerts (supervisors)") { startActivity(Intent(this, AlertsActivity::class.java)) }
