@@ -170,8 +170,9 @@ impl FieldStore {
     /// a phone not enrolled yet is `InvalidInput` too (it has no user).
     pub fn my_figures(&self, period: String) -> Result<FfiMyFigures, FfiError> {
         guard(|| {
-            let period: Period =
-                period.parse().map_err(|e| FfiError::InvalidInput { message: format!("period {period:?}: {e}") })?;
+            let period: Period = period
+                .parse()
+                .map_err(|e| FfiError::InvalidInput { message: format!("period {period:?}: {e}") })?;
             Ok(self.core().my_figures(period)?.into())
         })
     }

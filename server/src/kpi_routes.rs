@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::app::{AppState, supervisor_only};
 use crate::auth::Device;
 use crate::error::ApiError;
-use crate::relay::kpi::{context, team_board, team_records, team_rules};
+use crate::relay::kpi::{board_of, context};
 use crate::storage::Role;
 
 /// The KPI routes.
@@ -37,11 +37,11 @@ async fn kpi(
     query: Result<Query<KpiQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
-    let storage = state.relay.storage().clone();
+    let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let rules = team_rules(storage.as_ref(), &scope.team_id)?;
-        let offset = context(&rules, now).calendar.utc_offset_minutes;
+        let team = relay.team_kpi(&scope.team_id)?;
+        let offset = context(&team.rules, now).calendar.utc_offset_minutes;
         let today = Date::of_instant(now, offset);
         let period = match query.period.as_deref() {
             None => Period::containing(PeriodKind::Month, today),
@@ -55,7 +55,7 @@ async fn kpi(
                 format!("period {period} has not begun (today is {today} team time)"),
             ));
         }
-        let board = team_board(storage.as_ref(), &scope.team_id, period, now)?;
+        let board = board_of(&team, period, now);
         let payouts = board.payouts.as_ref().ok();
         let why_no_payout = board.payouts.as_ref().err();
         if scope.role == Role::Rep {
@@ -103,21 +103,19 @@ async fn sandbox_route(
     let candidate: IncentiveRules = serde_json::from_value(body.candidate)
         .map_err(|e| ApiError::bad_request("bad_rules", format!("candidate: {e}")))?;
     candidate.check("candidate").map_err(|e| ApiError::bad_request("bad_rules", e.to_string()))?;
-    let storage = state.relay.storage().clone();
+    let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let report = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let rules = team_rules(storage.as_ref(), &scope.team_id)?;
-        let book = rules.rule_book().ok().flatten().ok_or_else(|| {
+        let team = relay.team_kpi(&scope.team_id)?;
+        let book = team.rules.rule_book().ok().flatten().ok_or_else(|| {
             ApiError::bad_request("no_rules", "the team has no incentive rules to compare with")
         })?;
-        let ctx = context(&rules, now);
+        let ctx = context(&team.rules, now);
         let today = Date::of_instant(now, ctx.calendar.utc_offset_minutes);
         // The last `periods` complete periods: the one running now is not over.
         let periods = last_complete(candidate.period, today, body.periods)?;
-        let records = team_records(storage.as_ref(), &scope.team_id)?;
-        let mut index = fieldsync_core::kpi::KpiIndex::new(&records);
         let facts: Vec<_> =
-            periods.iter().flat_map(|p| index.team(&ctx, *p)).map(|figures| figures.facts).collect();
+            periods.iter().flat_map(|p| team.index.team(&ctx, *p)).map(|figures| figures.facts).collect();
         let report = sandbox(&book, &candidate, &facts, periods.len())
             .map_err(|e| ApiError::bad_request("bad_sandbox", e.to_string()))?;
         serde_json::to_value(&report).map_err(ApiError::internal)

@@ -221,6 +221,7 @@ pub struct Relay {
     writer: mpsc::Sender<Job>,
     limits: RelayLimits,
     metrics: Arc<Metrics>,
+    kpi: Arc<kpi::KpiCache>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -262,7 +263,7 @@ impl Relay {
         std::thread::Builder::new().name("relay-writer".into()).spawn(move || {
             Writer::new(thread_storage, thread_limits, thread_metrics, actor, clock).run(jobs)
         })?;
-        Ok(Relay { storage, writer, limits, metrics })
+        Ok(Relay { storage, writer, limits, metrics, kpi: Default::default() })
     }
 
     /// The storage behind the engine.
@@ -348,6 +349,12 @@ impl Relay {
             written += u32::from(answer.await.map_err(|_| RelayError::Unavailable)??);
         }
         Ok(written)
+    }
+
+    /// A team's KPI inputs (rules and rows), cached while its log has not moved (blocking: call
+    /// it from `spawn_blocking`).
+    pub fn team_kpi(&self, team_id: &str) -> Result<Arc<kpi::TeamKpi>, RelayError> {
+        Ok(self.kpi.team(self.storage.as_ref(), team_id)?)
     }
 
     /// The alerts raised for a team, newest first, as push payloads.

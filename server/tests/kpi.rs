@@ -352,6 +352,38 @@ async fn the_relay_gives_the_phones_figures_and_payout_for_the_same_records() {
     assert_eq!(table["reps"].as_array().unwrap().len(), 1);
     assert_eq!(table["payouts"][0]["payout_fen"], 114_000);
 
+    // Asked again with nothing new, the relay reuses what it read; a pushed follow-up moves the
+    // team's log and the next answer counts it.
+    let (_, again) = w.call(&supervisor.token, "GET", "/v1/kpi?period=2008-10", None).await;
+    assert_eq!(again, table);
+    let before = table["reps"][0]["facts"]["metrics"]["payment_follow_ups"].as_i64().unwrap();
+    let customer = rep
+        .store
+        .create(NewCustomer { company_name: "Fonderia Aretina".into(), ..Default::default() })
+        .unwrap();
+    rep.store
+        .log_activity(NewActivity {
+            activity_type: ActivityType::PaymentFollowUp,
+            customer_id: customer.id,
+            opportunity_id: None,
+            visit_id: None,
+            contact: None,
+            phone: None,
+            at: NOW + 3 * 60 * MINUTE,
+            duration_s: None,
+            summary: "催第二期款".into(),
+            outcome: None,
+            next_action: None,
+        })
+        .unwrap();
+    w.sync(&rep).await;
+    let (_, after) = w.call(&supervisor.token, "GET", "/v1/kpi?period=2008-10", None).await;
+    assert_eq!(
+        after["reps"][0]["facts"]["metrics"]["payment_follow_ups"].as_i64(),
+        Some(before + 1),
+        "{after}"
+    );
+
     for bad in ["/v1/kpi?period=2008-13", "/v1/kpi?period=soon", "/v1/kpi?period=2999-01"] {
         let (status, error) = w.call(&rep.token, "GET", bad, None).await;
         assert_eq!(

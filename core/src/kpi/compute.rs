@@ -438,13 +438,13 @@ impl KpiIndex {
     }
 
     /// One rep's figures for `period`.
-    pub fn rep(&mut self, ctx: &KpiContext, period: Period, rep: &str) -> RepFigures {
+    pub fn rep(&self, ctx: &KpiContext, period: Period, rep: &str) -> RepFigures {
         let empty = RepRows::default();
         figures_of(self.by_rep.get(rep).unwrap_or(&empty), &self.first_win, ctx, period, rep)
     }
 
     /// Every rep's figures for `period`, by rep.
-    pub fn team(&mut self, ctx: &KpiContext, period: Period) -> Vec<RepFigures> {
+    pub fn team(&self, ctx: &KpiContext, period: Period) -> Vec<RepFigures> {
         self.by_rep.iter().map(|(rep, rows)| figures_of(rows, &self.first_win, ctx, period, rep)).collect()
     }
 }

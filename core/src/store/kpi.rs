@@ -210,7 +210,7 @@ impl Store {
             let lo = periods.iter().map(|p| p.span_ms(offset).0).min().unwrap_or(0);
             let hi = periods.iter().map(|p| p.span_ms(offset).1).max().unwrap_or(0);
             let rows = my_rows(conn, lo, hi)?;
-            let mut index = KpiIndex::from_rows(std::iter::once((user.clone(), rows)).collect());
+            let index = KpiIndex::from_rows(std::iter::once((user.clone(), rows)).collect());
             Ok(periods
                 .iter()
                 .map(|&period| {

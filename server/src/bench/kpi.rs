@@ -394,7 +394,7 @@ pub fn run(bench: &KpiBench) -> Result<()> {
     // The same figures from the records themselves (the relay's path, which makes each record's
     // row and verifies each slip): they must agree with the phone's.
     let started = Instant::now();
-    let mut index = KpiIndex::new(&mine);
+    let index = KpiIndex::new(&mine);
     let from_records: Vec<_> = periods.iter().map(|p| index.rep(&ctx, *p, "rep-0000").facts).collect();
     let from_records_ms = started.elapsed().as_secs_f64() * 1000.0;
     for (phone, relay) in shown.iter().zip(&from_records) {
@@ -431,7 +431,7 @@ pub fn run(bench: &KpiBench) -> Result<()> {
     }
     let generate_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let mut index = KpiIndex::new(&team);
+    let index = KpiIndex::new(&team);
     let mut month_facts = Vec::new();
     let mut quarter_facts = Vec::new();
     let mut p = Period::containing(PeriodKind::Month, year_first).next();

@@ -9,6 +9,7 @@
 //! A document that does not read as its kind is left out, as the phones leave it out.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use automerge::Automerge;
 use fieldsync_core::DocId;
@@ -110,6 +111,54 @@ pub fn team_records(storage: &dyn RelayStorage, team_id: &str) -> Result<KpiReco
     Ok(records)
 }
 
+/// A team's KPI inputs as last computed: its rules and its records made into rows (each visit
+/// classified, each slip verified), with the team's log position they were read at.
+#[derive(Debug)]
+pub struct TeamKpi {
+    /// The team's rules in force.
+    pub rules: TeamRules,
+    /// Every rep's rows.
+    pub index: KpiIndex,
+}
+
+/// Teams' [`TeamKpi`], reused while a team's log has not moved: a supervisor who opens the table
+/// again, or another rep of the team, reads no document. A pushed change (or a rules change, a
+/// merge, an ownership write: all are log entries) moves the log head and the next query reads
+/// the team again. At most [`KpiCache::TEAMS`] teams are kept, the most recently used.
+#[derive(Debug, Default)]
+pub struct KpiCache {
+    teams: Mutex<Vec<(String, u64, Arc<TeamKpi>)>>,
+}
+
+impl KpiCache {
+    /// Teams kept.
+    pub const TEAMS: usize = 4;
+
+    /// The team's KPI inputs, read from its documents unless the cached ones are current.
+    pub fn team(&self, storage: &dyn RelayStorage, team_id: &str) -> Result<Arc<TeamKpi>, StorageError> {
+        let head = storage.head_seq(team_id)?;
+        {
+            let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(at) = teams.iter().position(|(t, h, _)| t == team_id && *h == head) {
+                let hit = teams.remove(at);
+                let found = hit.2.clone();
+                teams.push(hit);
+                return Ok(found);
+            }
+        }
+        let rules = team_rules(storage, team_id)?;
+        let records = team_records(storage, team_id)?;
+        let fresh = Arc::new(TeamKpi { rules, index: KpiIndex::new(&records) });
+        let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        teams.retain(|(t, _, _)| t != team_id);
+        teams.push((team_id.to_owned(), head, fresh.clone()));
+        if teams.len() > Self::TEAMS {
+            teams.remove(0);
+        }
+        Ok(fresh)
+    }
+}
+
 /// A team's figures for one period: every rep's, the team's mean and median, and each rep's
 /// payout under the rules in force (when the team has rules for this period's kind).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -119,29 +168,33 @@ pub struct TeamBoard {
     /// Every rep's figures, by rep id.
     pub reps: Vec<RepFigures>,
     /// The team's aggregates per metric.
-    pub team: std::collections::BTreeMap<Metric, Aggregate>,
+    pub team: BTreeMap<Metric, Aggregate>,
     /// Each rep's payout (same order as `reps`), or why none is computed.
     pub payouts: Result<Vec<fieldsync_core::kpi::Payout>, String>,
 }
 
-/// Computes the board of `period` for `team_id` at `now`.
+/// The board of `period` from a team's KPI inputs at `now`.
+pub fn board_of(team: &TeamKpi, period: Period, now: i64) -> TeamBoard {
+    let ctx = context(&team.rules, now);
+    let reps = team.index.team(&ctx, period);
+    let facts: Vec<_> = reps.iter().map(|r| r.facts.clone()).collect();
+    let payouts = match team.rules.rule_book() {
+        Ok(Some(book)) => book.evaluate(&facts).map_err(|e| e.to_string()),
+        Ok(None) => Err("the team has no incentive rules".into()),
+        Err(e) => Err(e.to_string()),
+    };
+    TeamBoard { period, team: team_aggregates(&facts), reps, payouts }
+}
+
+/// Computes the board of `period` for `team_id` at `now`, reading the team's documents.
 pub fn team_board(
     storage: &dyn RelayStorage,
     team_id: &str,
     period: Period,
     now: i64,
 ) -> Result<TeamBoard, StorageError> {
-    let rules = team_rules(storage, team_id)?;
-    let records = team_records(storage, team_id)?;
-    let ctx = context(&rules, now);
-    let reps = KpiIndex::new(&records).team(&ctx, period);
-    let facts: Vec<_> = reps.iter().map(|r| r.facts.clone()).collect();
-    let payouts = match rules.rule_book() {
-        Ok(Some(book)) => book.evaluate(&facts).map_err(|e| e.to_string()),
-        Ok(None) => Err("the team has no incentive rules".into()),
-        Err(e) => Err(e.to_string()),
-    };
-    Ok(TeamBoard { period, team: team_aggregates(&facts), reps, payouts })
+    let team = KpiCache::default().team(storage, team_id)?;
+    Ok(board_of(&team, period, now))
 }
 
 /// The key of a team's brief for `week`: an alert key, unique, so a week's brief is written once.
