@@ -32,6 +32,7 @@ pub(crate) mod identity;
 pub mod kpi;
 mod ownership;
 mod repair;
+mod scan;
 pub(crate) mod scheduler;
 
 pub use ownership::{PoolTickReport, TransferReport};

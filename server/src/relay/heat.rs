@@ -14,14 +14,10 @@ use automerge::Automerge;
 use fieldsync_core::DocId;
 use fieldsync_core::heat::{Heat, HeatFilter, HeatInput, HeatRules, heat, touched_first};
 use fieldsync_core::model::{
-    Activity, Customer, LeadCard, Opportunity, Record, RecordKind, TeamRules, Visit, declared_kind,
-    read_record,
+    Activity, Customer, LeadCard, Opportunity, Record, RecordKind, TeamRules, Visit, read_record,
 };
 
-use crate::storage::{RelayStorage, StorageError, SyncVisibility};
-
-/// Snapshot bytes read per storage call.
-const PAGE_BYTES: usize = 8 * 1024 * 1024;
+use crate::storage::{RelayStorage, StorageError};
 
 /// One customer's heat, as the relay lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,45 +62,35 @@ pub fn team_heat(
     let rules = team_heat_rules(storage, team_id)?;
     let mut customers: Vec<Customer> = Vec::new();
     let mut records: HashMap<DocId, CustomerRecords> = HashMap::new();
-    let mut after = None;
-    loop {
-        let page =
-            storage.snapshots_after(team_id, after, SyncVisibility::WithoutAlerts, None, PAGE_BYTES)?;
-        for (id, snapshot) in &page.documents {
-            let Ok(doc) = Automerge::load(snapshot) else { continue };
-            let Ok(kind) = declared_kind(&doc) else { continue };
-            match kind {
-                RecordKind::Customer => customers.extend(read::<Customer>(&doc, *id)),
-                RecordKind::Activity => {
-                    if let Some(a) = read::<Activity>(&doc, *id) {
-                        records.entry(a.customer_id).or_default().activities.push(a);
-                    }
+    super::scan::each_team_document(storage, team_id, |id, kind, doc| {
+        match kind {
+            RecordKind::Customer => customers.extend(read::<Customer>(doc, id)),
+            RecordKind::Activity => {
+                if let Some(a) = read::<Activity>(doc, id) {
+                    records.entry(a.customer_id).or_default().activities.push(a);
                 }
-                RecordKind::Visit => {
-                    if let Some(v) = read::<Visit>(&doc, *id) {
-                        records.entry(v.customer_id).or_default().visits.push(v);
-                    }
-                }
-                RecordKind::LeadCard => {
-                    if let Some(c) = read::<LeadCard>(&doc, *id)
-                        && let Some(customer_id) = c.customer_id
-                    {
-                        records.entry(customer_id).or_default().cards.push(c);
-                    }
-                }
-                RecordKind::Opportunity => {
-                    if let Some(d) = read::<Opportunity>(&doc, *id) {
-                        records.entry(d.customer_id).or_default().deals.push(d);
-                    }
-                }
-                _ => {}
             }
+            RecordKind::Visit => {
+                if let Some(v) = read::<Visit>(doc, id) {
+                    records.entry(v.customer_id).or_default().visits.push(v);
+                }
+            }
+            RecordKind::LeadCard => {
+                if let Some(c) = read::<LeadCard>(doc, id)
+                    && let Some(customer_id) = c.customer_id
+                {
+                    records.entry(customer_id).or_default().cards.push(c);
+                }
+            }
+            RecordKind::Opportunity => {
+                if let Some(d) = read::<Opportunity>(doc, id) {
+                    records.entry(d.customer_id).or_default().deals.push(d);
+                }
+            }
+            _ => {}
         }
-        after = page.documents.last().map(|(id, _)| *id);
-        if !page.more || after.is_none() {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     let mut found: Vec<CustomerHeat> = customers
         .into_iter()
         .filter(|c| c.merged_into.is_none())

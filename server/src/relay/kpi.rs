@@ -18,14 +18,10 @@ use fieldsync_core::kpi::{
     RuleBook, brief, team_aggregates, weekly_brief,
 };
 use fieldsync_core::model::{
-    Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, declared_kind,
-    read_record,
+    Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, read_record,
 };
 
-use crate::storage::{AlertRow, RelayStorage, StorageError, SyncVisibility};
-
-/// Snapshot bytes read per storage call.
-const PAGE_BYTES: usize = 8 * 1024 * 1024;
+use crate::storage::{AlertRow, RelayStorage, StorageError};
 
 /// The team's rules as the KPIs read them: its rules document when it reads and validates, the
 /// defaults otherwise (as on the phones).
@@ -61,53 +57,43 @@ pub fn team_records(storage: &dyn RelayStorage, team_id: &str) -> Result<KpiReco
         Ok(user)
     };
     let mut records = KpiRecords::default();
-    let mut after = None;
-    loop {
-        let page =
-            storage.snapshots_after(team_id, after, SyncVisibility::WithoutAlerts, None, PAGE_BYTES)?;
-        for (id, snapshot) in &page.documents {
-            let Ok(doc) = Automerge::load(snapshot) else { continue };
-            let Ok(kind) = declared_kind(&doc) else { continue };
-            match kind {
-                RecordKind::Visit => {
-                    if let Some(v) = read::<Visit>(&doc, *id)
-                        && let Some(rep) = user_of(*v.provenance.created_by.as_bytes())?
-                    {
-                        records.visits.push(ByRep { rep, record: v });
-                    }
+    super::scan::each_team_document(storage, team_id, |id, kind, doc| {
+        match kind {
+            RecordKind::Visit => {
+                if let Some(v) = read::<Visit>(doc, id)
+                    && let Some(rep) = user_of(*v.provenance.created_by.as_bytes())?
+                {
+                    records.visits.push(ByRep { rep, record: v });
                 }
-                RecordKind::Activity => {
-                    if let Some(a) = read::<Activity>(&doc, *id)
-                        && let Some(rep) = user_of(*a.provenance.created_by.as_bytes())?
-                    {
-                        records.activities.push(ByRep { rep, record: a });
-                    }
-                }
-                RecordKind::Customer => {
-                    if let Some(c) = read::<Customer>(&doc, *id)
-                        && let Some(rep) = user_of(*c.provenance.created_by.as_bytes())?
-                    {
-                        records.customers.push(ByRep { rep, record: c });
-                    }
-                }
-                RecordKind::ServiceSlip => records.slips.extend(read::<ServiceSlip>(&doc, *id)),
-                RecordKind::Opportunity => {
-                    if let Some(mut d) = read::<Opportunity>(&doc, *id) {
-                        match storage.deal_rep(team_id, &d.owner, *d.provenance.created_by.as_bytes())? {
-                            Some(rep) => d.owner = rep,
-                            None => continue,
-                        }
-                        records.deals.push(d);
-                    }
-                }
-                _ => {}
             }
+            RecordKind::Activity => {
+                if let Some(a) = read::<Activity>(doc, id)
+                    && let Some(rep) = user_of(*a.provenance.created_by.as_bytes())?
+                {
+                    records.activities.push(ByRep { rep, record: a });
+                }
+            }
+            RecordKind::Customer => {
+                if let Some(c) = read::<Customer>(doc, id)
+                    && let Some(rep) = user_of(*c.provenance.created_by.as_bytes())?
+                {
+                    records.customers.push(ByRep { rep, record: c });
+                }
+            }
+            RecordKind::ServiceSlip => records.slips.extend(read::<ServiceSlip>(doc, id)),
+            RecordKind::Opportunity => {
+                if let Some(mut d) = read::<Opportunity>(doc, id)
+                    && let Some(rep) =
+                        storage.deal_rep(team_id, &d.owner, *d.provenance.created_by.as_bytes())?
+                {
+                    d.owner = rep;
+                    records.deals.push(d);
+                }
+            }
+            _ => {}
         }
-        after = page.documents.last().map(|(id, _)| *id);
-        if !page.more || after.is_none() {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     Ok(records)
 }
 
