@@ -114,6 +114,9 @@ pub struct TeamKpi {
 #[derive(Debug, Default)]
 pub struct KpiCache {
     teams: Mutex<Vec<(String, u64, Arc<TeamKpi>)>>,
+    /// Held while a team's documents are read: one scan at a time on the relay, and requests
+    /// that arrive meanwhile take its result instead of scanning again.
+    reading: Mutex<()>,
 }
 
 impl KpiCache {
@@ -122,16 +125,14 @@ impl KpiCache {
 
     /// The team's KPI inputs, read from its documents unless the cached ones are current.
     pub fn team(&self, storage: &dyn RelayStorage, team_id: &str) -> Result<Arc<TeamKpi>, StorageError> {
-        let head = storage.head_seq(team_id)?;
-        {
-            let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(at) = teams.iter().position(|(t, h, _)| t == team_id && *h == head) {
-                let hit = teams.remove(at);
-                let found = hit.2.clone();
-                teams.push(hit);
-                return Ok(found);
-            }
+        if let Some(hit) = self.current(storage, team_id)? {
+            return Ok(hit);
         }
+        let _reading = self.reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(hit) = self.current(storage, team_id)? {
+            return Ok(hit);
+        }
+        let head = storage.head_seq(team_id)?;
         let rules = team_rules(storage, team_id)?;
         let records = team_records(storage, team_id)?;
         let fresh = Arc::new(TeamKpi { rules, index: KpiIndex::new(&records) });
@@ -142,6 +143,21 @@ impl KpiCache {
             teams.remove(0);
         }
         Ok(fresh)
+    }
+
+    /// The cached inputs of `team_id` if its log has not moved since they were read.
+    fn current(
+        &self,
+        storage: &dyn RelayStorage,
+        team_id: &str,
+    ) -> Result<Option<Arc<TeamKpi>>, StorageError> {
+        let head = storage.head_seq(team_id)?;
+        let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(at) = teams.iter().position(|(t, h, _)| t == team_id && *h == head) else { return Ok(None) };
+        let hit = teams.remove(at);
+        let found = hit.2.clone();
+        teams.push(hit);
+        Ok(Some(found))
     }
 }
 
