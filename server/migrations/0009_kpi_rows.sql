@@ -10,7 +10,7 @@ CREATE TABLE kpi_rows (
     hi      INTEGER NOT NULL,
     is_deal INTEGER NOT NULL,
     row     TEXT    NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE INDEX kpi_rows_by_team ON kpi_rows (team_id, lo);
 
 -- Which visit each slip is for: a visit's row (its verdict) is remade when its slip arrives.

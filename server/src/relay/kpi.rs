@@ -409,6 +409,13 @@ impl super::Writer {
         }
         visits.sort_unstable();
         visits.dedup();
+        // One query for the stored slips of every visit of the batch.
+        let mut stored_slips: HashMap<DocId, Vec<DocId>> = HashMap::new();
+        if !visits.is_empty() {
+            for (slip, visit) in self.storage.kpi_slips_for(&visits)? {
+                stored_slips.entry(visit).or_default().push(slip);
+            }
+        }
         for id in visits {
             let visit = match batch.kpi_read.remove(&id) {
                 Some(Source::Visit(visit)) => *visit,
@@ -429,7 +436,7 @@ impl super::Writer {
                 Some(cached) => cached.team_id.clone(),
                 None => continue,
             };
-            let mut slip_ids = self.storage.kpi_slips_of(id)?;
+            let mut slip_ids = stored_slips.remove(&id).unwrap_or_default();
             slip_ids.extend(batch.kpi_slips.iter().filter(|(_, v)| *v == id).map(|(s, _)| *s));
             slip_ids.sort_unstable();
             slip_ids.dedup();

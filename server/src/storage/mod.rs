@@ -534,8 +534,8 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn teams(&self) -> StorageResult<Vec<String>>;
     /// `(rep, row JSON)` of a team's KPI rows a period within `[lo, hi)` may count, and its deals.
     fn kpi_rows(&self, team_id: &str, lo: i64, hi: i64) -> StorageResult<Vec<(String, String)>>;
-    /// The slips known to be for `visit_id`.
-    fn kpi_slips_of(&self, visit_id: DocId) -> StorageResult<Vec<DocId>>;
+    /// `(slip, visit)` of the slips known to be for any of `visits`.
+    fn kpi_slips_for(&self, visits: &[DocId]) -> StorageResult<Vec<(DocId, DocId)>>;
     /// Whether a team's KPI rows were rebuilt from its documents (after which the writer keeps
     /// them).
     fn kpi_team_rebuilt(&self, team_id: &str) -> StorageResult<bool>;

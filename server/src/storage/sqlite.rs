@@ -818,13 +818,22 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
-    fn kpi_slips_of(&self, visit_id: DocId) -> StorageResult<Vec<DocId>> {
+    fn kpi_slips_for(&self, visits: &[DocId]) -> StorageResult<Vec<(DocId, DocId)>> {
         self.read(|conn| {
-            let ids: Vec<Vec<u8>> = conn
-                .prepare_cached("SELECT slip_id FROM kpi_slips WHERE visit_id = ?1 ORDER BY slip_id")?
-                .query_map([&visit_id.as_bytes()[..]], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            ids.into_iter().map(doc_id_of).collect()
+            let mut links = Vec::new();
+            for chunk in visits.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT slip_id, visit_id FROM kpi_slips WHERE visit_id IN ({marks})");
+                let keys: Vec<&[u8]> = chunk.iter().map(|v| &v.as_bytes()[..]).collect();
+                let rows: Vec<(Vec<u8>, Vec<u8>)> = conn
+                    .prepare_cached(&sql)?
+                    .query_map(rusqlite::params_from_iter(keys), |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (slip, visit) in rows {
+                    links.push((doc_id_of(slip)?, doc_id_of(visit)?));
+                }
+            }
+            Ok(links)
         })
     }
 
