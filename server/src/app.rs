@@ -56,6 +56,7 @@ impl AppState {
         let limits = RelayLimits {
             document_cache: config.document_cache,
             max_response_bytes: config.max_response_bytes,
+            kpi_upkeep: config.kpi_upkeep,
             ..RelayLimits::default()
         };
         let relay = Relay::start(storage, limits, metrics.clone())

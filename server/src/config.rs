@@ -45,6 +45,10 @@ pub struct RelayConfig {
     pub scheduler_batch: u32,
     /// Delivering alerts: Web Push, FCM, APNs (the `[push]` table; docs/push.md).
     pub push: crate::delivery::PushConfig,
+    /// Keep the KPI rows up to date in the writer's batch (docs/kpi.md); `false` only to measure
+    /// what the upkeep costs (the team's figures are then rebuilt from documents when asked
+    /// only the first time, and go stale).
+    pub kpi_upkeep: bool,
 }
 
 impl Default for RelayConfig {
@@ -67,6 +71,7 @@ impl Default for RelayConfig {
             scheduler_interval_secs: 60,
             scheduler_batch: 5000,
             push: crate::delivery::PushConfig::default(),
+            kpi_upkeep: true,
         }
     }
 }
@@ -111,6 +116,9 @@ pub struct ConfigOverrides {
     /// Rate limits on or off (`true`/`false`); off only for benchmarks of the relay itself.
     #[arg(long, env = "FIELDSYNC_RATE_LIMITS")]
     pub rate_limits: Option<bool>,
+    /// KPI upkeep in the writer's batch on or off (`true`/`false`); off only for benchmarks.
+    #[arg(long, env = "FIELDSYNC_KPI_UPKEEP")]
+    pub kpi_upkeep: Option<bool>,
 }
 
 /// Why the configuration could not be loaded.
@@ -174,6 +182,9 @@ impl RelayConfig {
         }
         if let Some(v) = overrides.rate_limits {
             config.rate_limits.enabled = v;
+        }
+        if let Some(v) = overrides.kpi_upkeep {
+            config.kpi_upkeep = v;
         }
         let invalid = |message: String| ConfigError::Invalid {
             path: overrides.config.clone().unwrap_or_default(),

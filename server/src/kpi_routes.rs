@@ -40,8 +40,8 @@ async fn kpi(
     let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let team = relay.team_kpi(&scope.team_id)?;
-        let offset = context(&team.rules, now).calendar.utc_offset_minutes;
+        let rules = crate::relay::kpi::team_rules(relay.storage().as_ref(), &scope.team_id)?;
+        let offset = context(&rules, now).calendar.utc_offset_minutes;
         let today = Date::of_instant(now, offset);
         let period = match query.period.as_deref() {
             None => Period::containing(PeriodKind::Month, today),
@@ -55,6 +55,8 @@ async fn kpi(
                 format!("period {period} has not begun (today is {today} team time)"),
             ));
         }
+        let (lo, hi) = period.span_ms(offset);
+        let team = relay.team_kpi(&scope.team_id, lo, hi)?;
         let board = board_of(&team, period, now);
         let payouts = board.payouts.as_ref().ok();
         let why_no_payout = board.payouts.as_ref().err();
@@ -106,14 +108,18 @@ async fn sandbox_route(
     let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let report = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let team = relay.team_kpi(&scope.team_id)?;
-        let book = team.rules.rule_book().ok().flatten().ok_or_else(|| {
+        let rules = crate::relay::kpi::team_rules(relay.storage().as_ref(), &scope.team_id)?;
+        let book = rules.rule_book().ok().flatten().ok_or_else(|| {
             ApiError::bad_request("no_rules", "the team has no incentive rules to compare with")
         })?;
-        let ctx = context(&team.rules, now);
-        let today = Date::of_instant(now, ctx.calendar.utc_offset_minutes);
+        let ctx = context(&rules, now);
+        let offset = ctx.calendar.utc_offset_minutes;
+        let today = Date::of_instant(now, offset);
         // The last `periods` complete periods: the one running now is not over.
         let periods = last_complete(candidate.period, today, body.periods)?;
+        let lo = periods.first().map_or(0, |p| p.span_ms(offset).0);
+        let hi = periods.last().map_or(0, |p| p.span_ms(offset).1);
+        let team = relay.team_kpi(&scope.team_id, lo, hi)?;
         let facts: Vec<_> =
             periods.iter().flat_map(|p| team.index.team(&ctx, *p)).map(|figures| figures.facts).collect();
         let report = sandbox(&book, &candidate, &facts, periods.len())

@@ -51,6 +51,9 @@ pub struct RelayLimits {
     pub max_change_bytes: usize,
     /// Requests merged into one storage transaction at most.
     pub max_batch_requests: usize,
+    /// Keep the KPI rows up to date in the writer's batch (docs/kpi.md); off only to measure
+    /// what the upkeep costs.
+    pub kpi_upkeep: bool,
 }
 
 impl Default for RelayLimits {
@@ -60,6 +63,7 @@ impl Default for RelayLimits {
             max_response_bytes: 8 * 1024 * 1024,
             max_change_bytes: 1024 * 1024,
             max_batch_requests: 128,
+            kpi_upkeep: true,
         }
     }
 }
@@ -184,6 +188,12 @@ struct RepairJob {
     reply: oneshot::Sender<Result<RepairReport, RelayError>>,
 }
 
+/// A team's KPI rows to rebuild from its documents.
+struct KpiRebuildJob {
+    team_id: String,
+    reply: oneshot::Sender<Result<u64, RelayError>>,
+}
+
 /// A weekly brief to store and deliver, unless its key was raised already.
 struct BriefJob {
     row: AlertRow,
@@ -198,6 +208,7 @@ enum Job {
     Transfer(TransferJob),
     Repair(RepairJob),
     Brief(BriefJob),
+    KpiRebuild(KpiRebuildJob),
 }
 
 /// What a job came to, before the batch commits.
@@ -222,7 +233,6 @@ pub struct Relay {
     writer: mpsc::Sender<Job>,
     limits: RelayLimits,
     metrics: Arc<Metrics>,
-    kpi: Arc<kpi::KpiCache>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -264,7 +274,7 @@ impl Relay {
         std::thread::Builder::new().name("relay-writer".into()).spawn(move || {
             Writer::new(thread_storage, thread_limits, thread_metrics, actor, clock).run(jobs)
         })?;
-        Ok(Relay { storage, writer, limits, metrics, kpi: Default::default() })
+        Ok(Relay { storage, writer, limits, metrics })
     }
 
     /// The storage behind the engine.
@@ -352,10 +362,23 @@ impl Relay {
         Ok(written)
     }
 
-    /// A team's KPI inputs (rules and rows), cached while its log has not moved (blocking: call
-    /// it from `spawn_blocking`).
-    pub fn team_kpi(&self, team_id: &str) -> Result<Arc<kpi::TeamKpi>, RelayError> {
-        Ok(self.kpi.team(self.storage.as_ref(), team_id)?)
+    /// A team's KPI inputs for periods within `[lo, hi)`, from the rows the writer keeps; the
+    /// first time a team is asked about (a relay upgraded with documents and no rows), its rows are
+    /// rebuilt from its documents in the writer first. Blocking: call it from `spawn_blocking`.
+    pub fn team_kpi(&self, team_id: &str, lo: i64, hi: i64) -> Result<kpi::TeamKpi, RelayError> {
+        if !self.storage.kpi_team_rebuilt(team_id)? {
+            self.rebuild_kpi_blocking(team_id)?;
+        }
+        Ok(kpi::team_from_rows(self.storage.as_ref(), team_id, lo, hi)?)
+    }
+
+    /// Rebuilds a team's KPI rows from its documents, in the writer (blocking).
+    pub fn rebuild_kpi_blocking(&self, team_id: &str) -> Result<u64, RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .blocking_send(Job::KpiRebuild(KpiRebuildJob { team_id: team_id.to_owned(), reply }))
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.blocking_recv().map_err(|_| RelayError::Unavailable)?
     }
 
     /// The alerts raised for a team, newest first, as push payloads.
@@ -587,6 +610,14 @@ struct Batch {
     new_customers: HashMap<DocId, String>,
     /// Which customer the follow-ups and lead cards touched in this batch are about.
     document_customers: Vec<(DocId, String, Option<DocId>)>,
+    /// KPI rows of the records this batch touched (docs/kpi.md).
+    kpi_rows: Vec<crate::storage::KpiRowWrite>,
+    /// `(slip, visit)` of the slips this batch touched.
+    kpi_slips: Vec<(DocId, DocId)>,
+    /// Records the scheduler read already, for their KPI rows.
+    kpi_read: HashMap<DocId, kpi::Source>,
+    /// Each device's user in this batch (`None`: not a user of the team).
+    kpi_users: HashMap<[u8; 16], Option<String>>,
 }
 
 impl Batch {
@@ -658,11 +689,18 @@ impl Writer {
     fn process(&mut self, jobs: Vec<Job>) {
         // A log repair is an admin's rare, long job with its own transaction: it runs alone.
         let (repairs, jobs): (Vec<Job>, Vec<Job>) =
-            jobs.into_iter().partition(|j| matches!(j, Job::Repair(_)));
+            jobs.into_iter().partition(|j| matches!(j, Job::Repair(_) | Job::KpiRebuild(_)));
         for job in repairs {
-            if let Job::Repair(repair) = job {
-                let result = self.repair_team_log(&repair.team_id).map_err(RelayError::Storage);
-                let _ = repair.reply.send(result);
+            match job {
+                Job::Repair(repair) => {
+                    let result = self.repair_team_log(&repair.team_id).map_err(RelayError::Storage);
+                    let _ = repair.reply.send(result);
+                }
+                Job::KpiRebuild(rebuild) => {
+                    let result = self.rebuild_kpi(&rebuild.team_id).map_err(RelayError::Storage);
+                    let _ = rebuild.reply.send(result);
+                }
+                _ => {}
             }
         }
         if jobs.is_empty() {
@@ -686,7 +724,9 @@ impl Writer {
                     self.transfer(&t.scope, &t.from, &t.to, &mut batch).map(Outcome::Transferred)
                 }
                 Job::Brief(b) => self.brief(&b.row, &mut batch).map(Outcome::Briefed),
-                Job::Repair(_) => unreachable!("repairs are taken out of the batch above"),
+                Job::Repair(_) | Job::KpiRebuild(_) => {
+                    unreachable!("repairs are taken out of the batch above")
+                }
             };
             match outcome {
                 Ok(outcome) => outcomes.push(outcome),
@@ -704,6 +744,7 @@ impl Writer {
                 .own_touched(&mut batch)
                 .and_then(|()| self.schedule_touched(&mut batch))
                 .and_then(|()| self.resolve_identities(&mut batch))
+                .and_then(|()| self.kpi_touched(&mut batch))
                 .and_then(|()| self.commit(&batch)),
         };
         match result {
@@ -756,7 +797,7 @@ impl Writer {
                         Job::Brief(b) => {
                             let _ = b.reply.send(Err(error()));
                         }
-                        Job::Repair(_) => {}
+                        Job::Repair(_) | Job::KpiRebuild(_) => {}
                     }
                 }
             }
@@ -804,6 +845,8 @@ impl Writer {
             alerts: &batch.alerts,
             owners: &batch.owner_writes,
             document_customers: &batch.document_customers,
+            kpi_rows: &batch.kpi_rows,
+            kpi_slips: &batch.kpi_slips,
         };
         self.storage.commit_batch(write, SystemClock.now_ms())?;
         self.cache.trim();

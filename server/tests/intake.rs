@@ -325,6 +325,8 @@ async fn a_damaged_entry_an_older_relay_stored_is_quarantined_by_phones_and_remo
                 alerts: &[],
                 owners: &[],
                 document_customers: &[],
+                kpi_rows: &[],
+                kpi_slips: &[],
             },
             1,
         )

@@ -313,6 +313,10 @@ async fn team_with_rules(w: &World) -> (Phone, Phone, Phone) {
 async fn the_relay_gives_the_phones_figures_and_payout_for_the_same_records() {
     let w = world();
     let (_admin, rep, supervisor) = team_with_rules(&w).await;
+    // Asked about before any record: the team's rows are rebuilt (from no document), and from
+    // then on the writer keeps them as changes arrive.
+    let (status, empty) = w.call(&supervisor.token, "GET", "/v1/kpi?period=2008-10", None).await;
+    assert_eq!((status, empty["reps"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{empty}");
     record_october(&rep);
     let october: Period = "2008-10".parse().unwrap();
     let as_of = NOW + 30 * 86_400_000;
@@ -351,6 +355,8 @@ async fn the_relay_gives_the_phones_figures_and_payout_for_the_same_records() {
     assert_eq!(status, StatusCode::OK, "{table}");
     assert_eq!(table["reps"].as_array().unwrap().len(), 1);
     assert_eq!(table["payouts"][0]["payout_fen"], 114_000);
+    // The rows the writer kept give what the documents give (the repair path) and the phone.
+    assert_eq!(table["reps"][0], serde_json::to_value(&board.reps[0]).unwrap());
 
     // Asked again with nothing new, the relay reuses what it read; a pushed follow-up moves the
     // team's log and the next answer counts it.

@@ -178,7 +178,32 @@ pub fn ingest(changes: Vec<DocumentBytes>, per_request: u32, work: &Path) -> Res
         })
         .collect();
     let storage = Arc::new(SqliteStorage::open(&data)?);
-    let relay = Relay::start(storage, RelayLimits::default(), Arc::new(crate::metrics::Metrics::default()))?;
+    // Each rep's device is enrolled, as a phone's would be: the KPI rows count its visits for
+    // its user.
+    let codes: Vec<String> = team["users"]
+        .as_array()
+        .context("users")?
+        .iter()
+        .filter_map(|u| u["code"].as_str().map(str::to_owned))
+        .collect();
+    for (i, code) in codes.iter().enumerate() {
+        let device = fixed_id(3, i as u32);
+        crate::storage::RelayStorage::enroll_device(
+            storage.as_ref(),
+            crate::auth::secret_hash(code),
+            device,
+            [i as u8 + 1; 32],
+            "guard",
+            crate::auth::secret_hash(&format!("guard token {i}")),
+            AT,
+        )?;
+    }
+    // `FIELDSYNC_KPI_UPKEEP=false` measures the same scenario without the KPI upkeep.
+    let limits = RelayLimits {
+        kpi_upkeep: std::env::var("FIELDSYNC_KPI_UPKEEP").map_or(true, |v| v != "false"),
+        ..RelayLimits::default()
+    };
+    let relay = Relay::start(storage, limits, Arc::new(crate::metrics::Metrics::default()))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let accepted = runtime.block_on(async {
         let mut cursors = vec![Vec::new(); scopes.len()];

@@ -9,19 +9,18 @@
 //! A document that does not read as its kind is left out, as the phones leave it out.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 use automerge::Automerge;
 use fieldsync_core::DocId;
 use fieldsync_core::kpi::{
-    Aggregate, ByRep, Date, KpiContext, KpiIndex, KpiRecords, Metric, Period, PeriodKind, RepFigures,
-    RuleBook, brief, team_aggregates, weekly_brief,
+    ActivityRow, Aggregate, ByRep, CustomerRow, Date, DealRow, KpiContext, KpiIndex, KpiRecords, Metric,
+    Period, PeriodKind, RepFigures, RuleBook, VisitRow, brief, team_aggregates, weekly_brief,
 };
 use fieldsync_core::model::{
     Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, read_record,
 };
 
-use crate::storage::{AlertRow, RelayStorage, StorageError};
+use crate::storage::{AlertRow, KpiRowWrite, RelayStorage, StorageError};
 
 /// The team's rules as the KPIs read them: its rules document when it reads and validates, the
 /// defaults otherwise (as on the phones).
@@ -97,8 +96,7 @@ pub fn team_records(storage: &dyn RelayStorage, team_id: &str) -> Result<KpiReco
     Ok(records)
 }
 
-/// A team's KPI inputs as last computed: its rules and its records made into rows (each visit
-/// classified, each slip verified), with the team's log position they were read at.
+/// A team's KPI inputs: its rules and its rows (each visit's verdict made when it was written).
 #[derive(Debug)]
 pub struct TeamKpi {
     /// The team's rules in force.
@@ -107,58 +105,35 @@ pub struct TeamKpi {
     pub index: KpiIndex,
 }
 
-/// Teams' [`TeamKpi`], reused while a team's log has not moved: a supervisor who opens the table
-/// again, or another rep of the team, reads no document. A pushed change (or a rules change, a
-/// merge, an ownership write: all are log entries) moves the log head and the next query reads
-/// the team again. At most [`KpiCache::TEAMS`] teams are kept, the most recently used.
-#[derive(Debug, Default)]
-pub struct KpiCache {
-    teams: Mutex<Vec<(String, u64, Arc<TeamKpi>)>>,
-    /// Held while a team's documents are read: one scan at a time on the relay, and requests
-    /// that arrive meanwhile take its result instead of scanning again.
-    reading: Mutex<()>,
+/// The team's inputs from its documents: the repair path (every document read and made into
+/// rows, every slip verified).
+pub fn team_from_documents(storage: &dyn RelayStorage, team_id: &str) -> Result<TeamKpi, StorageError> {
+    let rules = team_rules(storage, team_id)?;
+    let records = team_records(storage, team_id)?;
+    Ok(TeamKpi { rules, index: KpiIndex::new(&records) })
 }
 
-impl KpiCache {
-    /// Teams kept.
-    pub const TEAMS: usize = 4;
-
-    /// The team's KPI inputs, read from its documents unless the cached ones are current.
-    pub fn team(&self, storage: &dyn RelayStorage, team_id: &str) -> Result<Arc<TeamKpi>, StorageError> {
-        if let Some(hit) = self.current(storage, team_id)? {
-            return Ok(hit);
+/// The team's inputs from its KPI rows that a period within `[lo, hi)` may count, and every deal:
+/// an indexed read of those rows, no document loaded. The rows must have been rebuilt for the
+/// team ([`RelayStorage::kpi_team_rebuilt`]); the writer keeps them after that.
+pub fn team_from_rows(
+    storage: &dyn RelayStorage,
+    team_id: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<TeamKpi, StorageError> {
+    let rules = team_rules(storage, team_id)?;
+    let mut by_rep: BTreeMap<String, fieldsync_core::kpi::RepRows> = BTreeMap::new();
+    for (rep, text) in storage.kpi_rows(team_id, lo, hi)? {
+        match serde_json::from_str::<fieldsync_core::kpi::KpiRow>(&text) {
+            Ok(row) => by_rep.entry(rep).or_default().push(row),
+            // Written by this relay: a row that does not read is a bug, and a rebuild fixes it.
+            Err(e) => {
+                tracing::error!(team_id, error = %e, "a KPI row does not read; rebuild the team's rows")
+            }
         }
-        let _reading = self.reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(hit) = self.current(storage, team_id)? {
-            return Ok(hit);
-        }
-        let head = storage.head_seq(team_id)?;
-        let rules = team_rules(storage, team_id)?;
-        let records = team_records(storage, team_id)?;
-        let fresh = Arc::new(TeamKpi { rules, index: KpiIndex::new(&records) });
-        let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        teams.retain(|(t, _, _)| t != team_id);
-        teams.push((team_id.to_owned(), head, fresh.clone()));
-        if teams.len() > Self::TEAMS {
-            teams.remove(0);
-        }
-        Ok(fresh)
     }
-
-    /// The cached inputs of `team_id` if its log has not moved since they were read.
-    fn current(
-        &self,
-        storage: &dyn RelayStorage,
-        team_id: &str,
-    ) -> Result<Option<Arc<TeamKpi>>, StorageError> {
-        let head = storage.head_seq(team_id)?;
-        let mut teams = self.teams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(at) = teams.iter().position(|(t, h, _)| t == team_id && *h == head) else { return Ok(None) };
-        let hit = teams.remove(at);
-        let found = hit.2.clone();
-        teams.push(hit);
-        Ok(Some(found))
-    }
+    Ok(TeamKpi { rules, index: KpiIndex::from_rows(by_rep) })
 }
 
 /// A team's figures for one period: every rep's, the team's mean and median, and each rep's
@@ -195,8 +170,7 @@ pub fn team_board(
     period: Period,
     now: i64,
 ) -> Result<TeamBoard, StorageError> {
-    let team = KpiCache::default().team(storage, team_id)?;
-    Ok(board_of(&team, period, now))
+    Ok(board_of(&team_from_documents(storage, team_id)?, period, now))
 }
 
 /// The key of a team's brief for `week`: an alert key, unique, so a week's brief is written once.
@@ -263,4 +237,226 @@ pub fn rule_book(rules: &TeamRules) -> Option<RuleBook> {
 /// The record in `doc` when it reads as `R` and carries the id it is stored under.
 fn read<R: Record>(doc: &Automerge, id: DocId) -> Option<R> {
     read_record::<R>(doc).ok().filter(|r| r.id() == id)
+}
+
+// ---------------------------------------------------------------- upkeep in the writer's batch
+
+/// What the scheduler already read of a document the batch touched.
+#[derive(Debug)]
+pub(super) enum Source {
+    /// Its row is in the batch already.
+    Done,
+    /// A visit, whose row waits for its slips.
+    Visit(Box<Visit>),
+}
+
+fn row_write(
+    id: DocId,
+    team: &str,
+    rep: Option<String>,
+    (lo, hi): (i64, i64),
+    row: &fieldsync_core::kpi::KpiRow,
+) -> KpiRowWrite {
+    KpiRowWrite {
+        doc_id: id,
+        team_id: team.to_owned(),
+        rep,
+        lo,
+        hi,
+        is_deal: matches!(row, fieldsync_core::kpi::KpiRow::Deal(_)),
+        row: serde_json::to_string(row).expect("a KPI row serialises"),
+    }
+}
+
+/// A deal's row, for `rep` (the deal's owner resolved to a user of the team).
+pub(super) fn deal_row(id: DocId, team: &str, rep: Option<String>, deal: &Opportunity) -> KpiRowWrite {
+    let row = DealRow::of(deal);
+    let at = row.created_at;
+    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Deal(row))
+}
+
+/// A follow-up's row.
+pub(super) fn activity_row(id: DocId, team: &str, rep: Option<String>, activity: &Activity) -> KpiRowWrite {
+    let row = ActivityRow::of(activity);
+    row_write(id, team, rep, row.span(), &fieldsync_core::kpi::KpiRow::Activity(row))
+}
+
+fn customer_row(id: DocId, team: &str, rep: Option<String>, customer: &Customer) -> KpiRowWrite {
+    let row = CustomerRow::of(customer);
+    let at = row.created_at;
+    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Customer(row))
+}
+
+fn visit_row(
+    id: DocId,
+    team: &str,
+    rep: Option<String>,
+    visit: &Visit,
+    slips: &[&ServiceSlip],
+) -> KpiRowWrite {
+    let row = VisitRow::of(visit, slips);
+    let at = row.at();
+    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Visit(row))
+}
+
+/// Every row of a team's records with the slip → visit links: the rebuild from documents.
+pub fn rows_of(team: &str, records: &KpiRecords) -> (Vec<KpiRowWrite>, Vec<(DocId, DocId)>) {
+    let mut slips_by_visit: HashMap<DocId, Vec<&ServiceSlip>> = HashMap::new();
+    for slip in &records.slips {
+        slips_by_visit.entry(slip.visit_id).or_default().push(slip);
+    }
+    let mut rows = Vec::new();
+    for v in &records.visits {
+        let slips = slips_by_visit.get(&v.record.id).map(Vec::as_slice).unwrap_or(&[]);
+        rows.push(visit_row(v.record.id, team, Some(v.rep.clone()), &v.record, slips));
+    }
+    for a in &records.activities {
+        rows.push(activity_row(a.record.id, team, Some(a.rep.clone()), &a.record));
+    }
+    for d in &records.deals {
+        rows.push(deal_row(d.id, team, Some(d.owner.clone()), d));
+    }
+    for c in &records.customers {
+        rows.push(customer_row(c.record.id, team, Some(c.rep.clone()), &c.record));
+    }
+    let links = records.slips.iter().map(|s| (s.id, s.visit_id)).collect();
+    (rows, links)
+}
+
+fn storage_error(verdict: super::Verdict) -> StorageError {
+    match verdict {
+        super::Verdict::Storage(e) => e,
+        super::Verdict::Reject(_, m) => StorageError::Backend(m),
+    }
+}
+
+impl super::Writer {
+    /// Rebuilds a team's KPI rows from its stored documents (between batches, so storage holds
+    /// every committed change); returns how many rows were written.
+    pub(super) fn rebuild_kpi(&mut self, team_id: &str) -> Result<u64, StorageError> {
+        let records = team_records(self.storage.as_ref(), team_id)?;
+        let (rows, links) = rows_of(team_id, &records);
+        self.storage.kpi_rebuild(
+            team_id,
+            &rows,
+            &links,
+            fieldsync_core::Clock::now_ms(&fieldsync_core::SystemClock),
+        )?;
+        Ok(rows.len() as u64)
+    }
+
+    /// The user of `team` whose device is `device`, once per batch.
+    pub(super) fn kpi_user(
+        &self,
+        team: &str,
+        device: [u8; 16],
+        batch: &mut super::Batch,
+    ) -> Result<Option<String>, StorageError> {
+        if let Some(known) = batch.kpi_users.get(&device) {
+            return Ok(known.clone());
+        }
+        let user = self.storage.device_user(team, device)?;
+        batch.kpi_users.insert(device, user.clone());
+        Ok(user)
+    }
+
+    /// The KPI rows of the visits, follow-ups, deals, customers and slips this batch touched,
+    /// for the batch's commit: a pushed change touches its record's row only (and a slip its
+    /// visit's), never a scan. Rows the scheduler made already are not made again.
+    pub(super) fn kpi_touched(&mut self, batch: &mut super::Batch) -> Result<(), StorageError> {
+        if !self.limits.kpi_upkeep {
+            return Ok(());
+        }
+        let mut visits: Vec<DocId> = Vec::new();
+        for id in batch.touched.clone() {
+            if matches!(batch.kpi_read.get(&id), Some(Source::Done)) {
+                continue;
+            }
+            let Some(cached) = self.cache.get(&id) else { continue };
+            let (kind, team) = (cached.kind, cached.team_id.clone());
+            match kind {
+                RecordKind::Visit => visits.push(id),
+                RecordKind::ServiceSlip => {
+                    if let Ok(slip) = read_record::<ServiceSlip>(&cached.doc) {
+                        batch.kpi_slips.push((id, slip.visit_id));
+                        visits.push(slip.visit_id);
+                    }
+                }
+                RecordKind::Customer => {
+                    if let Ok(customer) = read_record::<Customer>(&cached.doc) {
+                        let rep = self.kpi_user(&team, *customer.provenance.created_by.as_bytes(), batch)?;
+                        batch.kpi_rows.push(customer_row(id, &team, rep, &customer));
+                    }
+                }
+                RecordKind::Activity => {
+                    if let Ok(activity) = read_record::<Activity>(&cached.doc) {
+                        let rep = self.kpi_user(&team, *activity.provenance.created_by.as_bytes(), batch)?;
+                        batch.kpi_rows.push(activity_row(id, &team, rep, &activity));
+                    }
+                }
+                RecordKind::Opportunity => {
+                    if let Ok(deal) = read_record::<Opportunity>(&cached.doc) {
+                        let rep = self.storage.deal_rep(
+                            &team,
+                            &deal.owner,
+                            *deal.provenance.created_by.as_bytes(),
+                        )?;
+                        batch.kpi_rows.push(deal_row(id, &team, rep, &deal));
+                    }
+                }
+                _ => {}
+            }
+        }
+        visits.sort_unstable();
+        visits.dedup();
+        // One query for the stored slips of every visit of the batch.
+        let mut stored_slips: HashMap<DocId, Vec<DocId>> = HashMap::new();
+        if !visits.is_empty() {
+            for (slip, visit) in self.storage.kpi_slips_for(&visits)? {
+                stored_slips.entry(visit).or_default().push(slip);
+            }
+        }
+        for id in visits {
+            let visit = match batch.kpi_read.remove(&id) {
+                Some(Source::Visit(visit)) => *visit,
+                _ => {
+                    // A slip's visit not in this batch: it may be unknown yet (its row comes with it).
+                    match self.document_meta(id) {
+                        Ok(Some(meta)) if meta.kind == RecordKind::Visit => {}
+                        Ok(_) => continue,
+                        Err(super::Verdict::Reject(..)) => continue,
+                        Err(e) => return Err(storage_error(e)),
+                    }
+                    let Some(cached) = self.cache.get(&id) else { continue };
+                    let Ok(visit) = read_record::<Visit>(&cached.doc) else { continue };
+                    visit
+                }
+            };
+            let team = match self.cache.get(&id) {
+                Some(cached) => cached.team_id.clone(),
+                None => continue,
+            };
+            let mut slip_ids = stored_slips.remove(&id).unwrap_or_default();
+            slip_ids.extend(batch.kpi_slips.iter().filter(|(_, v)| *v == id).map(|(s, _)| *s));
+            slip_ids.sort_unstable();
+            slip_ids.dedup();
+            let mut slips = Vec::with_capacity(slip_ids.len());
+            for slip_id in slip_ids {
+                match self.document_meta(slip_id) {
+                    Ok(Some(meta)) if meta.kind == RecordKind::ServiceSlip => {}
+                    Ok(_) | Err(super::Verdict::Reject(..)) => continue,
+                    Err(e) => return Err(storage_error(e)),
+                }
+                if let Some(cached) = self.cache.get(&slip_id)
+                    && let Ok(slip) = read_record::<ServiceSlip>(&cached.doc)
+                {
+                    slips.push(slip);
+                }
+            }
+            let refs: Vec<&ServiceSlip> = slips.iter().collect();
+            let rep = self.kpi_user(&team, *visit.provenance.created_by.as_bytes(), batch)?;
+            batch.kpi_rows.push(visit_row(id, &team, rep, &visit, &refs));
+        }
+        Ok(())
+    }
 }

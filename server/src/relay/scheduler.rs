@@ -60,6 +60,11 @@ impl Writer {
                     }
                     let rep =
                         self.storage.deal_rep(&team, &deal.owner, *deal.provenance.created_by.as_bytes())?;
+                    if self.limits.kpi_upkeep {
+                        let row = super::kpi::deal_row(id, &team, rep.clone(), &deal);
+                        batch.kpi_rows.push(row);
+                        batch.kpi_read.insert(id, super::kpi::Source::Done);
+                    }
                     batch.schedule.push(ScheduleWrite::Deal(ScheduleRow {
                         doc_id: id,
                         team_id: team,
@@ -87,6 +92,9 @@ impl Writer {
                         // Checked in on site: an effective follow-up for the pool rule.
                         self.note_follow_up(visit.customer_id, &team, at, false, batch)?;
                     }
+                    if self.limits.kpi_upkeep {
+                        batch.kpi_read.insert(id, super::kpi::Source::Visit(Box::new(visit)));
+                    }
                 }
                 RecordKind::Activity => {
                     let Ok(activity) = fieldsync_core::model::read_record::<Activity>(&cached.doc) else {
@@ -99,6 +107,11 @@ impl Writer {
                     if activity.has_summary() {
                         // What was said: an effective follow-up for the pool rule.
                         self.note_follow_up(activity.customer_id, &team, activity.at, false, batch)?;
+                    }
+                    if self.limits.kpi_upkeep {
+                        let rep = self.kpi_user(&team, *activity.provenance.created_by.as_bytes(), batch)?;
+                        batch.kpi_rows.push(super::kpi::activity_row(id, &team, rep, &activity));
+                        batch.kpi_read.insert(id, super::kpi::Source::Done);
                     }
                     // It names a contact and a number: reps see it with its customer's record.
                     batch.document_customers.push((id, team, Some(activity.customer_id)));

@@ -203,6 +203,29 @@ pub struct BatchWrite<'a> {
     /// Which customer follow-ups and lead cards are about, replacing the stored rows:
     /// `(document, team, customer)`; `None` removes the row (a card no longer linked).
     pub document_customers: &'a [(DocId, String, Option<DocId>)],
+    /// KPI rows of the visits, follow-ups, deals and customers the batch touched.
+    pub kpi_rows: &'a [KpiRowWrite],
+    /// Slips the batch touched, with the visit each is for: `(slip, visit)`.
+    pub kpi_slips: &'a [(DocId, DocId)],
+}
+
+/// One record's KPI row as the relay keeps it (docs/kpi.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiRowWrite {
+    /// The record's document.
+    pub doc_id: DocId,
+    /// Its team.
+    pub team_id: String,
+    /// The rep it counts for; `None` removes the row (no user of the team made it).
+    pub rep: Option<String>,
+    /// The time span a period must touch for it to count.
+    pub lo: i64,
+    /// See `lo`.
+    pub hi: i64,
+    /// A deal: read for every period.
+    pub is_deal: bool,
+    /// The row, `fieldsync_core::kpi::KpiRow` as JSON.
+    pub row: String,
 }
 
 /// A customer's owner as the relay keeps it (one row per customer it has assigned; see
@@ -509,6 +532,21 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn team_tenant(&self, team_id: &str) -> StorageResult<Option<String>>;
     /// Every team's id, in order.
     fn teams(&self) -> StorageResult<Vec<String>>;
+    /// `(rep, row JSON)` of a team's KPI rows a period within `[lo, hi)` may count, and its deals.
+    fn kpi_rows(&self, team_id: &str, lo: i64, hi: i64) -> StorageResult<Vec<(String, String)>>;
+    /// `(slip, visit)` of the slips known to be for any of `visits`.
+    fn kpi_slips_for(&self, visits: &[DocId]) -> StorageResult<Vec<(DocId, DocId)>>;
+    /// Whether a team's KPI rows were rebuilt from its documents (after which the writer keeps
+    /// them).
+    fn kpi_team_rebuilt(&self, team_id: &str) -> StorageResult<bool>;
+    /// Replaces a team's KPI rows with `rows` in one transaction and marks it rebuilt.
+    fn kpi_rebuild(
+        &self,
+        team_id: &str,
+        rows: &[KpiRowWrite],
+        slips: &[(DocId, DocId)],
+        now: i64,
+    ) -> StorageResult<()>;
     /// Up to `limit` deals whose `next_due_at` is at or before `now`, earliest first.
     fn due_deals(&self, now: i64, limit: u32) -> StorageResult<Vec<ScheduleRow>>;
     /// The latest visit start recorded for a deal.

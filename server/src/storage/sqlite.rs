@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate,
-    MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleRow, ScheduleWrite,
-    SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, UserInfo,
+    KpiRowWrite, MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleRow,
+    ScheduleWrite, SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, UserInfo,
 };
 
 mod push;
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_push_address_owner.sql"),
     include_str!("../../migrations/0007_ownership.sql"),
     include_str!("../../migrations/0008_document_customer.sql"),
+    include_str!("../../migrations/0009_kpi_rows.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
@@ -81,6 +82,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// Writes KPI rows (a row without a rep removes the document's row) and slip → visit links.
+fn write_kpi_rows(tx: &Connection, rows: &[KpiRowWrite], slips: &[(DocId, DocId)]) -> StorageResult<()> {
+    for r in rows {
+        match &r.rep {
+            Some(rep) => tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO kpi_rows (doc_id, team_id, rep, lo, hi, is_deal, row)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![&r.doc_id.as_bytes()[..], r.team_id, rep, r.lo, r.hi, r.is_deal, r.row])?,
+            None => tx
+                .prepare_cached("DELETE FROM kpi_rows WHERE doc_id = ?1")?
+                .execute([&r.doc_id.as_bytes()[..]])?,
+        };
+    }
+    for (slip, visit) in slips {
+        tx.prepare_cached("INSERT OR REPLACE INTO kpi_slips (slip_id, visit_id) VALUES (?1, ?2)")?
+            .execute(params![&slip.as_bytes()[..], &visit.as_bytes()[..]])?;
+    }
+    Ok(())
 }
 
 fn doc_id_of(bytes: Vec<u8>) -> StorageResult<DocId> {
@@ -486,6 +509,8 @@ impl RelayStorage for SqliteStorage {
             alerts,
             owners,
             document_customers,
+            kpi_rows,
+            kpi_slips,
         } = batch;
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
@@ -598,6 +623,7 @@ impl RelayStorage for SqliteStorage {
             for write in owners {
                 write_owner(tx, write)?;
             }
+            write_kpi_rows(tx, kpi_rows, kpi_slips)?;
             for (doc_id, team_id, customer_id) in document_customers {
                 match customer_id {
                     Some(customer_id) => tx
@@ -778,6 +804,62 @@ impl RelayStorage for SqliteStorage {
                 .prepare_cached("SELECT tenant_id FROM teams WHERE team_id = ?1")?
                 .query_row([team_id], |r| r.get(0))
                 .optional()?)
+        })
+    }
+
+    fn kpi_rows(&self, team_id: &str, lo: i64, hi: i64) -> StorageResult<Vec<(String, String)>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT rep, row FROM kpi_rows WHERE team_id = ?1 AND (is_deal = 1 OR (hi >= ?2 AND lo < ?3))",
+                )?
+                .query_map(params![team_id, lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn kpi_slips_for(&self, visits: &[DocId]) -> StorageResult<Vec<(DocId, DocId)>> {
+        self.read(|conn| {
+            let mut links = Vec::new();
+            for chunk in visits.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT slip_id, visit_id FROM kpi_slips WHERE visit_id IN ({marks})");
+                let keys: Vec<&[u8]> = chunk.iter().map(|v| &v.as_bytes()[..]).collect();
+                let rows: Vec<(Vec<u8>, Vec<u8>)> = conn
+                    .prepare_cached(&sql)?
+                    .query_map(rusqlite::params_from_iter(keys), |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (slip, visit) in rows {
+                    links.push((doc_id_of(slip)?, doc_id_of(visit)?));
+                }
+            }
+            Ok(links)
+        })
+    }
+
+    fn kpi_team_rebuilt(&self, team_id: &str) -> StorageResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM kpi_teams WHERE team_id = ?1")?
+                .query_row([team_id], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn kpi_rebuild(
+        &self,
+        team_id: &str,
+        rows: &[KpiRowWrite],
+        slips: &[(DocId, DocId)],
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM kpi_rows WHERE team_id = ?1")?.execute([team_id])?;
+            write_kpi_rows(tx, rows, slips)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO kpi_teams (team_id, rebuilt_at) VALUES (?1, ?2)")?
+                .execute(params![team_id, now])?;
+            Ok(())
         })
     }
 
