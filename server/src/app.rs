@@ -174,11 +174,8 @@ async fn alerts(
     let alerts = tokio::task::spawn_blocking(move || relay.team_alerts(&team, 500))
         .await
         .map_err(ApiError::internal)??;
-    let alerts: Vec<serde_json::Value> = alerts
-        .into_iter()
-        .filter_map(|(_, payload)| serde_json::from_slice::<serde_json::Value>(&payload).ok())
-        .filter(|p| p.get("type").and_then(|t| t.as_str()) != Some(fieldsync_core::kpi::brief::BRIEF_TYPE))
-        .collect();
+    let alerts: Vec<serde_json::Value> =
+        alerts.into_iter().filter_map(|(_, payload)| serde_json::from_slice(&payload).ok()).collect();
     Ok(Json(json!({ "alerts": alerts })))
 }
 
@@ -190,10 +187,10 @@ async fn briefs(
     supervisor_only(&scope, "weekly briefs")?;
     let relay = state.relay.clone();
     let team = scope.team_id.clone();
-    let alerts = tokio::task::spawn_blocking(move || relay.team_alerts(&team, 500))
+    let briefs = tokio::task::spawn_blocking(move || relay.team_briefs(&team, 500))
         .await
         .map_err(ApiError::internal)??;
-    let briefs: Vec<serde_json::Value> = alerts
+    let briefs: Vec<serde_json::Value> = briefs
         .into_iter()
         .filter_map(|(_, payload)| fieldsync_core::kpi::brief::decode(&payload).ok())
         .filter_map(|b| serde_json::to_value(b).ok())

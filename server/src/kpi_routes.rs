@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::app::{AppState, supervisor_only};
 use crate::auth::Device;
 use crate::error::ApiError;
-use crate::relay::kpi::{board_of, context};
+use crate::relay::kpi::{TeamKpi, board_of, context, team_rules};
 use crate::storage::Role;
 
 /// The KPI routes.
@@ -40,7 +40,7 @@ async fn kpi(
     let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let rules = crate::relay::kpi::team_rules(relay.storage().as_ref(), &scope.team_id)?;
+        let rules = team_rules(relay.storage().as_ref(), &scope.team_id)?;
         let offset = context(&rules, now).calendar.utc_offset_minutes;
         let today = Date::of_instant(now, offset);
         let period = match query.period.as_deref() {
@@ -56,7 +56,7 @@ async fn kpi(
             ));
         }
         let (lo, hi) = period.span_ms(offset);
-        let team = relay.team_kpi(&scope.team_id, lo, hi)?;
+        let team = TeamKpi { index: relay.team_rows(&scope.team_id, lo, hi)?, rules };
         let board = board_of(&team, period, now);
         let payouts = board.payouts.as_ref().ok();
         let why_no_payout = board.payouts.as_ref().err();
@@ -108,7 +108,7 @@ async fn sandbox_route(
     let relay = state.relay.clone();
     let now = SystemClock.now_ms();
     let report = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let rules = crate::relay::kpi::team_rules(relay.storage().as_ref(), &scope.team_id)?;
+        let rules = team_rules(relay.storage().as_ref(), &scope.team_id)?;
         let book = rules.rule_book().ok().flatten().ok_or_else(|| {
             ApiError::bad_request("no_rules", "the team has no incentive rules to compare with")
         })?;
@@ -119,9 +119,9 @@ async fn sandbox_route(
         let periods = last_complete(candidate.period, today, body.periods)?;
         let lo = periods.first().map_or(0, |p| p.span_ms(offset).0);
         let hi = periods.last().map_or(0, |p| p.span_ms(offset).1);
-        let team = relay.team_kpi(&scope.team_id, lo, hi)?;
+        let index = relay.team_rows(&scope.team_id, lo, hi)?;
         let facts: Vec<_> =
-            periods.iter().flat_map(|p| team.index.team(&ctx, *p)).map(|figures| figures.facts).collect();
+            periods.iter().flat_map(|p| index.team(&ctx, *p)).map(|figures| figures.facts).collect();
         let report = sandbox(&book, &candidate, &facts, periods.len())
             .map_err(|e| ApiError::bad_request("bad_sandbox", e.to_string()))?;
         serde_json::to_value(&report).map_err(ApiError::internal)

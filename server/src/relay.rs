@@ -362,14 +362,19 @@ impl Relay {
         Ok(written)
     }
 
-    /// A team's KPI inputs for periods within `[lo, hi)`, from the rows the writer keeps; the
+    /// A team's KPI rows for periods within `[lo, hi)`, as the writer keeps them; the
     /// first time a team is asked about (a relay upgraded with documents and no rows), its rows are
     /// rebuilt from its documents in the writer first. Blocking: call it from `spawn_blocking`.
-    pub fn team_kpi(&self, team_id: &str, lo: i64, hi: i64) -> Result<kpi::TeamKpi, RelayError> {
+    pub fn team_rows(
+        &self,
+        team_id: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<fieldsync_core::kpi::KpiIndex, RelayError> {
         if !self.storage.kpi_team_rebuilt(team_id)? {
             self.rebuild_kpi_blocking(team_id)?;
         }
-        Ok(kpi::team_from_rows(self.storage.as_ref(), team_id, lo, hi)?)
+        Ok(kpi::team_rows(self.storage.as_ref(), team_id, lo, hi)?)
     }
 
     /// Rebuilds a team's KPI rows from its documents, in the writer (blocking).
@@ -381,9 +386,14 @@ impl Relay {
         answer.blocking_recv().map_err(|_| RelayError::Unavailable)?
     }
 
-    /// The alerts raised for a team, newest first, as push payloads.
+    /// The stall alerts raised for a team, newest first, as push payloads.
     pub fn team_alerts(&self, team_id: &str, limit: u32) -> Result<Vec<(DocId, Vec<u8>)>, RelayError> {
-        Ok(self.storage.team_alerts(team_id, limit)?)
+        Ok(self.storage.team_alerts(team_id, false, limit)?)
+    }
+
+    /// The weekly briefs written for a team, newest first, as push payloads.
+    pub fn team_briefs(&self, team_id: &str, limit: u32) -> Result<Vec<(DocId, Vec<u8>)>, RelayError> {
+        Ok(self.storage.team_alerts(team_id, true, limit)?)
     }
 }
 

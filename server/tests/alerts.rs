@@ -100,7 +100,7 @@ impl World {
 
     fn alerts(&self) -> Vec<Alert> {
         self.storage
-            .team_alerts(&self.team, 100)
+            .team_alerts(&self.team, false, 100)
             .unwrap()
             .into_iter()
             .map(|(_, bytes)| payload::decode(&bytes).unwrap())

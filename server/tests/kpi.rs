@@ -563,7 +563,8 @@ async fn the_weekly_brief_is_written_once_at_the_teams_hour_and_read_by_supervis
     assert_eq!(w.state.relay.brief_tick(monday_8 + 60 * MINUTE).await.unwrap(), 0, "once per team and week");
 
     // What a supervisor's phone receives (push, stream or `GET /v1/briefs`) decodes as the brief.
-    let alerts = w.state.relay.team_alerts(&w.team, 10).unwrap();
+    assert!(w.state.relay.team_alerts(&w.team, 10).unwrap().is_empty(), "a brief is not a stall alert");
+    let alerts = w.state.relay.team_briefs(&w.team, 10).unwrap();
     assert_eq!(alerts.len(), 1);
     let brief = fieldsync_core::kpi::brief::decode(&alerts[0].1).unwrap();
     assert_eq!(brief.week.to_string(), "2008-W43");

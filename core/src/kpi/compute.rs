@@ -347,6 +347,54 @@ pub enum KpiRow {
     Customer(CustomerRow),
 }
 
+impl KpiRow {
+    /// The time span a period must touch for the row to count in it: a visit's time, a
+    /// follow-up's time and its next action's due time, a deal's or customer's creation (a deal
+    /// is read for every period, its first win and the year before matter).
+    pub fn span(&self) -> (UnixMillis, UnixMillis) {
+        match self {
+            KpiRow::Visit(v) => (v.at(), v.at()),
+            KpiRow::Activity(a) => a.span(),
+            KpiRow::Deal(d) => (d.created_at, d.created_at),
+            KpiRow::Customer(c) => (c.created_at, c.created_at),
+        }
+    }
+
+    /// A deal's row: read whatever the period.
+    pub fn is_deal(&self) -> bool {
+        matches!(self, KpiRow::Deal(_))
+    }
+}
+
+impl KpiRecords {
+    /// Every record's row with its document and rep: visits classified with their slips (each
+    /// slip verified once), deals for their `owner` (those without one left out).
+    pub fn rows(&self) -> Vec<(DocId, String, KpiRow)> {
+        let mut slips_by_visit: HashMap<DocId, Vec<&ServiceSlip>> = HashMap::new();
+        for slip in &self.slips {
+            slips_by_visit.entry(slip.visit_id).or_default().push(slip);
+        }
+        let visits = self.visits.iter().map(|v| {
+            let slips = slips_by_visit.get(&v.record.id).map(Vec::as_slice).unwrap_or(&[]);
+            (v.record.id, v.rep.clone(), KpiRow::Visit(VisitRow::of(&v.record, slips)))
+        });
+        let activities = self
+            .activities
+            .iter()
+            .map(|a| (a.record.id, a.rep.clone(), KpiRow::Activity(ActivityRow::of(&a.record))));
+        let deals = self
+            .deals
+            .iter()
+            .filter(|d| !d.owner.is_empty())
+            .map(|d| (d.id, d.owner.clone(), KpiRow::Deal(DealRow::of(d))));
+        let customers = self
+            .customers
+            .iter()
+            .map(|c| (c.record.id, c.rep.clone(), KpiRow::Customer(CustomerRow::of(&c.record))));
+        visits.chain(activities).chain(deals).chain(customers).collect()
+    }
+}
+
 /// One rep's rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepRows {
@@ -372,16 +420,6 @@ impl RepRows {
     }
 }
 
-/// Every rep the records name, sorted.
-pub fn reps_in(records: &KpiRecords) -> BTreeSet<String> {
-    let mut reps = BTreeSet::new();
-    reps.extend(records.visits.iter().map(|v| v.rep.clone()));
-    reps.extend(records.activities.iter().map(|a| a.rep.clone()));
-    reps.extend(records.customers.iter().map(|c| c.rep.clone()));
-    reps.extend(records.deals.iter().filter(|d| !d.owner.is_empty()).map(|d| d.owner.clone()));
-    reps
-}
-
 /// The records made into rows, by rep, ready for many reps and periods. Each visit is
 /// classified once (its slip's signature verified once), however many periods read it.
 #[derive(Debug, Clone, Default)]
@@ -394,29 +432,9 @@ pub struct KpiIndex {
 impl KpiIndex {
     /// Indexes `records`.
     pub fn new(records: &KpiRecords) -> Self {
-        let mut slips_by_visit: HashMap<DocId, Vec<&ServiceSlip>> = HashMap::new();
-        for slip in &records.slips {
-            slips_by_visit.entry(slip.visit_id).or_default().push(slip);
-        }
-        fn rows_of<'m>(by_rep: &'m mut BTreeMap<String, RepRows>, rep: &str) -> &'m mut RepRows {
-            if !by_rep.contains_key(rep) {
-                by_rep.insert(rep.to_owned(), RepRows::default());
-            }
-            by_rep.get_mut(rep).expect("inserted above")
-        }
         let mut by_rep: BTreeMap<String, RepRows> = BTreeMap::new();
-        for v in &records.visits {
-            let slips = slips_by_visit.get(&v.record.id).map(Vec::as_slice).unwrap_or(&[]);
-            rows_of(&mut by_rep, &v.rep).visits.push(VisitRow::of(&v.record, slips));
-        }
-        for a in &records.activities {
-            rows_of(&mut by_rep, &a.rep).activities.push(ActivityRow::of(&a.record));
-        }
-        for d in records.deals.iter().filter(|d| !d.owner.is_empty()) {
-            rows_of(&mut by_rep, &d.owner).deals.push(DealRow::of(d));
-        }
-        for c in &records.customers {
-            rows_of(&mut by_rep, &c.rep).customers.push(CustomerRow::of(&c.record));
+        for (_, rep, row) in records.rows() {
+            by_rep.entry(rep).or_default().push(row);
         }
         Self::from_rows(by_rep)
     }

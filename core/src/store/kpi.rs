@@ -48,7 +48,8 @@ fn made_here(conn: &Connection, by: DeviceId) -> Result<bool> {
     Ok(my_device(conn)? == Some(by))
 }
 
-fn put_row(conn: &Connection, id: DocId, (lo, hi): (UnixMillis, UnixMillis), row: &KpiRow) -> Result<()> {
+fn put_row(conn: &Connection, id: DocId, row: &KpiRow) -> Result<()> {
+    let (lo, hi) = row.span();
     let text = serde_json::to_string(row).map_err(|e| StoreError::CorruptDocument {
         id,
         reason: format!("its KPI row does not serialise: {e}"),
@@ -57,7 +58,7 @@ fn put_row(conn: &Connection, id: DocId, (lo, hi): (UnixMillis, UnixMillis), row
         "INSERT INTO kpi_rows (doc_id, lo, hi, is_deal, row) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (doc_id) DO UPDATE SET lo = ?2, hi = ?3, is_deal = ?4, row = ?5",
     )?
-    .execute(params![id.to_string(), lo, hi, matches!(row, KpiRow::Deal(_)), text])?;
+    .execute(params![id.to_string(), lo, hi, row.is_deal(), text])?;
     Ok(())
 }
 
@@ -85,8 +86,7 @@ pub(crate) fn project_visit(conn: &Connection, visit: &Visit) -> Result<()> {
         }
     }
     let refs: Vec<&ServiceSlip> = slips.iter().collect();
-    let row = VisitRow::of(visit, &refs);
-    put_row(conn, visit.id, (row.at(), row.at()), &KpiRow::Visit(row))
+    put_row(conn, visit.id, &KpiRow::Visit(VisitRow::of(visit, &refs)))
 }
 
 /// Notes which visit a slip made here is for, and remakes that visit's row.
@@ -113,8 +113,7 @@ pub(crate) fn project_activity(conn: &Connection, activity: &Activity) -> Result
     if !made_here(conn, activity.provenance.created_by)? {
         return drop_row(conn, activity.id);
     }
-    let row = ActivityRow::of(activity);
-    put_row(conn, activity.id, row.span(), &KpiRow::Activity(row))
+    put_row(conn, activity.id, &KpiRow::Activity(ActivityRow::of(activity)))
 }
 
 /// The customer's row.
@@ -122,8 +121,7 @@ pub(crate) fn project_customer(conn: &Connection, customer: &Customer) -> Result
     if !made_here(conn, customer.provenance.created_by)? {
         return drop_row(conn, customer.id);
     }
-    let row = CustomerRow::of(customer);
-    put_row(conn, customer.id, (row.created_at, row.created_at), &KpiRow::Customer(row))
+    put_row(conn, customer.id, &KpiRow::Customer(CustomerRow::of(customer)))
 }
 
 /// The deal's row, when it is this user's: owned by them, or made here for no other user.
@@ -132,8 +130,7 @@ pub(crate) fn project_deal(conn: &Connection, deal: &Opportunity) -> Result<()> 
     if !(user.as_deref() == Some(deal.owner.as_str()) || made_here(conn, deal.provenance.created_by)?) {
         return drop_row(conn, deal.id);
     }
-    let row = DealRow::of(deal);
-    put_row(conn, deal.id, (row.created_at, row.created_at), &KpiRow::Deal(row))
+    put_row(conn, deal.id, &KpiRow::Deal(DealRow::of(deal)))
 }
 
 /// Migration 10: the KPI rows of the records stored before it.

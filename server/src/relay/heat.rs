@@ -10,13 +10,11 @@
 
 use std::collections::HashMap;
 
-use automerge::Automerge;
 use fieldsync_core::DocId;
 use fieldsync_core::heat::{Heat, HeatFilter, HeatInput, HeatRules, heat, touched_first};
-use fieldsync_core::model::{
-    Activity, Customer, LeadCard, Opportunity, Record, RecordKind, TeamRules, Visit, read_record,
-};
+use fieldsync_core::model::{Activity, Customer, LeadCard, Opportunity, RecordKind, Visit};
 
+use super::scan::read;
 use crate::storage::{RelayStorage, StorageError};
 
 /// One customer's heat, as the relay lists it.
@@ -39,16 +37,9 @@ struct CustomerRecords {
     deals: Vec<Opportunity>,
 }
 
-/// The heat thresholds of a team: its rules when they read and validate, the defaults otherwise
-/// (as on the phones, which keep working on the defaults).
+/// The heat thresholds of a team: its rules' when they read and validate, the defaults otherwise.
 pub fn team_heat_rules(storage: &dyn RelayStorage, team_id: &str) -> Result<HeatRules, StorageError> {
-    let Some(id) = storage.team_rules_document(team_id)? else { return Ok(HeatRules::default()) };
-    let Some(stored) = storage.load_document(id)? else { return Ok(HeatRules::default()) };
-    Ok(Automerge::load(&stored.snapshot)
-        .ok()
-        .and_then(|doc| read_record::<TeamRules>(&doc).ok())
-        .filter(|rules| rules.validate().is_ok())
-        .map_or_else(HeatRules::default, |rules| rules.heat_rules()))
+    Ok(super::scan::team_rules(storage, team_id)?.heat_rules())
 }
 
 /// The heat at `now` of every customer of `team_id` (merged customers left out) whose heat
@@ -132,9 +123,4 @@ pub fn customer_heat(
         .into_iter()
         .find(|c| c.customer_id == customer_id)
         .map(|c| c.heat))
-}
-
-/// The record in `doc` when it reads as `R` and carries the id it is stored under.
-fn read<R: Record>(doc: &Automerge, id: DocId) -> Option<R> {
-    read_record::<R>(doc).ok().filter(|r| r.id() == id)
 }

@@ -1,38 +1,28 @@
-//! KPIs on the relay (docs/kpi.md): a team's metric figures, projected payouts and the strategy
-//! sandbox, computed from the documents the relay stores with the core's own functions
-//! ([`fieldsync_core::kpi`]), so a supervisor's table agrees with the reps' phones.
+//! KPIs on the relay (docs/kpi.md): a team's metric figures, projected payouts, the strategy
+//! sandbox and the weekly brief, with the core's own functions ([`fieldsync_core::kpi`]), so a
+//! supervisor's table agrees with the reps' phones.
 //!
-//! This is the repair path of issue 14: it reads every stored snapshot of the team page by page
-//! (not the writer's cache: no sync job waits behind it), so its cost grows with the team's
-//! documents. Each record counts for the user whose device created it (the identity table);
-//! a deal counts for its `owner` when that names a user of the team, else for its creator's user.
-//! A document that does not read as its kind is left out, as the phones leave it out.
+//! The writer keeps one KPI row per record in its batch ([`super::Writer::kpi_touched`]), and the
+//! figures read those rows ([`team_rows`]). The repair path ([`team_records`]) reads every stored
+//! document of the team instead: the rebuild of a team's rows, the weekly brief, and the tests'
+//! check of the kept rows. Each record counts for the user whose device created it (the
+//! identity table); a deal counts for its `owner` when that names a user of the team, else for
+//! its creator's user. A document that does not read as its kind is left out, as on the phones.
 
 use std::collections::{BTreeMap, HashMap};
 
-use automerge::Automerge;
 use fieldsync_core::DocId;
 use fieldsync_core::kpi::{
-    ActivityRow, Aggregate, ByRep, CustomerRow, Date, DealRow, KpiContext, KpiIndex, KpiRecords, Metric,
-    Period, PeriodKind, RepFigures, RuleBook, VisitRow, brief, team_aggregates, weekly_brief,
+    ActivityRow, Aggregate, ByRep, CustomerRow, Date, DealRow, KpiContext, KpiIndex, KpiRecords, KpiRow,
+    Metric, Period, PeriodKind, RepFigures, VisitRow, brief, team_aggregates, weekly_brief,
 };
 use fieldsync_core::model::{
-    Activity, Customer, Opportunity, Record, RecordKind, ServiceSlip, TeamRules, Visit, read_record,
+    Activity, Customer, Opportunity, RecordKind, ServiceSlip, TeamRules, Visit, read_record,
 };
 
 use crate::storage::{AlertRow, KpiRowWrite, RelayStorage, StorageError};
 
-/// The team's rules as the KPIs read them: its rules document when it reads and validates, the
-/// defaults otherwise (as on the phones).
-pub fn team_rules(storage: &dyn RelayStorage, team_id: &str) -> Result<TeamRules, StorageError> {
-    let Some(id) = storage.team_rules_document(team_id)? else { return Ok(TeamRules::defaults()) };
-    let Some(stored) = storage.load_document(id)? else { return Ok(TeamRules::defaults()) };
-    Ok(Automerge::load(&stored.snapshot)
-        .ok()
-        .and_then(|doc| read_record::<TeamRules>(&doc).ok())
-        .filter(|rules| rules.validate().is_ok())
-        .unwrap_or_else(TeamRules::defaults))
-}
+pub use super::scan::team_rules;
 
 /// The KPI context of a team at `now`: its calendar and required customer fields.
 pub fn context(rules: &TeamRules, now: i64) -> KpiContext {
@@ -59,29 +49,29 @@ pub fn team_records(storage: &dyn RelayStorage, team_id: &str) -> Result<KpiReco
     super::scan::each_team_document(storage, team_id, |id, kind, doc| {
         match kind {
             RecordKind::Visit => {
-                if let Some(v) = read::<Visit>(doc, id)
+                if let Some(v) = super::scan::read::<Visit>(doc, id)
                     && let Some(rep) = user_of(*v.provenance.created_by.as_bytes())?
                 {
                     records.visits.push(ByRep { rep, record: v });
                 }
             }
             RecordKind::Activity => {
-                if let Some(a) = read::<Activity>(doc, id)
+                if let Some(a) = super::scan::read::<Activity>(doc, id)
                     && let Some(rep) = user_of(*a.provenance.created_by.as_bytes())?
                 {
                     records.activities.push(ByRep { rep, record: a });
                 }
             }
             RecordKind::Customer => {
-                if let Some(c) = read::<Customer>(doc, id)
+                if let Some(c) = super::scan::read::<Customer>(doc, id)
                     && let Some(rep) = user_of(*c.provenance.created_by.as_bytes())?
                 {
                     records.customers.push(ByRep { rep, record: c });
                 }
             }
-            RecordKind::ServiceSlip => records.slips.extend(read::<ServiceSlip>(doc, id)),
+            RecordKind::ServiceSlip => records.slips.extend(super::scan::read::<ServiceSlip>(doc, id)),
             RecordKind::Opportunity => {
-                if let Some(mut d) = read::<Opportunity>(doc, id)
+                if let Some(mut d) = super::scan::read::<Opportunity>(doc, id)
                     && let Some(rep) =
                         storage.deal_rep(team_id, &d.owner, *d.provenance.created_by.as_bytes())?
                 {
@@ -113,19 +103,18 @@ pub fn team_from_documents(storage: &dyn RelayStorage, team_id: &str) -> Result<
     Ok(TeamKpi { rules, index: KpiIndex::new(&records) })
 }
 
-/// The team's inputs from its KPI rows that a period within `[lo, hi)` may count, and every deal:
-/// an indexed read of those rows, no document loaded. The rows must have been rebuilt for the
-/// team ([`RelayStorage::kpi_team_rebuilt`]); the writer keeps them after that.
-pub fn team_from_rows(
+/// The team's KPI rows that a period within `[lo, hi)` may count, and every deal: an indexed
+/// read of those rows, no document loaded. The rows must have been rebuilt for the team
+/// ([`RelayStorage::kpi_team_rebuilt`]); the writer keeps them after that.
+pub fn team_rows(
     storage: &dyn RelayStorage,
     team_id: &str,
     lo: i64,
     hi: i64,
-) -> Result<TeamKpi, StorageError> {
-    let rules = team_rules(storage, team_id)?;
+) -> Result<KpiIndex, StorageError> {
     let mut by_rep: BTreeMap<String, fieldsync_core::kpi::RepRows> = BTreeMap::new();
     for (rep, text) in storage.kpi_rows(team_id, lo, hi)? {
-        match serde_json::from_str::<fieldsync_core::kpi::KpiRow>(&text) {
+        match serde_json::from_str::<KpiRow>(&text) {
             Ok(row) => by_rep.entry(rep).or_default().push(row),
             // Written by this relay: a row that does not read is a bug, and a rebuild fixes it.
             Err(e) => {
@@ -133,7 +122,7 @@ pub fn team_from_rows(
             }
         }
     }
-    Ok(TeamKpi { rules, index: KpiIndex::from_rows(by_rep) })
+    Ok(KpiIndex::from_rows(by_rep))
 }
 
 /// A team's figures for one period: every rep's, the team's mean and median, and each rep's
@@ -229,16 +218,6 @@ pub fn due_briefs(storage: &dyn RelayStorage, now: i64) -> Result<Vec<AlertRow>,
     Ok(due)
 }
 
-/// The rule book in force for a team, if it has one.
-pub fn rule_book(rules: &TeamRules) -> Option<RuleBook> {
-    rules.rule_book().ok().flatten()
-}
-
-/// The record in `doc` when it reads as `R` and carries the id it is stored under.
-fn read<R: Record>(doc: &Automerge, id: DocId) -> Option<R> {
-    read_record::<R>(doc).ok().filter(|r| r.id() == id)
-}
-
 // ---------------------------------------------------------------- upkeep in the writer's batch
 
 /// What the scheduler already read of a document the batch touched.
@@ -250,75 +229,25 @@ pub(super) enum Source {
     Visit(Box<Visit>),
 }
 
-fn row_write(
-    id: DocId,
-    team: &str,
-    rep: Option<String>,
-    (lo, hi): (i64, i64),
-    row: &fieldsync_core::kpi::KpiRow,
-) -> KpiRowWrite {
+/// What the writer stores of `row`: the row of document `id` for `rep` (`None`: no user of the
+/// team made it, and any row it had is removed).
+pub(super) fn row_write(id: DocId, team: &str, rep: Option<String>, row: &KpiRow) -> KpiRowWrite {
+    let (lo, hi) = row.span();
     KpiRowWrite {
         doc_id: id,
         team_id: team.to_owned(),
         rep,
         lo,
         hi,
-        is_deal: matches!(row, fieldsync_core::kpi::KpiRow::Deal(_)),
+        is_deal: row.is_deal(),
         row: serde_json::to_string(row).expect("a KPI row serialises"),
     }
 }
 
-/// A deal's row, for `rep` (the deal's owner resolved to a user of the team).
-pub(super) fn deal_row(id: DocId, team: &str, rep: Option<String>, deal: &Opportunity) -> KpiRowWrite {
-    let row = DealRow::of(deal);
-    let at = row.created_at;
-    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Deal(row))
-}
-
-/// A follow-up's row.
-pub(super) fn activity_row(id: DocId, team: &str, rep: Option<String>, activity: &Activity) -> KpiRowWrite {
-    let row = ActivityRow::of(activity);
-    row_write(id, team, rep, row.span(), &fieldsync_core::kpi::KpiRow::Activity(row))
-}
-
-fn customer_row(id: DocId, team: &str, rep: Option<String>, customer: &Customer) -> KpiRowWrite {
-    let row = CustomerRow::of(customer);
-    let at = row.created_at;
-    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Customer(row))
-}
-
-fn visit_row(
-    id: DocId,
-    team: &str,
-    rep: Option<String>,
-    visit: &Visit,
-    slips: &[&ServiceSlip],
-) -> KpiRowWrite {
-    let row = VisitRow::of(visit, slips);
-    let at = row.at();
-    row_write(id, team, rep, (at, at), &fieldsync_core::kpi::KpiRow::Visit(row))
-}
-
 /// Every row of a team's records with the slip → visit links: the rebuild from documents.
 pub fn rows_of(team: &str, records: &KpiRecords) -> (Vec<KpiRowWrite>, Vec<(DocId, DocId)>) {
-    let mut slips_by_visit: HashMap<DocId, Vec<&ServiceSlip>> = HashMap::new();
-    for slip in &records.slips {
-        slips_by_visit.entry(slip.visit_id).or_default().push(slip);
-    }
-    let mut rows = Vec::new();
-    for v in &records.visits {
-        let slips = slips_by_visit.get(&v.record.id).map(Vec::as_slice).unwrap_or(&[]);
-        rows.push(visit_row(v.record.id, team, Some(v.rep.clone()), &v.record, slips));
-    }
-    for a in &records.activities {
-        rows.push(activity_row(a.record.id, team, Some(a.rep.clone()), &a.record));
-    }
-    for d in &records.deals {
-        rows.push(deal_row(d.id, team, Some(d.owner.clone()), d));
-    }
-    for c in &records.customers {
-        rows.push(customer_row(c.record.id, team, Some(c.rep.clone()), &c.record));
-    }
+    let rows =
+        records.rows().into_iter().map(|(id, rep, row)| row_write(id, team, Some(rep), &row)).collect();
     let links = records.slips.iter().map(|s| (s.id, s.visit_id)).collect();
     (rows, links)
 }
@@ -385,13 +314,23 @@ impl super::Writer {
                 RecordKind::Customer => {
                     if let Ok(customer) = read_record::<Customer>(&cached.doc) {
                         let rep = self.kpi_user(&team, *customer.provenance.created_by.as_bytes(), batch)?;
-                        batch.kpi_rows.push(customer_row(id, &team, rep, &customer));
+                        batch.kpi_rows.push(row_write(
+                            id,
+                            &team,
+                            rep,
+                            &KpiRow::Customer(CustomerRow::of(&customer)),
+                        ));
                     }
                 }
                 RecordKind::Activity => {
                     if let Ok(activity) = read_record::<Activity>(&cached.doc) {
                         let rep = self.kpi_user(&team, *activity.provenance.created_by.as_bytes(), batch)?;
-                        batch.kpi_rows.push(activity_row(id, &team, rep, &activity));
+                        batch.kpi_rows.push(row_write(
+                            id,
+                            &team,
+                            rep,
+                            &KpiRow::Activity(ActivityRow::of(&activity)),
+                        ));
                     }
                 }
                 RecordKind::Opportunity => {
@@ -401,7 +340,7 @@ impl super::Writer {
                             &deal.owner,
                             *deal.provenance.created_by.as_bytes(),
                         )?;
-                        batch.kpi_rows.push(deal_row(id, &team, rep, &deal));
+                        batch.kpi_rows.push(row_write(id, &team, rep, &KpiRow::Deal(DealRow::of(&deal))));
                     }
                 }
                 _ => {}
@@ -455,7 +394,7 @@ impl super::Writer {
             }
             let refs: Vec<&ServiceSlip> = slips.iter().collect();
             let rep = self.kpi_user(&team, *visit.provenance.created_by.as_bytes(), batch)?;
-            batch.kpi_rows.push(visit_row(id, &team, rep, &visit, &refs));
+            batch.kpi_rows.push(row_write(id, &team, rep, &KpiRow::Visit(VisitRow::of(&visit, &refs))));
         }
         Ok(())
     }

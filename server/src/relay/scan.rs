@@ -1,11 +1,11 @@
-//! Reading every stored document of a team, page by page: the relay's derived views (heat tags,
+//! Reading every stored document of a team, page by page, and its rules: the relay's derived views (heat tags,
 //! KPIs) are computed from the documents when asked, not from the writer's cache, so no sync job
 //! waits behind them. A document that does not load or declare its kind is left out, as the
 //! phones leave it out of their projections.
 
 use automerge::Automerge;
 use fieldsync_core::DocId;
-use fieldsync_core::model::{RecordKind, declared_kind};
+use fieldsync_core::model::{Record, RecordKind, TeamRules, declared_kind, read_record};
 
 use crate::storage::{RelayStorage, StorageError, SyncVisibility};
 
@@ -32,4 +32,21 @@ pub fn each_team_document(
             return Ok(());
         }
     }
+}
+
+/// The team's rules as the derived views read them: its rules document when it reads and
+/// validates, the defaults otherwise (as on the phones, which keep working on the defaults).
+pub fn team_rules(storage: &dyn RelayStorage, team_id: &str) -> Result<TeamRules, StorageError> {
+    let Some(id) = storage.team_rules_document(team_id)? else { return Ok(TeamRules::defaults()) };
+    let Some(stored) = storage.load_document(id)? else { return Ok(TeamRules::defaults()) };
+    Ok(Automerge::load(&stored.snapshot)
+        .ok()
+        .and_then(|doc| read_record::<TeamRules>(&doc).ok())
+        .filter(|rules| rules.validate().is_ok())
+        .unwrap_or_else(TeamRules::defaults))
+}
+
+/// The record in `doc` when it reads as `R` and carries the id it is stored under.
+pub(super) fn read<R: Record>(doc: &Automerge, id: DocId) -> Option<R> {
+    read_record::<R>(doc).ok().filter(|r| r.id() == id)
 }

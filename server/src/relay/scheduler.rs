@@ -19,6 +19,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use fieldsync_core::DeviceId;
 use fieldsync_core::funnel::{self, DealTimes, StallTrigger};
+use fieldsync_core::kpi::{ActivityRow, DealRow, KpiRow};
 use fieldsync_core::model::{
     Activity, Alert, LeadCard, Opportunity, Provenance, Record, RecordKind, SCHEMA_VERSION, Stage,
     StallLevel, TeamRules, Visit,
@@ -61,7 +62,8 @@ impl Writer {
                     let rep =
                         self.storage.deal_rep(&team, &deal.owner, *deal.provenance.created_by.as_bytes())?;
                     if self.limits.kpi_upkeep {
-                        let row = super::kpi::deal_row(id, &team, rep.clone(), &deal);
+                        let row =
+                            super::kpi::row_write(id, &team, rep.clone(), &KpiRow::Deal(DealRow::of(&deal)));
                         batch.kpi_rows.push(row);
                         batch.kpi_read.insert(id, super::kpi::Source::Done);
                     }
@@ -110,7 +112,12 @@ impl Writer {
                     }
                     if self.limits.kpi_upkeep {
                         let rep = self.kpi_user(&team, *activity.provenance.created_by.as_bytes(), batch)?;
-                        batch.kpi_rows.push(super::kpi::activity_row(id, &team, rep, &activity));
+                        batch.kpi_rows.push(super::kpi::row_write(
+                            id,
+                            &team,
+                            rep,
+                            &KpiRow::Activity(ActivityRow::of(&activity)),
+                        ));
                         batch.kpi_read.insert(id, super::kpi::Source::Done);
                     }
                     // It names a contact and a number: reps see it with its customer's record.

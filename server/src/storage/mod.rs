@@ -588,8 +588,9 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn rep_may_pull(&self, doc_id: DocId, rep_user: &str) -> StorageResult<bool>;
     /// The open deals of `team_id` whose rep is `user_id`.
     fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
-    /// The alerts raised for a team, newest first: `(alert id, payload)`.
-    fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;
+    /// The stall alerts (`briefs` false) or the weekly briefs (`briefs` true) raised for a team,
+    /// newest first: `(alert id, payload)`.
+    fn team_alerts(&self, team_id: &str, briefs: bool, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;
     /// The newest log position of a team (0 when empty).
     fn head_seq(&self, team_id: &str) -> StorageResult<u64>;
     /// Log entries of a team after `after_seq` that `visibility` lets the device see, skipping

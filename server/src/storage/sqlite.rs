@@ -1110,12 +1110,15 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
-    fn team_alerts(&self, team_id: &str, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>> {
+    fn team_alerts(&self, team_id: &str, briefs: bool, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>> {
         self.read(|conn| {
+            // Weekly briefs share the alerts' table (their delivery) under keys `brief/…`.
             let mut statement = conn.prepare_cached(
-                "SELECT alert_id, payload FROM alerts WHERE team_id = ?1 ORDER BY raised_at DESC, alert_id LIMIT ?2",
+                "SELECT alert_id, payload FROM alerts WHERE team_id = ?1 AND (key LIKE 'brief/%') = ?3
+                 ORDER BY raised_at DESC, alert_id LIMIT ?2",
             )?;
-            let rows = statement.query_map(params![team_id, limit], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?)))?;
+            let rows = statement
+                .query_map(params![team_id, limit, briefs], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (id, payload) = row?;
