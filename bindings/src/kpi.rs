@@ -1,10 +1,12 @@
 //! Performance on facts through the FFI (docs/kpi.md): the rep's own figures for a period (我的
-//! 业绩) with the projected payout, from the phone's KPI projection, and the weekly brief's
+//! 业绩) with the projected payout, from the phone's KPI projection, against the team's mean and
+//! median from the relay's scoreboard; the supervisor's team table; and the weekly brief's
 //! payload read as a record. Thin copies of `fieldsync_core::kpi` calls; metric names are spelled
 //! as in the docs (`effective_visits`, …).
 
 use fieldsync_core::kpi::brief::{self, WeeklyBrief};
 use fieldsync_core::kpi::{Family, Metric, Period, Unit};
+use fieldsync_core::model::{Scoreboard, TeamTable};
 use fieldsync_core::store::MyFigures;
 
 use crate::FfiError;
@@ -24,6 +26,11 @@ pub struct FfiMetricValue {
     pub unit: String,
     /// The value in that unit.
     pub value: i64,
+    /// The team's mean of the metric in the period, from the relay's scoreboard as last synced
+    /// (null before one arrived, or when the metric is defined for nobody else either).
+    pub team_mean: Option<i64>,
+    /// The team's median, likewise.
+    pub team_median: Option<i64>,
 }
 
 /// Visits short of effective, by their first reason.
@@ -52,6 +59,39 @@ pub struct FfiMyFigures {
     pub achievement_ppm: Option<i64>,
     /// Why there is no payout (no rules, no version in force for the period), else null.
     pub payout_unavailable: Option<String>,
+    /// How many reps the team's scoreboard counts; null before a scoreboard of the period was
+    /// synced (the team means are then null too).
+    pub team_reps: Option<u32>,
+    /// When the relay computed the scoreboard (Unix ms), null before one was synced.
+    pub team_computed_at: Option<i64>,
+}
+
+/// One rep's line of the supervisor's team table.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FfiTeamRow {
+    /// The rep's user id.
+    pub rep: String,
+    /// The rep's display name.
+    pub name: String,
+    /// Every metric defined for the rep, with the team's mean and median.
+    pub metrics: Vec<FfiMetricValue>,
+    /// The payout in fen under the rules in force (a projection while the period runs).
+    pub payout_fen: Option<i64>,
+    /// Where the achievement landed.
+    pub payout_band: Option<String>,
+}
+
+/// Every rep's figures for one period, as the relay last computed them (supervisors and admins).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FfiTeamTable {
+    /// The period.
+    pub period: String,
+    /// Every rep with figures in the period.
+    pub reps: Vec<FfiTeamRow>,
+    /// Why the rows carry no payout, if so.
+    pub payout_unavailable: Option<String>,
+    /// When the relay computed it (Unix ms).
+    pub computed_at: i64,
 }
 
 fn unit_name(unit: Unit) -> &'static str {
@@ -71,23 +111,31 @@ fn family_name(family: Family) -> &'static str {
     }
 }
 
+/// `metric`'s value, with the team's mean and median from `team` when it has them.
+fn metric_value(m: Metric, value: i64, team: Option<&Scoreboard>) -> FfiMetricValue {
+    let line = team.and_then(|t| t.team.iter().find(|l| l.metric == m.as_str()));
+    FfiMetricValue {
+        metric: m.as_str().to_owned(),
+        label: m.label_zh().to_owned(),
+        family: family_name(m.family()).to_owned(),
+        unit: unit_name(m.unit()).to_owned(),
+        value,
+        team_mean: line.map(|l| l.mean),
+        team_median: line.map(|l| l.median),
+    }
+}
+
 impl From<MyFigures> for FfiMyFigures {
     fn from(mine: MyFigures) -> Self {
         let facts = &mine.figures.facts;
-        let metric = |m: Metric, value: i64| FfiMetricValue {
-            metric: m.as_str().to_owned(),
-            label: m.label_zh().to_owned(),
-            family: family_name(m.family()).to_owned(),
-            unit: unit_name(m.unit()).to_owned(),
-            value,
-        };
+        let team = mine.team.as_ref();
         let (payout_fen, payout_band, achievement_ppm, payout_unavailable) = match &mine.payout {
             Ok(p) => (Some(p.payout_fen), Some(p.band.to_string()), Some(p.achievement_ppm), None),
             Err(why) => (None, None, None, Some(why.clone())),
         };
         FfiMyFigures {
             period: facts.period.to_string(),
-            metrics: facts.values.iter().map(|(&m, &v)| metric(m, v)).collect(),
+            metrics: facts.values.iter().map(|(&m, &v)| metric_value(m, v, team)).collect(),
             shortfalls: mine
                 .figures
                 .shortfalls
@@ -98,7 +146,34 @@ impl From<MyFigures> for FfiMyFigures {
             payout_band,
             achievement_ppm,
             payout_unavailable,
+            team_reps: team.map(|t| t.reps),
+            team_computed_at: team.map(|t| t.computed_at),
         }
+    }
+}
+
+/// The team table with the team's aggregates from `board`; metrics this build does not know
+/// (a newer relay) are left out.
+fn team_table(table: TeamTable, board: Option<&Scoreboard>) -> FfiTeamTable {
+    FfiTeamTable {
+        period: table.period,
+        reps: table
+            .reps
+            .into_iter()
+            .map(|line| FfiTeamRow {
+                rep: line.rep,
+                name: line.name,
+                metrics: line
+                    .metrics
+                    .iter()
+                    .filter_map(|v| Metric::parse(&v.metric).map(|m| metric_value(m, v.value, board)))
+                    .collect(),
+                payout_fen: line.payout_fen,
+                payout_band: line.payout_band,
+            })
+            .collect(),
+        payout_unavailable: table.payout_unavailable,
+        computed_at: table.computed_at,
     }
 }
 
@@ -174,6 +249,21 @@ impl FieldStore {
                 .parse()
                 .map_err(|e| FfiError::InvalidInput { message: format!("period {period:?}: {e}") })?;
             Ok(self.core().my_figures(period)?.into())
+        })
+    }
+
+    /// Every rep's figures for `period` (the supervisor's team table), as the relay last
+    /// computed them and this phone last synced: the relay keeps the running and the previous
+    /// week, month and quarter, and sends them to supervisors' and admins' devices only, so a
+    /// rep's phone gets null. A malformed period is `InvalidInput`.
+    pub fn team_table(&self, period: String) -> Result<Option<FfiTeamTable>, FfiError> {
+        guard(|| {
+            let period: Period = period
+                .parse()
+                .map_err(|e| FfiError::InvalidInput { message: format!("period {period:?}: {e}") })?;
+            let Some(table) = self.core().team_table(period)? else { return Ok(None) };
+            let board = self.core().team_scoreboard(period)?;
+            Ok(Some(team_table(table, board.as_ref())))
         })
     }
 }

@@ -347,12 +347,12 @@ async fn document_snapshot(
     })
     .await
     .map_err(ApiError::internal)??;
-    let hidden = crate::storage::SyncVisibility::for_role(scope.role).hidden_kind();
+    let visibility = crate::storage::SyncVisibility::for_role(scope.role);
     match stored {
         Some(doc)
             if doc.tenant_id == scope.tenant_id
                 && doc.team_id == scope.team_id
-                && hidden != Some(doc.kind.as_str())
+                && !visibility.hides(doc.kind.as_str())
                 && !owned_by_other =>
         {
             Ok(([(header::CONTENT_TYPE, "application/octet-stream")], doc.snapshot).into_response())
@@ -670,6 +670,11 @@ pub async fn run_scheduler(state: AppState) {
                 state.alerts_raised.notify_waiters();
             }
             Err(e) => tracing::error!(error = %e, "weekly briefs failed; retrying at the next interval"),
+        }
+        match state.relay.scoreboard_tick(SystemClock.now_ms()).await {
+            Ok(0) => {}
+            Ok(written) => tracing::info!(written, "scoreboards written"),
+            Err(e) => tracing::error!(error = %e, "scoreboards failed; retrying at the next interval"),
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::storage::{
     SyncVisibility,
 };
 
+pub mod boards;
 pub mod heat;
 pub(crate) mod identity;
 pub mod kpi;
@@ -194,6 +195,13 @@ struct KpiRebuildJob {
     reply: oneshot::Sender<Result<u64, RelayError>>,
 }
 
+/// A team's scoreboards and team tables to write where their figures changed.
+struct BoardsJob {
+    team: String,
+    boards: Vec<(fieldsync_core::model::Scoreboard, fieldsync_core::model::TeamTable)>,
+    reply: oneshot::Sender<Result<u32, RelayError>>,
+}
+
 /// A weekly brief to store and deliver, unless its key was raised already.
 struct BriefJob {
     row: AlertRow,
@@ -208,6 +216,7 @@ enum Job {
     Transfer(TransferJob),
     Repair(RepairJob),
     Brief(BriefJob),
+    Boards(BoardsJob),
     KpiRebuild(KpiRebuildJob),
 }
 
@@ -218,6 +227,7 @@ enum Outcome {
     Ticked(TickReport),
     Transferred(Result<TransferReport, RelayError>),
     Briefed(bool),
+    Boards(u32),
 }
 
 #[derive(Debug, Default)]
@@ -233,6 +243,8 @@ pub struct Relay {
     writer: mpsc::Sender<Job>,
     limits: RelayLimits,
     metrics: Arc<Metrics>,
+    /// Which teams' scoreboards are due.
+    boards: Arc<boards::Boards>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -271,10 +283,12 @@ impl Relay {
         let thread_storage = storage.clone();
         let thread_limits = limits.clone();
         let thread_metrics = metrics.clone();
+        let boards = Arc::new(boards::Boards::default());
+        let thread_boards = boards.clone();
         std::thread::Builder::new().name("relay-writer".into()).spawn(move || {
-            Writer::new(thread_storage, thread_limits, thread_metrics, actor, clock).run(jobs)
+            Writer::new(thread_storage, thread_limits, thread_metrics, actor, clock, thread_boards).run(jobs)
         })?;
-        Ok(Relay { storage, writer, limits, metrics })
+        Ok(Relay { storage, writer, limits, metrics, boards })
     }
 
     /// The storage behind the engine.
@@ -574,6 +588,8 @@ struct Writer {
     actor: [u8; 16],
     /// What the ownership rules take as now.
     clock: Arc<dyn fieldsync_core::Clock>,
+    /// Where the writer notes the teams whose scoreboards a batch made due.
+    boards: Arc<boards::Boards>,
 }
 
 /// What one batch will commit.
@@ -670,9 +686,10 @@ impl Writer {
         metrics: Arc<Metrics>,
         actor: [u8; 16],
         clock: Arc<dyn fieldsync_core::Clock>,
+        boards: Arc<boards::Boards>,
     ) -> Self {
         let cache = DocCache::new(limits.document_cache);
-        Writer { storage, limits, metrics, cache, actor, clock }
+        Writer { storage, limits, metrics, cache, actor, clock, boards }
     }
 
     fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
@@ -708,6 +725,9 @@ impl Writer {
                 }
                 Job::KpiRebuild(rebuild) => {
                     let result = self.rebuild_kpi(&rebuild.team_id).map_err(RelayError::Storage);
+                    if result.is_ok() {
+                        self.boards.touch(&rebuild.team_id);
+                    }
                     let _ = rebuild.reply.send(result);
                 }
                 _ => {}
@@ -734,6 +754,7 @@ impl Writer {
                     self.transfer(&t.scope, &t.from, &t.to, &mut batch).map(Outcome::Transferred)
                 }
                 Job::Brief(b) => self.brief(&b.row, &mut batch).map(Outcome::Briefed),
+                Job::Boards(b) => self.write_boards(b, &mut batch).map(Outcome::Boards),
                 Job::Repair(_) | Job::KpiRebuild(_) => {
                     unreachable!("repairs are taken out of the batch above")
                 }
@@ -760,6 +781,7 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.metrics.set_cached_documents(self.cache.len() as u64);
+                self.note_boards_due(&batch);
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     match (job, outcome) {
                         (Job::Push(push), Outcome::Pushed(outcome)) => {
@@ -776,6 +798,9 @@ impl Writer {
                             let _ = t.reply.send(result);
                         }
                         (Job::Brief(b), Outcome::Briefed(written)) => {
+                            let _ = b.reply.send(Ok(written));
+                        }
+                        (Job::Boards(b), Outcome::Boards(written)) => {
                             let _ = b.reply.send(Ok(written));
                         }
                         // Outcomes are pushed in job order, one per job.
@@ -807,10 +832,29 @@ impl Writer {
                         Job::Brief(b) => {
                             let _ = b.reply.send(Err(error()));
                         }
+                        Job::Boards(b) => {
+                            let _ = b.reply.send(Err(error()));
+                        }
                         Job::Repair(_) | Job::KpiRebuild(_) => {}
                     }
                 }
             }
+        }
+    }
+
+    /// Notes the teams whose KPI rows or rules the committed batch changed: their scoreboards
+    /// are due.
+    fn note_boards_due(&self, batch: &Batch) {
+        let mut teams: HashSet<&str> = batch.kpi_rows.iter().map(|r| r.team_id.as_str()).collect();
+        teams.extend(
+            batch
+                .funnel
+                .iter()
+                .filter(|(_, kind, _)| *kind == RecordKind::TeamRules)
+                .map(|(_, _, t)| t.as_str()),
+        );
+        for team in teams {
+            self.boards.touch(team);
         }
     }
 
@@ -962,6 +1006,12 @@ impl Writer {
             return Err(Verdict::Reject(
                 RejectCode::OutOfScope,
                 "alerts are written by the relay only".into(),
+            ));
+        }
+        if matches!(facts.kind, RecordKind::Scoreboard | RecordKind::TeamTable) {
+            return Err(Verdict::Reject(
+                RejectCode::OutOfScope,
+                format!("{} documents are written by the relay only, from its KPI rows", facts.kind),
             ));
         }
         if facts.kind == RecordKind::Ownership {

@@ -506,8 +506,7 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     // From every cursor, a rep's page holds the next visible entry only; `more` says whether
     // another visible one follows; a page ends at the head when none does.
     for from in 0..=head {
-        let page =
-            w.storage.changes_after(&w.team, from, reader, SyncVisibility::WithoutAlerts, None, 1).unwrap();
+        let page = w.storage.changes_after(&w.team, from, reader, SyncVisibility::ForReps, None, 1).unwrap();
         let mut after = visible.iter().filter(|(seq, _)| *seq > from);
         let (next, following) = (after.next(), after.next());
         let got: Vec<DocId> = page.changes.iter().map(|(doc, _)| *doc).collect();
@@ -519,7 +518,7 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     // Skipping a device's own entries and the alerts together: one page, to the head.
     let own = w
         .storage
-        .changes_after(&w.team, 0, rep.scope.device_id, SyncVisibility::WithoutAlerts, None, 1 << 20)
+        .changes_after(&w.team, 0, rep.scope.device_id, SyncVisibility::ForReps, None, 1 << 20)
         .unwrap();
     assert!(!own.more && own.through_seq == head, "{own:?}");
     assert!(own.changes.iter().all(|(doc, _)| !alerts.contains(doc)));
@@ -543,7 +542,7 @@ async fn pages_without_alerts_skip_them_yet_advance_the_cursor_and_end() {
     let everything = walk(SyncVisibility::Everything);
     let without: Vec<DocId> = everything.iter().copied().filter(|doc| !alerts.contains(doc)).collect();
     assert_eq!(everything.len() - without.len(), 6);
-    assert_eq!(walk(SyncVisibility::WithoutAlerts), without);
+    assert_eq!(walk(SyncVisibility::ForReps), without);
 }
 
 /// One change creating `alert` as a new document written by `phone` (as only the relay may).

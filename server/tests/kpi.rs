@@ -594,3 +594,137 @@ async fn the_weekly_brief_is_written_once_at_the_teams_hour_and_read_by_supervis
     assert_eq!(fanned.len(), 1);
     assert_eq!(fanned[0].payload, alerts[0].1);
 }
+
+/// A deal of `rep`'s, won with `margin_fen` of margin.
+fn won_deal(rep: &Phone, customer: &Customer, title: &str, amount_fen: i64, margin_fen: i64) {
+    let deal = rep
+        .store
+        .create(NewOpportunity {
+            customer_id: customer.id,
+            owner: rep.scope.user_id.clone(),
+            title: title.into(),
+            stage: Stage::FirstContact,
+            amount: Some(Money { minor_units: amount_fen, currency: "CNY".into() }),
+            expected_close_at: None,
+            next_action_due_at: None,
+        })
+        .unwrap();
+    rep.store
+        .set_deal_margin(deal.id, Some(Money { minor_units: margin_fen, currency: "CNY".into() }))
+        .unwrap();
+    rep.clock.advance(MINUTE);
+    rep.store.move_stage(deal.id, Stage::Won, None).unwrap();
+}
+
+/// One change creating `record` as a new document written by `phone`, as only the relay may.
+fn forged_change<R: autosurgeon::Reconcile>(phone: &Phone, kind: &str, record: &R) -> Vec<u8> {
+    let mut doc = Automerge::new().with_actor(phone.store.device_id().actor_id());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "kind", kind).unwrap();
+    tx.put(ROOT, "schema", fieldsync_core::model::SCHEMA_VERSION).unwrap();
+    autosurgeon::reconcile(&mut tx, record).unwrap();
+    tx.commit();
+    doc.get_last_local_change().unwrap().raw_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn scoreboards_bring_the_team_means_to_every_phone_and_the_table_to_supervisors_only() {
+    use fieldsync_core::model::{Scoreboard, TeamTable, scoreboard_id, team_table_id};
+    let w = world();
+    let (_admin, rep, supervisor) = team_with_rules(&w).await;
+    let other = w.phone(Role::Rep, "李娜");
+    w.sync(&other).await; // the team's rules: a deal is won without a contract here
+    record_october(&rep);
+    let customer = customer_at(&other, "Ceramiche Valdarno Due", 10.0);
+    won_deal(&other, &customer, "窑炉", 400_000, 50_000);
+    w.sync(&rep).await;
+    w.sync(&other).await;
+
+    let october: Period = "2008-10".parse().unwrap();
+    let as_of = NOW + 7 * 86_400_000; // Wednesday 29 October 2008
+    let written = w.state.relay.scoreboard_tick(as_of).await.unwrap();
+    // The running and the previous week, month and quarter (weeks 44 and 43, October and
+    // September, the fourth and third quarters): a scoreboard and a table each.
+    assert_eq!(written, 12);
+    assert_eq!(w.state.relay.scoreboard_tick(as_of).await.unwrap(), 0, "nothing changed, nothing due");
+    assert_eq!(w.state.relay.scoreboard_tick(as_of + 60 * MINUTE).await.unwrap(), 0, "same figures");
+    let board_id = scoreboard_id(&w.team, "2008-10");
+    let table_id = team_table_id(&w.team, "2008-10");
+    assert!(w.storage.load_document(board_id).unwrap().is_some());
+
+    // Offline after one sync: the rep's phone shows its figures against the team's.
+    w.sync(&rep).await;
+    w.sync(&supervisor).await;
+    let mine = rep.store.my_figures_at(october, as_of).unwrap();
+    let team = mine.team.as_ref().expect("the scoreboard reached the rep's phone");
+    assert_eq!((team.reps, team.period.as_str()), (2, "2008-10"));
+    let margin = team.team.iter().find(|l| l.metric == "gross_margin").unwrap();
+    // ¥1,500 and ¥500 of margin: mean and median ¥1,000.
+    assert_eq!((margin.reps, margin.mean, margin.median), (2, 100_000, 100_000));
+    let output = team.team.iter().find(|l| l.metric == "output").unwrap();
+    assert_eq!((output.mean, output.median), ((900_000 + 400_000) / 2, (900_000 + 400_000) / 2));
+    // The aggregates the repair path computes from the documents at the same moment, and those
+    // `GET /v1/kpi` gives online (at the system clock, years later: the rates over working days
+    // elapsed differ, the money does not).
+    let board = team_board(w.storage.as_ref() as &dyn RelayStorage, &w.team, october, as_of).unwrap();
+    let expected: Vec<(String, u32, i64, i64)> =
+        board.team.iter().map(|(m, a)| (m.as_str().to_owned(), a.reps, a.mean, a.median)).collect();
+    let got: Vec<(String, u32, i64, i64)> =
+        team.team.iter().map(|l| (l.metric.clone(), l.reps, l.mean, l.median)).collect();
+    assert_eq!(got, expected);
+    let (status, online) = w.call(&rep.token, "GET", "/v1/kpi?period=2008-10", None).await;
+    assert_eq!(status, StatusCode::OK, "{online}");
+    assert_eq!(online["team"]["gross_margin"]["mean"], margin.mean, "{online}");
+    assert_eq!(online["team"]["output"]["median"], output.median, "{online}");
+    assert_eq!(rep.store.team_table(october).unwrap(), None, "a rep never receives the team table");
+    assert!(rep.store.team_scoreboard("2008-W43".parse().unwrap()).unwrap().is_some());
+    let september = rep.store.team_scoreboard("2008-09".parse().unwrap()).unwrap().unwrap();
+    let visits = september.team.iter().find(|l| l.metric == "effective_visits").unwrap();
+    assert_eq!((september.reps, visits.mean), (2, 0), "both reps, nothing done in September");
+    assert_eq!(rep.store.team_scoreboard("2008-08".parse().unwrap()).unwrap(), None, "not kept");
+
+    // The supervisor's phone has every rep's line with the payouts the relay computes.
+    let table: TeamTable = supervisor.store.team_table(october).unwrap().expect("the supervisor's table");
+    assert_eq!(table.reps.len(), 2);
+    for (line, figures) in table.reps.iter().zip(&board.reps) {
+        assert_eq!(line.rep, figures.facts.rep);
+        let values: Vec<(String, i64)> = line.metrics.iter().map(|m| (m.metric.clone(), m.value)).collect();
+        let expected: Vec<(String, i64)> =
+            figures.facts.values.iter().map(|(m, v)| (m.as_str().to_owned(), *v)).collect();
+        assert_eq!(values, expected, "{}", line.rep);
+    }
+    let wang = table.reps.iter().find(|l| l.rep == rep.scope.user_id).unwrap();
+    assert_eq!((wang.name.as_str(), wang.payout_fen), ("王磊", Some(114_000)));
+
+    // A change to a rep's figures makes the team's boards due; the next tick rewrites them.
+    let second = customer_at(&other, "Fonderia Arezzo", 20.0);
+    won_deal(&other, &second, "铸件", 100_000, 150_000);
+    w.sync(&other).await;
+    assert!(w.state.relay.scoreboard_tick(as_of).await.unwrap() >= 2);
+    w.sync(&rep).await;
+    let team = rep.store.team_scoreboard(october).unwrap().unwrap();
+    let margin = team.team.iter().find(|l| l.metric == "gross_margin").unwrap();
+    assert_eq!((margin.mean, margin.median), ((150_000 + 200_000) / 2, (150_000 + 200_000) / 2));
+
+    // No device writes a scoreboard or a team table, whatever its role: not a new one, not a
+    // change to the relay's; the phone's store refuses an edit before anything leaves it.
+    let before = w.storage.load_document(board_id).unwrap().unwrap().snapshot;
+    let mut invented = team.clone();
+    invented.reps = 99;
+    let table_now = supervisor.store.team_table(october).unwrap().unwrap();
+    for phone in [&rep, &supervisor, &_admin] {
+        for (id, bytes) in [
+            (board_id, forged_change(phone, "scoreboard", &invented)),
+            (table_id, forged_change(phone, "team_table", &table_now)),
+        ] {
+            let request =
+                SyncRequest { changes: vec![PushedChange { doc_id: id, bytes }], ..Default::default() };
+            let response = w.state.relay.sync(&phone.scope, request, 1).await.unwrap();
+            assert_eq!(response.accepted, 0);
+            assert_eq!(response.rejected[0].code, RejectCode::OutOfScope, "{:?}", response.rejected);
+            assert!(response.rejected[0].message.contains("written by the relay only"));
+        }
+    }
+    assert_eq!(w.storage.load_document(board_id).unwrap().unwrap().snapshot, before);
+    assert!(matches!(rep.store.update::<Scoreboard>(&invented), Err(StoreError::RelayOnly { .. })));
+}

@@ -2,7 +2,7 @@
 //! relay process on loopback.
 
 use fieldsync_core::DocId;
-use fieldsync_core::model::{Customer, NewCustomer, NewVisit};
+use fieldsync_core::model::{Customer, NewCustomer, NewVisit, RecordKind};
 use fieldsync_core::store::PushLimits;
 use fieldsync_core::sync::client::SyncError;
 use fieldsync_e2e::{Proxy, RelayProcess, admin, enroll, raw_http};
@@ -113,11 +113,17 @@ async fn killing_the_relay_mid_sync_twenty_times_loses_nothing_acknowledged() {
     assert_eq!(writer.store.outbox_len().unwrap(), 0);
     assert!(interrupted >= 5, "only {interrupted} of 20 kills landed mid-sync; the test proved too little");
 
-    // A supervisor's device pulling from scratch sees every document the writer created, and
-    // the relay's ownership listing of each customer.
+    // A supervisor's device pulling from scratch sees every document the writer created, the
+    // relay's ownership listing of each customer, and the team's scoreboards and tables the
+    // relay wrote at its restarts (docs/kpi.md): nothing else.
     let reader = enroll(&relay.url(), &codes[1]).await;
     reader.client.sync(&reader.store, |_| {}).await.unwrap();
-    assert_eq!(reader.store.document_count().unwrap() as usize, 2 * created.len());
+    let count = |kind| reader.store.document_count_of(kind).unwrap();
+    assert_eq!(count(RecordKind::Customer) as usize, created.len());
+    assert_eq!(count(RecordKind::Ownership) as usize, created.len());
+    let (boards, tables) = (count(RecordKind::Scoreboard), count(RecordKind::TeamTable));
+    assert!(boards >= 1 && boards == tables, "{boards} scoreboards, {tables} tables");
+    assert_eq!(reader.store.document_count().unwrap(), 2 * created.len() as u64 + boards + tables);
     for id in created.iter().step_by(97) {
         assert_eq!(reader.store.get::<Customer>(*id).unwrap(), writer.store.get::<Customer>(*id).unwrap());
     }

@@ -1,7 +1,8 @@
 """Performance on facts (我的业绩, 智能摘要) through the generated Python bindings and the real
 library (docs/kpi.md): an enrolled rep's own figures for this month from the phone's KPI
-projection, a malformed period refused, and a weekly brief's payload — written here by hand, as
-another implementation would — read back, with a stall alert refused."""
+projection, a malformed period refused; the relay's scoreboard bringing the team's means to a
+rep's phone and its team table to the supervisor's only; and a weekly brief's payload — written
+here by hand, as another implementation would — read back, with a stall alert refused."""
 
 import asyncio
 import datetime
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from conftest import Relay
 from fieldsync_ffi import FfiError, FfiNewActivity, FfiNewCustomer, FfiNextAction, FieldStore, decode_weekly_brief
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
@@ -69,6 +71,56 @@ def test_my_figures_count_the_reps_own_work_and_refuse_a_bad_period(tmp_path, re
                 rep.my_figures(bad)
     finally:
         rep.close()
+
+
+def test_the_scoreboard_brings_the_team_means_offline_and_the_table_to_the_supervisor_only(tmp_path):
+    # A scheduler tick every second: the relay writes the team's boards soon after a change.
+    relay = Relay(tmp_path / "relay-data", reps=2, supervisors=1, env={"FIELDSYNC_SCHEDULER_INTERVAL_SECS": "1"})
+    phones = [FieldStore.open(str(tmp_path / f"{who}.fieldsync")) for who in ("a", "b", "boss")]
+    try:
+        a, b, boss = phones
+        for phone, code, name in zip(phones, relay.codes, ["phone a", "phone b", "phone boss"]):
+            asyncio.run(phone.enroll(relay.url, code, name))
+        now = int(time.time() * 1000)
+        # Rep a logs three payment follow-ups this month, rep b one.
+        for phone, count in ((a, 3), (b, 1)):
+            customer = phone.create_customer(
+                FfiNewCustomer(company_name=f"宁波鑫达精密模具{count}", phones=[], address=None, tags=[],
+                               location=None, credit_code=None)
+            )
+            for i in range(count):
+                log(phone, customer.id, "payment_follow_up", now - 1000 - i, "催了尾款")
+            asyncio.run(phone.sync(None))
+        assert a.my_figures(this_month()).team_reps is None, "no scoreboard synced yet"
+
+        deadline = time.time() + 30
+        while True:
+            asyncio.run(a.sync(None))
+            mine = a.my_figures(this_month())
+            if mine.team_reps == 2 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert mine.team_reps == 2, "the relay wrote the team's scoreboard and the rep's phone has it"
+        follow_ups = next(m for m in mine.metrics if m.metric == "payment_follow_ups")
+        # 3 and 1: mean and median 2 (the supervisor has no figures of their own).
+        assert (follow_ups.value, follow_ups.team_mean, follow_ups.team_median) == (3, 2, 2)
+        assert mine.team_computed_at is not None and mine.team_computed_at <= int(time.time() * 1000)
+        assert a.team_table(this_month()) is None, "reps never receive the team table"
+
+        asyncio.run(boss.sync(None))
+        table = boss.team_table(this_month())
+        assert table is not None and table.period == this_month()
+        counts = sorted(next(m.value for m in row.metrics if m.metric == "payment_follow_ups") for row in table.reps)
+        assert counts == [1, 3]
+        assert {row.name for row in table.reps} == {"rep 1", "rep 2"}
+        assert all(row.payout_fen is None for row in table.reps) and "no incentive rules" in table.payout_unavailable
+        for bad in ["2026-13", ""]:
+            with pytest.raises(FfiError.InvalidInput):
+                boss.team_table(bad)
+    finally:
+        for phone in phones:
+            phone.close()
+        relay.stop()
 
 
 def test_a_weekly_briefs_payload_reads_back_and_an_alert_does_not():

@@ -5,7 +5,7 @@ use automerge::{Automerge, ObjType, ROOT, ReadDoc, Value};
 
 use super::{
     Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind,
-    ServiceSlip, TeamRules, Visit,
+    Scoreboard, ServiceSlip, TeamRules, TeamTable, Visit,
 };
 
 /// What a valid document is.
@@ -86,6 +86,8 @@ fn check_with(doc: &Automerge, validate: bool, rules: bool) -> Result<DocumentFa
         RecordKind::Activity => facts::<Activity>(doc, validate)?,
         RecordKind::Ownership => facts::<Ownership>(doc, validate)?,
         RecordKind::ClaimRequest => facts::<ClaimRequest>(doc, validate)?,
+        RecordKind::Scoreboard => facts::<Scoreboard>(doc, validate)?,
+        RecordKind::TeamTable => facts::<TeamTable>(doc, validate)?,
     };
     Ok(DocumentFacts { kind, sealed })
 }

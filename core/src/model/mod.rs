@@ -14,6 +14,7 @@ mod lenient;
 mod location;
 mod opportunity;
 mod ownership;
+mod scoreboard;
 mod service_slip;
 mod team_rules;
 mod visit;
@@ -36,6 +37,9 @@ pub use opportunity::{DealEvidence, EvidenceKind, Money, NewOpportunity, Opportu
 pub use ownership::{
     ClaimAction, ClaimDecision, ClaimRefusal, ClaimRequest, Cooldown, MAX_OWNERSHIP_HISTORY, Ownership,
     OwnershipEvent, OwnershipReason, ownership_id, return_due_at,
+};
+pub use scoreboard::{
+    MAX_TABLE_REPS, MetricValue, RepLine, ScoreLine, Scoreboard, TeamTable, scoreboard_id, team_table_id,
 };
 pub use service_slip::{NewServiceSlip, ServiceSlip, SlipItem};
 pub use team_rules::{GeofenceMode, NewTeamRules, StageEvidence, StageRule, TeamRules};
@@ -67,13 +71,20 @@ pub enum RecordKind {
     Alert,
     /// A follow-up between visits: a call, a message, a sample sent.
     Activity,
+    /// Who owns a customer; written by the relay only.
     Ownership,
+    /// A rep's request to claim or release a customer.
     ClaimRequest,
+    /// A team's KPI aggregates for one period, for the whole team; written by the relay only.
+    Scoreboard,
+    /// Every rep's KPI figures for one period, for supervisors and admins; written by the relay
+    /// only.
+    TeamTable,
 }
 
 impl RecordKind {
     /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Customer,
         RecordKind::LeadCard,
         RecordKind::Opportunity,
@@ -84,6 +95,8 @@ impl RecordKind {
         RecordKind::Activity,
         RecordKind::Ownership,
         RecordKind::ClaimRequest,
+        RecordKind::Scoreboard,
+        RecordKind::TeamTable,
     ];
 
     /// The name stored in documents and tables.
@@ -99,6 +112,8 @@ impl RecordKind {
             RecordKind::Activity => "activity",
             RecordKind::Ownership => "ownership",
             RecordKind::ClaimRequest => "claim",
+            RecordKind::Scoreboard => "scoreboard",
+            RecordKind::TeamTable => "team_table",
         }
     }
 }

@@ -23,7 +23,9 @@ use crate::kpi::{
     ActivityRow, CustomerRow, DealRow, KpiContext, KpiIndex, KpiRow, Payout, Period, RepFigures, RepRows,
     VisitRow,
 };
-use crate::model::{Activity, Customer, Opportunity, RecordKind, ServiceSlip, TeamRules, Visit};
+use crate::model::{
+    Activity, Customer, Opportunity, Record, RecordKind, Scoreboard, ServiceSlip, TeamRules, TeamTable, Visit,
+};
 
 /// One period of "my figures": what the phone's 我的业绩 screen shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub struct MyFigures {
     /// The payout the rules in force give these figures (a projection while the period runs),
     /// or why there is none.
     pub payout: std::result::Result<Payout, String>,
+    /// The team's scoreboard of the period as last synced from the relay (its mean and median
+    /// of each metric), `None` before one arrived.
+    pub team: Option<Scoreboard>,
 }
 
 /// This device's id, as the store keeps it.
@@ -160,6 +165,38 @@ pub(crate) fn index_kpi(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Notes which period a received scoreboard or team table is for.
+pub(crate) fn project_board(
+    conn: &Connection,
+    id: DocId,
+    kind: RecordKind,
+    period: &str,
+    computed_at: UnixMillis,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO scoreboard_index (doc_id, kind, period, computed_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (doc_id) DO UPDATE SET kind = ?2, period = ?3, computed_at = ?4",
+    )?
+    .execute(params![id.to_string(), kind.as_str(), period, computed_at])?;
+    Ok(())
+}
+
+/// The newest received board of `kind` for `period`, if one reads.
+fn board<R: Record>(conn: &Connection, period: Period) -> Result<Option<R>> {
+    let id: Option<DocId> = conn
+        .prepare_cached(
+            "SELECT doc_id FROM scoreboard_index WHERE kind = ?1 AND period = ?2
+             ORDER BY computed_at DESC LIMIT 1",
+        )?
+        .query_row(params![R::KIND.as_str(), period.to_string()], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    match documents::load(conn, id)? {
+        Some(stored) if stored.kind == R::KIND => Ok(Some(hydrate(&stored.doc, id)?)),
+        _ => Ok(None),
+    }
+}
+
 /// This user's rows that a period within `[lo, hi)` may count, and every deal of theirs.
 fn my_rows(conn: &Connection, lo: UnixMillis, hi: UnixMillis) -> Result<RepRows> {
     let mut rows = RepRows::default();
@@ -208,7 +245,7 @@ impl Store {
             let hi = periods.iter().map(|p| p.span_ms(offset).1).max().unwrap_or(0);
             let rows = my_rows(conn, lo, hi)?;
             let index = KpiIndex::from_rows(std::iter::once((user.clone(), rows)).collect());
-            Ok(periods
+            periods
                 .iter()
                 .map(|&period| {
                     let figures = index.rep(&ctx, period, &user);
@@ -220,9 +257,21 @@ impl Store {
                         Ok(None) => Err("the team has no incentive rules".into()),
                         Err(e) => Err(e.to_string()),
                     };
-                    MyFigures { figures, payout }
+                    Ok(MyFigures { figures, payout, team: board::<Scoreboard>(conn, period)? })
                 })
-                .collect())
+                .collect::<Result<Vec<_>>>()
         })
+    }
+
+    /// The team's scoreboard of `period` as last synced (the relay writes those of the running
+    /// and the previous week, month and quarter), `None` when none arrived.
+    pub fn team_scoreboard(&self, period: Period) -> Result<Option<Scoreboard>> {
+        self.db.read(|conn| board::<Scoreboard>(conn, period))
+    }
+
+    /// Every rep's figures for `period` as last synced: the relay sends team tables to
+    /// supervisors' and admins' devices only, so a rep's phone always gets `None`.
+    pub fn team_table(&self, period: Period) -> Result<Option<TeamTable>> {
+        self.db.read(|conn| board::<TeamTable>(conn, period))
     }
 }

@@ -228,7 +228,10 @@ impl Store {
     /// [`Store::update`] inside the write transaction `tx`, for a record already validated.
     fn update_in<R: Record>(&self, tx: &Connection, record: &R, now: UnixMillis) -> Result<R> {
         let id = record.id();
-        if matches!(R::KIND, RecordKind::Ownership | RecordKind::Alert) {
+        if matches!(
+            R::KIND,
+            RecordKind::Ownership | RecordKind::Alert | RecordKind::Scoreboard | RecordKind::TeamTable
+        ) {
             return Err(StoreError::RelayOnly { kind: R::KIND, field: "*" });
         }
         let mut stored = self.load_for_write::<R>(tx, id)?;
@@ -513,11 +516,15 @@ impl Store {
 
     /// Customers in the store.
     pub fn customer_count(&self) -> Result<u64> {
+        self.document_count_of(RecordKind::Customer)
+    }
+
+    /// How many documents of `kind` the store holds.
+    pub fn document_count_of(&self, kind: RecordKind) -> Result<u64> {
         self.db.read(|conn| {
             Ok(conn
-                .query_row("SELECT count(*) FROM documents WHERE kind = 'customer'", [], |r| {
-                    r.get::<_, i64>(0)
-                })?
+                .prepare_cached("SELECT count(*) FROM documents WHERE kind = ?1")?
+                .query_row([kind.as_str()], |r| r.get::<_, i64>(0))?
                 .unsigned_abs())
         })
     }

@@ -10,7 +10,7 @@ use crate::dedup::{CustomerKey, NormalizedPhone, PhoneKind, fold_width, name_gra
 use crate::ids::DocId;
 use crate::model::{
     Activity, Alert, ClaimRequest, Customer, LeadCard, Opportunity, Ownership, Record, RecordKind,
-    ServiceSlip, Visit,
+    Scoreboard, ServiceSlip, TeamTable, Visit,
 };
 
 /// Rewrites the projection rows of one document from its current state.
@@ -34,6 +34,10 @@ pub(crate) enum Projected {
     Activity(Activity),
     Ownership(Ownership),
     ClaimRequest(ClaimRequest),
+    /// The relay's scoreboard of a period: indexed by period.
+    Scoreboard(Scoreboard),
+    /// The relay's team table of a period: indexed by period.
+    TeamTable(TeamTable),
     /// A slip: its row in the KPI projection.
     Slip(ServiceSlip),
     /// Rules: read (so known to be readable), with no rows.
@@ -52,6 +56,8 @@ impl Projected {
             RecordKind::Activity => Projected::Activity(hydrate(doc, id)?),
             RecordKind::Ownership => Projected::Ownership(hydrate(doc, id)?),
             RecordKind::ClaimRequest => Projected::ClaimRequest(hydrate(doc, id)?),
+            RecordKind::Scoreboard => Projected::Scoreboard(hydrate(doc, id)?),
+            RecordKind::TeamTable => Projected::TeamTable(hydrate(doc, id)?),
             RecordKind::ServiceSlip => Projected::Slip(hydrate(doc, id)?),
             RecordKind::TeamRules => {
                 crate::model::check_readable(doc)
@@ -85,6 +91,20 @@ impl Projected {
             Projected::Ownership(ownership) => super::ownership::project_ownership(conn, ownership),
             Projected::ClaimRequest(claim) => super::ownership::project_claim(conn, claim),
             Projected::Slip(slip) => super::kpi::project_slip(conn, slip),
+            Projected::Scoreboard(board) => super::kpi::project_board(
+                conn,
+                board.id,
+                RecordKind::Scoreboard,
+                &board.period,
+                board.computed_at,
+            ),
+            Projected::TeamTable(table) => super::kpi::project_board(
+                conn,
+                table.id,
+                RecordKind::TeamTable,
+                &table.period,
+                table.computed_at,
+            ),
             Projected::NoRows => Ok(()),
         }
     }
@@ -106,7 +126,7 @@ pub(crate) fn rebuild(conn: &Connection) -> Result<u64> {
          DELETE FROM visit_index; DELETE FROM opportunity_index; DELETE FROM lead_card_index;
          DELETE FROM stage_history_index; DELETE FROM alert_index; DELETE FROM activity_index;
          DELETE FROM ownership_index; DELETE FROM claim_index; DELETE FROM kpi_rows;
-         DELETE FROM kpi_slips;",
+         DELETE FROM kpi_slips; DELETE FROM scoreboard_index;",
     )?;
     let ids: Vec<DocId> = conn
         .prepare("SELECT doc_id FROM documents ORDER BY doc_id")?

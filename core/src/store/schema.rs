@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(super::projection::index_visits_on_site),
     },
     Migration { sql: include_str!("migrations/0010_kpi_rows.sql"), then: Some(super::kpi::index_kpi) },
+    Migration { sql: include_str!("migrations/0011_scoreboards.sql"), then: None },
 ];
 
 /// The schema version this build writes.

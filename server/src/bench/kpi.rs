@@ -11,6 +11,10 @@
 //!   path), which must agree;
 //! - `repair_team_year`: every rep's months and quarters of a year recomputed from the team's
 //!   records;
+//! - `scoreboards`: the relay's refresh of a `reps`-rep team's boards (docs/kpi.md,
+//!   "Scoreboards"): the rows of the six periods kept read from a real relay database holding the
+//!   team's year of rows, the six scoreboards and team tables computed, and each written into
+//!   an Automerge document and saved, as the writer stores them;
 //! - `sandbox`: a candidate over the last four quarters of a `reps`-rep team's facts.
 
 use std::time::Instant;
@@ -452,6 +456,8 @@ pub fn run(bench: &KpiBench) -> Result<()> {
         "s": repair_s, "generate_s": generate_s,
     }));
 
+    scoreboards(bench, &team, &monthly, ctx.as_of)?;
+
     let book = RuleBook { versions: vec![rules(PeriodKind::Quarter, 900_000, 150)?] };
     let candidate = rules(PeriodKind::Quarter, 1_000_000, 140)?;
     let started = Instant::now();
@@ -465,5 +471,89 @@ pub fn run(bench: &KpiBench) -> Result<()> {
         "current_fen": report.current_total_fen, "candidate_fen": report.candidate_total_fen,
         "change_bp": report.change_bp, "ms": sandbox_ms,
     }));
+    Ok(())
+}
+
+/// The relay's scoreboard refresh of the team whose year of records is `team`: its rows stored
+/// by the repair path in a real relay database, then what `Relay::scoreboard_tick` does for one
+/// due team (the indexed read of the six periods' rows, the boards computed) and what the writer
+/// does with them (each document written and saved).
+fn scoreboards(bench: &KpiBench, team: &KpiRecords, monthly: &IncentiveRules, now: i64) -> Result<()> {
+    use crate::relay::boards::{board_periods, team_boards};
+    use crate::relay::kpi::{TeamKpi, rows_of, team_rows};
+    use crate::storage::RelayStorage;
+    use crate::storage::sqlite::SqliteStorage;
+    use automerge::transaction::Transactable;
+
+    let dir = tempfile::tempdir()?;
+    let storage = SqliteStorage::open(dir.path())?;
+    let tenant = storage.create_tenant("bench", 0)?;
+    let team_id = storage.create_team(&tenant, "bench", 0)?;
+    let (rows, links) = rows_of(&team_id, team);
+    storage.kpi_rebuild(&team_id, &rows, &links, now)?;
+    let mut rules = fieldsync_core::model::TeamRules::defaults();
+    rules.incentive_rules = vec![serde_json::to_string(monthly)?];
+
+    let started = Instant::now();
+    let periods = board_periods(Date::of_instant(now, CN));
+    let lo = periods.iter().map(|p| p.span_ms(CN).0).min().unwrap_or(now);
+    let hi = periods.iter().map(|p| p.span_ms(CN).1).max().unwrap_or(now);
+    let index = team_rows(&storage, &team_id, lo, hi)?;
+    let read_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let names = std::collections::HashMap::new();
+    let boards = team_boards(&team_id, &TeamKpi { index, rules }, &periods, &names, [7; 16], now);
+    let compute_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    let mut table_bytes = 0usize;
+    for (board, table) in &boards {
+        for (kind, written) in [
+            ("scoreboard", write_saved(board, kind_name(board))?),
+            ("team_table", write_saved(table, kind_name(table))?),
+        ] {
+            bytes += written;
+            if kind == "team_table" {
+                table_bytes = table_bytes.max(written);
+            }
+        }
+    }
+    let write_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // What a phone adds to its dashboard per period: loading the month's saved scoreboard and
+    // reading it as a record (the store's lookup by period is one indexed row).
+    let saved = saved_doc(&boards[3].0, "scoreboard")?;
+    let started = Instant::now();
+    let samples = bench.samples.max(1);
+    for _ in 0..samples {
+        let doc = automerge::Automerge::load(&saved)?;
+        let board: fieldsync_core::model::Scoreboard = fieldsync_core::model::read_record(&doc)?;
+        std::hint::black_box(board);
+    }
+    let phone_read_ms = started.elapsed().as_secs_f64() * 1000.0 / f64::from(samples);
+    let reps = boards.iter().map(|(_, t)| t.reps.len()).max().unwrap_or(0);
+    if reps != bench.reps as usize {
+        bail!("the boards count {reps} reps, not {}", bench.reps);
+    }
+    emit(json!({
+        "bench": "kpi", "figure": "scoreboards", "reps": bench.reps, "periods": periods.len(),
+        "rows_stored": rows.len(), "read_ms": read_ms, "compute_ms": compute_ms, "write_ms": write_ms,
+        "total_ms": read_ms + compute_ms + write_ms, "saved_bytes": bytes, "largest_table_bytes": table_bytes,
+        "phone_board_read_ms": phone_read_ms,
+    }));
+
+    fn kind_name<R: fieldsync_core::model::Record>(_: &R) -> &'static str {
+        R::KIND.as_str()
+    }
+    fn write_saved<R: fieldsync_core::model::Record>(record: &R, kind: &str) -> Result<usize> {
+        Ok(saved_doc(record, kind)?.len())
+    }
+    fn saved_doc<R: fieldsync_core::model::Record>(record: &R, kind: &str) -> Result<Vec<u8>> {
+        let mut doc = automerge::Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "kind", kind)?;
+        fieldsync_core::model::write_record(&mut tx, record)?;
+        tx.commit();
+        Ok(doc.save())
+    }
     Ok(())
 }

@@ -629,7 +629,7 @@ impl Writer {
 
     /// Writes `record` as the relay's own actor (a new document, or a change to the cached one)
     /// and queues the change for the log like a pushed one.
-    fn relay_write<R: Record>(
+    pub(super) fn relay_write<R: Record>(
         &mut self,
         record: &R,
         team: &str,

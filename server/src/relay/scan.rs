@@ -20,8 +20,7 @@ pub fn each_team_document(
 ) -> Result<(), StorageError> {
     let mut after = None;
     loop {
-        let page =
-            storage.snapshots_after(team_id, after, SyncVisibility::WithoutAlerts, None, PAGE_BYTES)?;
+        let page = storage.snapshots_after(team_id, after, SyncVisibility::ForReps, None, PAGE_BYTES)?;
         for (id, snapshot) in &page.documents {
             let Ok(doc) = Automerge::load(snapshot) else { continue };
             let Ok(kind) = declared_kind(&doc) else { continue };

@@ -73,24 +73,34 @@ impl Role {
 pub enum SyncVisibility {
     /// Every document of the team (supervisors and admins).
     Everything,
-    /// Every document but the relay's `Alert` documents: alerts are for the team's supervisors,
-    /// and `GET /v1/alerts` refuses reps too.
-    WithoutAlerts,
+    /// Every document but the relay's `Alert` and `TeamTable` documents: alerts and every rep's
+    /// figures are for the team's supervisors (`GET /v1/alerts` refuses reps too, and
+    /// `GET /v1/kpi` gives a rep their own figures and the team's aggregates only).
+    ForReps,
 }
 
 impl SyncVisibility {
-    /// The record kind (its stored name) this visibility hides, if any.
-    pub fn hidden_kind(self) -> Option<&'static str> {
+    /// The record kinds (their stored names) this visibility hides: `[None, None]` for none.
+    /// Only the relay's actor writes documents of these kinds.
+    pub fn hidden_kinds(self) -> [Option<&'static str>; 2] {
+        use fieldsync_core::model::RecordKind;
         match self {
-            SyncVisibility::Everything => None,
-            SyncVisibility::WithoutAlerts => Some(fieldsync_core::model::RecordKind::Alert.as_str()),
+            SyncVisibility::Everything => [None, None],
+            SyncVisibility::ForReps => {
+                [Some(RecordKind::Alert.as_str()), Some(RecordKind::TeamTable.as_str())]
+            }
         }
+    }
+
+    /// Whether a document of kind `kind` (its stored name) is hidden.
+    pub fn hides(self, kind: &str) -> bool {
+        self.hidden_kinds().contains(&Some(kind))
     }
 
     /// What a device of a user with `role` receives.
     pub fn for_role(role: Role) -> Self {
         match role {
-            Role::Rep => SyncVisibility::WithoutAlerts,
+            Role::Rep => SyncVisibility::ForReps,
             Role::Supervisor | Role::Admin => SyncVisibility::Everything,
         }
     }

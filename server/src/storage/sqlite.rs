@@ -1252,8 +1252,9 @@ impl RelayStorage for SqliteStorage {
             let mut page = ChangePage { changes: Vec::new(), through_seq: head.max(after_seq), more: false };
             // Hidden entries are filtered out by the query, so they never count against the
             // budget; `through_seq` reaches the head (past them) whenever nothing visible is left.
-            // One statement for every visibility: `?5` is the hidden kind, NULL for none. Only the
-            // relay's own actor writes alerts (devices' writes to them are refused), so the
+            // One statement for every visibility: `?5` and `?7` are the hidden kinds, `?5` NULL for
+            // none. Only the relay's own actor writes alerts and team tables (devices' writes to
+            // them are refused), so the
             // document's kind is looked up only for the relay's changes (merges and alerts, a small
             // share of the log); the actor subquery runs once per statement. A change whose
             // document has no stored row (none is expected) stays visible.
@@ -1262,7 +1263,7 @@ impl RelayStorage for SqliteStorage {
                  WHERE c.team_id = ?1 AND c.seq > ?2 AND c.seq <= ?4
                    AND (?5 IS NULL
                         OR c.actor <> coalesce((SELECT actor FROM relay_identity WHERE singleton = 1), x'')
-                        OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind = ?5))
+                        OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.doc_id = c.doc_id AND d.kind IN (?5, ?7)))
                    AND (?6 IS NULL OR ({rep_sees}))
                  ORDER BY c.seq",
                 rep_sees = rep_sees("c.doc_id", "?6")
@@ -1272,8 +1273,9 @@ impl RelayStorage for SqliteStorage {
                 after_seq as i64,
                 &exclude_actor[..],
                 head as i64,
-                visibility.hidden_kind(),
-                rep_user
+                visibility.hidden_kinds()[0],
+                rep_user,
+                visibility.hidden_kinds()[1]
             ])?;
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {
@@ -1314,12 +1316,14 @@ impl RelayStorage for SqliteStorage {
             let after = after.map(|d| d.as_bytes().to_vec()).unwrap_or_default();
             // `kind IS NOT NULL` holds for every row: no hidden kind hides nothing.
             let mut statement = conn.prepare_cached(&format!(
-                "SELECT doc_id, snapshot FROM documents d WHERE team_id = ?1 AND doc_id > ?2 AND kind IS NOT ?3
+                "SELECT doc_id, snapshot FROM documents d WHERE team_id = ?1 AND doc_id > ?2
+                   AND kind IS NOT ?3 AND kind IS NOT ?5
                    AND (?4 IS NULL OR ({rep_sees}))
                  ORDER BY doc_id",
                 rep_sees = rep_sees("d.doc_id", "?4")
             ))?;
-            let mut rows = statement.query(params![team_id, after, visibility.hidden_kind(), rep_user])?;
+            let [hidden, also_hidden] = visibility.hidden_kinds();
+            let mut rows = statement.query(params![team_id, after, hidden, rep_user, also_hidden])?;
             let mut page = SnapshotPage::default();
             let mut bytes = 0usize;
             while let Some(row) = rows.next()? {

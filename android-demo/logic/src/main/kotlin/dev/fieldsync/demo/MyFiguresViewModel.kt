@@ -11,8 +11,17 @@ import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import uniffi.fieldsync_ffi.FfiMyFigures
 
-/** One line of the 我的业绩 screen: a metric, its value as reps read it, and its family. */
-data class FigureLine(val metric: String, val label: String, val family: String, val shown: String)
+/**
+ * One line of the 我的业绩 screen: a metric, its value as reps read it, its family, and the
+ * team's mean as reps read it (null before the relay's scoreboard was synced).
+ */
+data class FigureLine(
+    val metric: String,
+    val label: String,
+    val family: String,
+    val shown: String,
+    val teamMean: String? = null,
+)
 
 /** What the 我的业绩 screen shows: this week's, month's and quarter's figures, offline. */
 data class MyFiguresState(
@@ -23,13 +32,16 @@ data class MyFiguresState(
     val monthLines: List<FigureLine> = emptyList(),
     /** The month's projected payout as reps read it (¥3,636.00), or why there is none. */
     val monthPayout: String? = null,
+    /** How many reps the month's team figures count; null before a scoreboard was synced. */
+    val teamReps: Int? = null,
     val problem: Problem? = null,
 )
 
 /**
  * The rep's own figures (docs/kpi.md), computed on the phone from its own records through the
  * core's KPI projection: no network needed, the same numbers the relay computes for the same
- * records. The team's mean needs the relay (`GET /v1/kpi`).
+ * records; the team's mean and median from the relay's scoreboard of the period as last synced
+ * (also offline).
  */
 class MyFiguresViewModel(
     private val repository: FieldRepository,
@@ -53,6 +65,7 @@ class MyFiguresViewModel(
                         periods = loaded.value,
                         monthLines = lines(month),
                         monthPayout = month.payoutFen?.let(::yuan) ?: month.payoutUnavailable,
+                        teamReps = month.teamReps?.toInt(),
                     )
                 }
                 is Outcome.Failed -> it.copy(busy = false, problem = loaded.problem)
@@ -76,6 +89,8 @@ class MyFiguresViewModel(
 
         fun lines(figures: FfiMyFigures): List<FigureLine> = figures.metrics
             .sortedBy { familyOrder.indexOf(it.family) }
-            .map { FigureLine(it.metric, it.label, it.family, shown(it.unit, it.value)) }
+            .map {
+                FigureLine(it.metric, it.label, it.family, shown(it.unit, it.value), it.teamMean?.let { mean -> shown(it.unit, mean) })
+            }
     }
 }

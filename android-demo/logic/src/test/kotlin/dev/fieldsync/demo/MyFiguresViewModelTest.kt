@@ -8,14 +8,19 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import uniffi.fieldsync_ffi.FfiNewActivity
 
-/** The 我的业绩 screen: an enrolled rep's week, month and quarter from the phone's own records. */
+/**
+ * The 我的业绩 screen: an enrolled rep's week, month and quarter from the phone's own records,
+ * and the team's means once the relay's scoreboard is synced.
+ */
 class MyFiguresViewModelTest {
     @TempDir
     lateinit var dir: Path
 
     @Test
     fun `the screen shows the rep's own work this month with no payout until the team has rules`() = runBlocking {
-        TestRelay(dir.resolve("relay"), reps = 1, supervisors = 0).use { relay ->
+        // A scheduler tick every second: the relay writes the team's scoreboard soon after a sync.
+        val env = mapOf("FIELDSYNC_SCHEDULER_INTERVAL_SECS" to "1")
+        TestRelay(dir.resolve("relay"), reps = 1, supervisors = 0, env = env).use { relay ->
             TestPhone(dir.resolve("rep").also { it.toFile().mkdirs() }).use { phone ->
                 val screen = MyFiguresViewModel(phone.repository, phone.scope)
                 screen.refresh().join()
@@ -44,6 +49,22 @@ class MyFiguresViewModelTest {
                 assertEquals("66.66%", shown["data_completeness"])
                 assertEquals("behaviour", state.monthLines.first().family)
                 assertEquals("the team has no incentive rules", state.monthPayout)
+                assertNull(state.teamReps, "no scoreboard before a sync")
+                assertNull(state.monthLines.first().teamMean)
+
+                // Synced until the relay's scoreboard of the month arrives: a team of one, whose
+                // mean is the rep's own figure, shown offline from then on.
+                val deadline = System.currentTimeMillis() + 30_000
+                while (screen.state.value.teamReps == null && System.currentTimeMillis() < deadline) {
+                    phone.repository.sync(null)
+                    screen.refresh().join()
+                    if (screen.state.value.teamReps == null) Thread.sleep(500)
+                }
+                val synced = screen.state.value
+                assertEquals(1, synced.teamReps)
+                val mean = synced.monthLines.associate { it.metric to it.teamMean }
+                assertEquals("1", mean["payment_follow_ups"])
+                assertEquals("66.66%", mean["data_completeness"])
             }
         }
     }

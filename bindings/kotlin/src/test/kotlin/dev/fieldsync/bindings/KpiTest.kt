@@ -14,7 +14,7 @@ import uniffi.fieldsync_ffi.decodeWeeklyBrief
  * Performance on facts (docs/kpi.md) through the generated Kotlin bindings and the real library:
  * a weekly brief's payload, written here by hand as another implementation would, decodes with
  * its numbers; a stall alert's does not; "my figures" need an enrolled phone and a period that
- * parses.
+ * parses; a phone that synced no team table has none (the relay sends them to supervisors only).
  */
 class KpiTest {
     @TempDir
@@ -51,6 +51,9 @@ class KpiTest {
         try {
             assertFailsWith<FfiException.InvalidInput> { store.myFigures("2026-12") }
             assertFailsWith<FfiException.InvalidInput> { store.myFigures("2026-13") }
+            assertNull(store.teamTable("2026-12"))
+            assertNull(store.teamTable("2026-W49"))
+            assertFailsWith<FfiException.InvalidInput> { store.teamTable("2026-W54") }
         } finally {
             store.closeStore()
             store.close()

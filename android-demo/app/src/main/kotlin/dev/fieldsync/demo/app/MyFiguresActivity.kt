@@ -6,7 +6,8 @@ import dev.fieldsync.demo.MyFiguresViewModel
 
 /**
  * 我的业绩: the rep's own figures this month (behaviour, results, data quality) and the payout
- * the team's rules would give them, computed on the phone offline; the week and quarter below.
+ * the team's rules would give them, computed on the phone offline, each against the team's mean
+ * from the relay's scoreboard as last synced; the week and quarter below.
  */
 class MyFiguresActivity : ScreenActivity() {
     override fun onStoreReady(repository: FieldRepository) {
@@ -22,7 +23,7 @@ class MyFiguresActivity : ScreenActivity() {
             lines.removeAllViews()
             for (line in state.monthLines) {
                 lines.addView(TextView(this).apply {
-                    text = "${line.label}  ${line.shown}"
+                    text = "${line.label}  ${line.shown}" + (line.teamMean?.let { "  团队均值 $it" } ?: "")
                     setPadding(0, 8, 0, 8)
                 })
             }
