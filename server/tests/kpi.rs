@@ -677,6 +677,20 @@ async fn scoreboards_bring_the_team_means_to_every_phone_and_the_table_to_superv
     assert_eq!(online["team"]["gross_margin"]["mean"], margin.mean, "{online}");
     assert_eq!(online["team"]["output"]["median"], output.median, "{online}");
     assert_eq!(rep.store.team_table(october).unwrap(), None, "a rep never receives the team table");
+    let fetch = |token: String, id| {
+        let state = w.state.clone();
+        async move {
+            let request = Request::builder()
+                .uri(format!("/v1/documents/{id}"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            app(state).oneshot(request).await.unwrap().status()
+        }
+    };
+    assert_eq!(fetch(rep.token.clone(), table_id).await, StatusCode::NOT_FOUND, "nor fetches it");
+    assert_eq!(fetch(rep.token.clone(), board_id).await, StatusCode::OK);
+    assert_eq!(fetch(supervisor.token.clone(), table_id).await, StatusCode::OK);
     assert!(rep.store.team_scoreboard("2008-W43".parse().unwrap()).unwrap().is_some());
     let september = rep.store.team_scoreboard("2008-09".parse().unwrap()).unwrap().unwrap();
     let visits = september.team.iter().find(|l| l.metric == "effective_visits").unwrap();
