@@ -34,7 +34,7 @@ pub struct RelayConfig {
     /// reverse proxy; otherwise every client would share the proxy's address in the limits.
     pub trust_forwarded_for: bool,
     /// Rate limits (the `[rate_limits]` table; docs/operations.md).
-    pub rate_limits: crate::limits::RateLimits,
+    pub rate_limits: crate::http::limits::RateLimits,
     /// Documents kept merged in memory.
     pub document_cache: usize,
     /// `text` or `json` log lines.
@@ -65,7 +65,7 @@ impl Default for RelayConfig {
             max_connections: 4096,
             max_connections_per_ip: 256,
             trust_forwarded_for: false,
-            rate_limits: crate::limits::RateLimits::default(),
+            rate_limits: crate::http::limits::RateLimits::default(),
             document_cache: 4096,
             log_format: "text".into(),
             scheduler_interval_secs: 60,

@@ -1,31 +1,19 @@
 //! fieldsync-server: the sync relay (`fieldsync serve`) and the `fieldsync` command-line tool's
 //! subcommands, kept in a library so tests drive them in-process.
+//!
+//! - [`http`]: the relay's HTTP surface (router, device auth, blobs, the API routes, the accept
+//!   loop, rate limits, the error type);
+//! - [`relay`]: the sync engine (the writer thread, identity, ownership, the scheduler, KPIs);
+//! - [`storage`]: the relay's database;
+//! - [`delivery`]: Web Push, FCM, APNs and the alert stream;
+//! - [`cli`]: the operator commands (`admin`, `demo`, `bench`, `photo`, `qr`, …), one file each;
+//! - [`config`], [`metrics`], [`process`]: settings, Prometheus counters, process limits.
 
-pub mod admin;
-pub mod app;
-pub mod auth;
-pub mod bench;
-pub mod blobs;
+pub mod cli;
 pub mod config;
-pub mod connections;
-pub mod dedup_cli;
 pub mod delivery;
-#[cfg(feature = "tools")]
-pub mod demo;
-pub mod error;
-pub mod geo_cli;
-pub mod heat_routes;
-pub mod import_cli;
-pub mod incentive_cli;
-pub mod kpi_routes;
-pub mod lead_cli;
-pub mod limits;
+pub mod http;
 pub mod metrics;
-pub mod photo_cli;
 pub mod process;
-#[cfg(feature = "tools")]
-pub mod push_cli;
-pub mod qr_cli;
 pub mod relay;
-pub mod slip_cli;
 pub mod storage;

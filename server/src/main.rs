@@ -4,13 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fieldsync_server::admin::{self, AdminCommand};
-use fieldsync_server::app::{self, AppState};
+use fieldsync_server::cli::admin::{self, AdminCommand};
+use fieldsync_server::cli::{bench, dedup, demo, geo, import, incentive, lead, photo, push, qr, slip};
 use fieldsync_server::config::{ConfigOverrides, RelayConfig};
-use fieldsync_server::{
-    bench, dedup_cli, demo, geo_cli, import_cli, incentive_cli, lead_cli, photo_cli, push_cli, qr_cli,
-    slip_cli,
-};
+use fieldsync_server::http::app::{self, AppState};
 
 #[derive(Debug, Parser)]
 #[command(name = "fieldsync", version, about = "Offline-first field sales: relay and tools")]
@@ -78,7 +75,7 @@ enum Command {
     /// Web Push: VAPID keys, send a message to a subscription, decrypt one (docs/push.md).
     Push {
         #[command(subcommand)]
-        command: push_cli::PushCommand,
+        command: push::PushCommand,
     },
     /// Incentive rules offline: check a rule book, pay reps from metric facts, try a candidate
     /// on past facts (docs/kpi.md). Prints JSON lines.
@@ -213,10 +210,10 @@ enum GeoCommand {
     /// GCJ-02 region and how far it moved. Points are LAT LON pairs, or "LAT LON" lines on stdin.
     Convert {
         /// Datum of the input: wgs84, gcj02 or bd09.
-        #[arg(long, value_parser = geo_cli::parse_datum)]
+        #[arg(long, value_parser = geo::parse_datum)]
         from: fieldsync_core::geo::Datum,
         /// Datum of the result: wgs84, gcj02 or bd09.
-        #[arg(long, value_parser = geo_cli::parse_datum)]
+        #[arg(long, value_parser = geo::parse_datum)]
         to: fieldsync_core::geo::Datum,
         /// LAT LON [LAT LON ...]; without them, lines are read from standard input.
         #[arg(allow_negative_numbers = true)]
@@ -485,7 +482,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Slip { command: SlipCommand::Verify { file, blobs, json } } => {
-            return match slip_cli::verify_file(&file, blobs.as_deref()) {
+            return match slip::verify_file(&file, blobs.as_deref()) {
                 Ok(verdict) => {
                     if json {
                         println!("{}", verdict.json);
@@ -500,7 +497,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Push { command } => return push_cli::run(command),
+        Command::Push { command } => return push::run(command),
         Command::Serve { config } => serve(&config),
         Command::Admin { data_dir, command } => admin::run(&data_dir, command).map(|out| println!("{out}")),
         Command::Demo { dir } => demo::run(&dir).map(|report| print!("{report}")),
@@ -512,34 +509,33 @@ fn main() -> ExitCode {
             scenario: BenchScenario::DedupLocal { customers, queries, reference_queries, dir },
         } => bench::dedup::run(&bench::dedup::DedupBench { customers, queries, reference_queries, dir }),
         Command::Photo { command: PhotoCommand::Inspect { file } } => {
-            photo_cli::inspect(&file).map(|v| println!("{v}"))
+            photo::inspect(&file).map(|v| println!("{v}"))
         }
         Command::Photo { command: PhotoCommand::Ingest { file, out } } => {
-            photo_cli::ingest(&file, &out).map(|v| println!("{v}"))
+            photo::ingest(&file, &out).map(|v| println!("{v}"))
         }
-        Command::Dedup { command: DedupCommand::Pairs { file } } => dedup_cli::pairs(&file)
-            .and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs")),
+        Command::Dedup { command: DedupCommand::Pairs { file } } => {
+            dedup::pairs(&file).and_then(|(lines, bad)| print_lines(lines, bad, "some lines are not pairs"))
+        }
         Command::Dedup { command: DedupCommand::Eval { files } } => {
-            files.iter().try_for_each(|file| dedup_cli::eval(file).map(|line| println!("{line}")))
+            files.iter().try_for_each(|file| dedup::eval(file).map(|line| println!("{line}")))
         }
         Command::Import { command: ImportCommand::Customers { file, store } } => {
-            import_cli::import_customers(&file, &store).map(|report| print!("{report}"))
+            import::import_customers(&file, &store).map(|report| print!("{report}"))
         }
-        Command::Geo { command: GeoCommand::Convert { from, to, points } } => {
-            geo_cli::convert(from, to, &points)
-                .and_then(|(lines, failed)| print_lines(lines, failed, "some points could not be converted"))
-        }
+        Command::Geo { command: GeoCommand::Convert { from, to, points } } => geo::convert(from, to, &points)
+            .and_then(|(lines, failed)| print_lines(lines, failed, "some points could not be converted")),
         Command::Bench { scenario: BenchScenario::Geo { points } } => {
-            geo_cli::bench(points).map(|lines| lines.into_iter().for_each(bench::emit))
+            geo::bench(points).map(|lines| lines.into_iter().for_each(bench::emit))
         }
         Command::Incentive { command } => {
             let lines = match command {
-                IncentiveCommand::Check { rules } => incentive_cli::check(&rules),
+                IncentiveCommand::Check { rules } => incentive::check(&rules),
                 IncentiveCommand::Eval { rules, facts, today, roster } => {
-                    incentive_cli::eval(&rules, &facts, today.as_deref(), roster.as_deref())
+                    incentive::eval(&rules, &facts, today.as_deref(), roster.as_deref())
                 }
                 IncentiveCommand::Sandbox { rules, candidate, facts, periods, today, roster } => {
-                    incentive_cli::sandbox_cmd(
+                    incentive::sandbox_cmd(
                         &rules,
                         &candidate,
                         &facts,
@@ -556,23 +552,23 @@ fn main() -> ExitCode {
             })
         }
         Command::Lead { command: LeadCommand::Parse { file } } => {
-            lead_cli::parse(file.as_deref()).map(|card| println!("{card}"))
+            lead::parse(file.as_deref()).map(|card| println!("{card}"))
         }
         Command::Qr { command: QrCommand::Decode { files } } => {
-            let lines = qr_cli::decode_files(&files);
+            let lines = qr::decode_files(&files);
             let failed = lines.iter().any(|l| l.get("error").is_some());
             print_lines(lines, failed, "some files could not be decoded")
         }
         Command::Bench { scenario: BenchScenario::Photo { files, reference } } => {
-            photo_cli::bench_photo(&files, reference).map(|lines| lines.into_iter().for_each(bench::emit))
+            photo::bench_photo(&files, reference).map(|lines| lines.into_iter().for_each(bench::emit))
         }
         Command::Bench { scenario: BenchScenario::Qr { files } } => {
             let files = if files.is_empty() {
-                vec![photo_cli::fixtures_dir().map(|d| d.join("qr")).unwrap_or_default()]
+                vec![photo::fixtures_dir().map(|d| d.join("qr")).unwrap_or_default()]
             } else {
                 files
             };
-            qr_cli::bench_qr(&files).map(|lines| lines.into_iter().for_each(bench::emit))
+            qr::bench_qr(&files).map(|lines| lines.into_iter().for_each(bench::emit))
         }
         Command::Bench {
             scenario: BenchScenario::Guard { scenario, documents, changes, per_request, input, prepare, dir },

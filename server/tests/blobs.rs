@@ -10,8 +10,8 @@ use axum::http::{Request, StatusCode};
 use fieldsync_core::sync::enrollment_message;
 use fieldsync_core::sync::wire::{CONTENT_TYPE, PushedChange, SyncRequest};
 use fieldsync_core::{DeviceIdentity, DocId};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -83,9 +83,9 @@ async fn relay_with(configure: impl FnOnce(&mut RelayConfig)) -> Relay {
         ..Default::default()
     };
     configure(&mut config);
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 3,
@@ -270,9 +270,9 @@ async fn a_chunked_put_over_the_chunk_limit_is_413_and_keeps_only_what_fit() {
 #[tokio::test]
 async fn an_enrollment_body_over_4_kib_is_a_typed_413() {
     let dir = tempfile::tempdir().unwrap();
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 1,

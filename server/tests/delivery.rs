@@ -20,9 +20,9 @@ use fieldsync_core::model::{Alert, Provenance, Stage, StallKind, StallLevel};
 use fieldsync_core::push::{EndpointSecurity, PushEndpoint, SubscriptionKeys};
 use fieldsync_core::sync::enrollment_message;
 use fieldsync_core::{DeviceId, DeviceIdentity, DocId};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
 use fieldsync_server::delivery::PushConfig;
+use fieldsync_server::http::app::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -165,9 +165,9 @@ async fn enroll(state: &AppState, code: &str) -> String {
 
 async fn world(push: PushConfig) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "east".into(),
             reps: 1,
@@ -641,9 +641,9 @@ async fn the_live_stream_sends_each_new_alert_to_the_teams_supervisors() {
 
 /// Enrolls one supervisor and one admin of a second tenant in the same relay; returns their tokens.
 async fn other_tenant(w: &World) -> (String, String) {
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         w.dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "other".into(),
             team: "west".into(),
             reps: 0,

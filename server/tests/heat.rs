@@ -17,8 +17,8 @@ use fieldsync_core::model::{
 };
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
 use fieldsync_core::{DocId, ManualClock, Store, StoreOptions};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
 use fieldsync_server::relay::heat::{customer_heat, team_heat};
 use fieldsync_server::storage::sqlite::SqliteStorage;
 use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};

@@ -6,8 +6,8 @@ use axum::http::{Request, StatusCode};
 use fieldsync_core::DeviceIdentity;
 use fieldsync_core::sync::enrollment_message;
 use fieldsync_core::sync::wire::{CONTENT_TYPE, PushedChange, SyncRequest, SyncResponse};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -53,9 +53,9 @@ async fn relay() -> Relay {
     let dir = tempfile::tempdir().unwrap();
     let config =
         RelayConfig { data_dir: dir.path().to_owned(), max_sync_body_bytes: 64 * 1024, ..Default::default() };
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 2,
@@ -253,9 +253,9 @@ async fn health_and_metrics_answer() {
 #[tokio::test]
 async fn review_and_flags_are_for_supervisors_and_refuse_bad_decisions() {
     let dir = tempfile::tempdir().unwrap();
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 1,

@@ -12,8 +12,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use fieldsync_core::DeviceIdentity;
 use fieldsync_core::sync::enrollment_message;
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -66,9 +66,9 @@ async fn relay() -> Relay {
         scheduler_interval_secs: 0,
         ..Default::default()
     };
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 0,

@@ -22,8 +22,8 @@ use fieldsync_core::model::{
 use fieldsync_core::store::{CaptureContext, SlipSignature};
 use fieldsync_core::sync::wire::{PushedChange, RejectCode, SyncRequest};
 use fieldsync_core::{ManualClock, Store, StoreError, StoreOptions};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
 use fieldsync_server::relay::kpi::team_board;
 use fieldsync_server::storage::push::PushStorage;
 use fieldsync_server::storage::sqlite::SqliteStorage;

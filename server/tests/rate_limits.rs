@@ -14,9 +14,9 @@ use axum::http::{Request, StatusCode, header};
 use fieldsync_core::DeviceIdentity;
 use fieldsync_core::sync::enrollment_message;
 use fieldsync_core::sync::wire::{CONTENT_TYPE, SyncRequest};
-use fieldsync_server::app::{AppState, app};
 use fieldsync_server::config::RelayConfig;
-use fieldsync_server::limits::{Rate, RateLimits};
+use fieldsync_server::http::app::{AppState, app};
+use fieldsync_server::http::limits::{Rate, RateLimits};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -29,9 +29,9 @@ struct Relay {
 
 fn relay(limits: RateLimits) -> Relay {
     let dir = tempfile::tempdir().unwrap();
-    let boot = fieldsync_server::admin::run(
+    let boot = fieldsync_server::cli::admin::run(
         dir.path(),
-        fieldsync_server::admin::AdminCommand::Bootstrap {
+        fieldsync_server::cli::admin::AdminCommand::Bootstrap {
             tenant: "t".into(),
             team: "t".into(),
             reps: 3,

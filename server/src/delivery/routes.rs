@@ -21,9 +21,9 @@ use fieldsync_core::{Clock as _, SystemClock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, supervisor_only};
-use crate::auth::Device;
-use crate::error::ApiError;
+use crate::http::app::{AppState, supervisor_only};
+use crate::http::auth::Device;
+use crate::http::error::ApiError;
 use crate::storage::push::{Id16, NewPushSubscription, ProviderKind, PushSubscriptionRow};
 use crate::storage::{DeviceScope, Role, StorageError};
 

@@ -13,9 +13,9 @@ use base64::Engine as _;
 use tokio::sync::{broadcast, watch};
 
 use super::StreamAlert;
-use crate::app::AppState;
-use crate::auth::Device;
-use crate::error::ApiError;
+use crate::http::app::AppState;
+use crate::http::auth::Device;
+use crate::http::error::ApiError;
 use crate::storage::DeviceScope;
 
 struct Listener {
@@ -44,7 +44,7 @@ pub async fn alerts(
     State(state): State<AppState>,
     Device(scope): Device,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    crate::app::supervisor_only(&scope, "alert streams")?;
+    crate::http::app::supervisor_only(&scope, "alert streams")?;
     let listener =
         Listener { alerts: state.deliverer.subscribe(), stopping: state.deliverer.stopping(), scope };
     let stream = futures_util::stream::unfold(listener, |mut l| async move {

@@ -13,9 +13,9 @@ use fieldsync_core::{Clock as _, SystemClock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, supervisor_only};
-use crate::auth::Device;
-use crate::error::ApiError;
+use crate::http::app::{AppState, supervisor_only};
+use crate::http::auth::Device;
+use crate::http::error::ApiError;
 use crate::relay::kpi::{TeamKpi, board_of, context, team_rules};
 use crate::storage::Role;
 

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::emit;
-use crate::admin::{self, AdminCommand};
+use crate::cli::admin::{self, AdminCommand};
 use crate::process::quantile;
 
 /// A relay process started for a benchmark; killed on drop.

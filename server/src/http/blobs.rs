@@ -29,9 +29,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use crate::app::AppState;
-use crate::auth::Device;
-use crate::error::ApiError;
+use crate::http::app::AppState;
+use crate::http::auth::Device;
+use crate::http::error::ApiError;
 
 /// A partial upload untouched for this long is deleted: its device has given up on it (or
 /// never meant to finish it), and the space is the tenant's.

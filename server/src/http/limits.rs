@@ -23,8 +23,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::app::AppState;
+use crate::http::error::ApiError;
 
 /// One limit: a bucket of `burst` requests, refilled at `per_minute`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]

@@ -20,9 +20,9 @@ use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use super::emit;
-use crate::auth::secret_hash;
 use crate::delivery::webpush::WebPushProvider;
 use crate::delivery::{AlertMessage, Deliverer, PushConfig, http_client};
+use crate::http::auth::secret_hash;
 use crate::metrics::Metrics;
 use crate::storage::push::{AlertLevel, NewPushSubscription, ProviderKind, PushStorage, PushSubscriptionRow};
 use crate::storage::sqlite::SqliteStorage;

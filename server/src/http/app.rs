@@ -18,11 +18,11 @@ use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, Device};
-use crate::blobs::{self, BlobStore};
 use crate::config::RelayConfig;
 use crate::delivery::Deliverer;
-use crate::error::ApiError;
+use crate::http::auth::{self, Device};
+use crate::http::blobs::{self, BlobStore};
+use crate::http::error::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::{Relay, RelayLimits, ReviewDecision};
 use crate::storage::sqlite::SqliteStorage;
@@ -45,7 +45,7 @@ pub struct AppState {
     /// Delivers alerts (Web Push, FCM, APNs, live stream); the scheduler calls `notify()`.
     pub deliverer: Deliverer,
     /// Rate limits per device and per client address.
-    pub limiter: Arc<crate::limits::RateLimiter>,
+    pub limiter: Arc<crate::http::limits::RateLimiter>,
     last_touch: Arc<Mutex<HashMap<[u8; 16], i64>>>,
 }
 
@@ -73,7 +73,7 @@ impl AppState {
         Ok(AppState {
             relay,
             blobs: Arc::new(BlobStore::new(&config.data_dir, config.max_blob_bytes)),
-            limiter: Arc::new(crate::limits::RateLimiter::new(config.rate_limits.clone())),
+            limiter: Arc::new(crate::http::limits::RateLimiter::new(config.rate_limits.clone())),
             metrics,
             config: Arc::new(config),
             alerts_raised,
@@ -120,15 +120,15 @@ pub fn app(state: AppState) -> Router {
         .merge(enroll_routes)
         .merge(blob_routes)
         .merge(crate::delivery::routes::routes())
-        .merge(crate::heat_routes::routes())
-        .merge(crate::kpi_routes::routes())
+        .merge(crate::http::heat::routes())
+        .merge(crate::http::kpi::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
         })
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         // Outside the timeout and every body limit, so their answers get the JSON shape too.
-        .layer(middleware::from_fn(crate::error::json_error_bodies))
+        .layer(middleware::from_fn(crate::http::error::json_error_bodies))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -611,7 +611,7 @@ fn touch(state: &AppState, device: [u8; 16], now: i64) {
 
 /// Binds `config.listen` and serves until Ctrl-C or SIGTERM; in-flight requests finish first.
 /// Calls `on_bound` with the actual address (useful with port 0). Connections get the header
-/// timeout and caps of the configuration ([`crate::connections`]).
+/// timeout and caps of the configuration ([`crate::http::connections`]).
 pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let address = listener.local_addr()?;
@@ -623,13 +623,13 @@ pub async fn serve(state: AppState, on_bound: impl FnOnce(std::net::SocketAddr))
         // Ends the live streams (which would hold the shutdown open) and lets attempts in flight finish.
         deliverer.close().await;
     };
-    let limits = crate::connections::ConnectionLimits {
+    let limits = crate::http::connections::ConnectionLimits {
         header_timeout: Duration::from_secs(state.config.header_timeout_secs),
         max_connections: state.config.max_connections,
         max_connections_per_ip: state.config.max_connections_per_ip,
     };
     let metrics = state.metrics.clone();
-    let served = crate::connections::serve(listener, app(state), limits, metrics, stopped).await;
+    let served = crate::http::connections::serve(listener, app(state), limits, metrics, stopped).await;
     scheduler.abort();
     served
 }

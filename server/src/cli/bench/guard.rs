@@ -190,11 +190,11 @@ pub fn ingest(changes: Vec<DocumentBytes>, per_request: u32, work: &Path) -> Res
         let device = fixed_id(3, i as u32);
         crate::storage::RelayStorage::enroll_device(
             storage.as_ref(),
-            crate::auth::secret_hash(code),
+            crate::http::auth::secret_hash(code),
             device,
             [i as u8 + 1; 32],
             "guard",
-            crate::auth::secret_hash(&format!("guard token {i}")),
+            crate::http::auth::secret_hash(&format!("guard token {i}")),
             AT,
         )?;
     }

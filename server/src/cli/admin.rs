@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::auth::{new_enrollment_code, secret_hash};
+use crate::http::auth::{new_enrollment_code, secret_hash};
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{RelayStorage, Role};
 use fieldsync_core::{Clock as _, SystemClock};

@@ -10,9 +10,9 @@ use fieldsync_core::{Clock as _, SystemClock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, supervisor_only};
-use crate::auth::Device;
-use crate::error::ApiError;
+use crate::http::app::{AppState, supervisor_only};
+use crate::http::auth::Device;
+use crate::http::error::ApiError;
 use crate::relay::heat::{CustomerHeat, team_heat};
 
 /// Most customers one request returns.

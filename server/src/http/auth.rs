@@ -16,9 +16,9 @@ use fieldsync_core::{Clock as _, DeviceId, DeviceIdentity, SystemClock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::limits::{self, ClientIp, Key, Limit};
+use crate::http::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::limits::{self, ClientIp, Key, Limit};
 use crate::storage::{DeviceScope, StorageError};
 
 /// SHA-256 of a secret (token or code).

@@ -12,9 +12,9 @@ use fieldsync_core::model::{
 use fieldsync_core::sync::client::RelayClient;
 use fieldsync_core::{Clock as _, Store, SystemClock};
 
-use crate::admin::{self, AdminCommand};
-use crate::app::{self, AppState};
+use crate::cli::admin::{self, AdminCommand};
 use crate::config::RelayConfig;
+use crate::http::app::{self, AppState};
 
 /// The technical document rep 1 attaches before confirming the customer's needs.
 const DEMO_SPEC: &[u8] = b"Injection moulding line 2: 2 x 450 t, cycle <= 28 s, PP/ABS";
