@@ -47,6 +47,22 @@ pub enum AdminCommand {
         /// User id.
         user: String,
     },
+    /// Print a one-time sign-in code for the web console (`/console`, docs/console.md), valid 24
+    /// hours; the console lets supervisors and admins in only.
+    ConsoleCode {
+        /// User id.
+        #[arg(long)]
+        user: String,
+    },
+    /// Set a user's console password, read from standard input (one line, at least 10
+    /// characters); stored as Argon2id. Ends the user's console sessions.
+    SetPassword {
+        /// User id.
+        #[arg(long)]
+        user: String,
+    },
+    /// List every team's users (id, name, role, team).
+    Users,
     /// Revoke a device: its token stops working at once.
     RevokeDevice {
         /// Device id (32 hex characters).
@@ -112,6 +128,44 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> Result<Value> {
         AdminCommand::EnrollmentCode { user } => {
             let code = new_code(&storage, &user, now)?;
             json!({ "user_id": user, "code": code, "expires_at": now + CODE_TTL_MS })
+        }
+        AdminCommand::ConsoleCode { user } => {
+            use crate::http::console::auth;
+            use crate::storage::console::ConsoleStorage;
+            let Some(info) = storage.user_info(&user)? else { anyhow::bail!("no user {user}") };
+            let code = new_enrollment_code().context("no randomness for a sign-in code")?;
+            storage.console_add_code(&user, auth::code_hash(&code), now + auth::CODE_MS)?;
+            let mut out = json!({ "user_id": user, "role": info.role.as_str(), "code": code, "expires_at": now + auth::CODE_MS });
+            if info.role == Role::Rep {
+                out["note"] = json!("reps cannot sign in to the console; this code will be refused");
+            }
+            out
+        }
+        AdminCommand::SetPassword { user } => {
+            use crate::storage::console::ConsoleStorage;
+            if storage.user_info(&user)?.is_none() {
+                anyhow::bail!("no user {user}");
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 10 || password.len() > 200 {
+                anyhow::bail!("a console password is 10 to 200 characters");
+            }
+            let phc = crate::http::console::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            storage.console_set_password(&user, &phc, now)?;
+            json!({ "user_id": user, "password_set": true })
+        }
+        AdminCommand::Users => {
+            let mut users = Vec::new();
+            for team in storage.teams()? {
+                for (user_id, name, role) in storage.team_users(&team)? {
+                    users.push(
+                        json!({ "user_id": user_id, "name": name, "role": role.as_str(), "team_id": team }),
+                    );
+                }
+            }
+            json!({ "users": users })
         }
         AdminCommand::RevokeDevice { device } => {
             let mut id = [0u8; 16];

@@ -122,6 +122,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::delivery::routes::routes())
         .merge(crate::http::heat::routes())
         .merge(crate::http::kpi::routes())
+        .route("/v1/funnel", get(crate::http::console::funnel_api))
+        .merge(crate::http::console::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_endpoint", "see docs/protocol.md for the endpoints")
         })

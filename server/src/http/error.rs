@@ -125,7 +125,8 @@ pub async fn json_error_bodies(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // The console's own error pages (HTML) stay pages.
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

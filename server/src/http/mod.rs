@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod blobs;
 pub mod connections;
+pub mod console;
 pub mod error;
 pub mod heat;
 pub mod kpi;

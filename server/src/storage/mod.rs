@@ -5,6 +5,7 @@
 //! request handlers call it from `spawn_blocking`. A PostgreSQL backend would use a blocking
 //! client the same way; nothing above this trait knows which backend it talks to.
 
+pub mod console;
 pub mod push;
 pub mod sqlite;
 
@@ -316,6 +317,30 @@ pub struct ScheduleRow {
     pub held: bool,
 }
 
+/// A deal of a team as the console's funnel reads it: the scheduler's row of the deal, its CNY
+/// amount from its KPI row, and its rep's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamDeal {
+    /// The opportunity.
+    pub doc_id: DocId,
+    /// The customer.
+    pub customer_id: DocId,
+    /// The rep it counts for (its owner when that is a user of the team), when known.
+    pub rep_user_id: Option<String>,
+    /// That rep's name.
+    pub rep_name: Option<String>,
+    /// Owner as written in the deal.
+    pub owner: String,
+    /// Title.
+    pub title: String,
+    /// Stage name.
+    pub stage: String,
+    /// When the stage was entered.
+    pub stage_entered_at: i64,
+    /// Its amount in CNY fen (0 without one, or in another currency).
+    pub amount_fen: i64,
+}
+
 /// One change to the scheduler's state, written with a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleWrite {
@@ -477,8 +502,9 @@ pub struct SnapshotPage {
     pub more: bool,
 }
 
-/// Relay storage (push delivery's part is [`push::PushStorage`]).
-pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
+/// Relay storage (push delivery's part is [`push::PushStorage`], the console's
+/// [`console::ConsoleStorage`]).
+pub trait RelayStorage: push::PushStorage + console::ConsoleStorage + Send + Sync + 'static {
     // --- who is who ---
     /// Creates a tenant; returns its id.
     fn create_tenant(&self, name: &str, now: i64) -> StorageResult<String>;
@@ -598,6 +624,10 @@ pub trait RelayStorage: push::PushStorage + Send + Sync + 'static {
     fn rep_may_pull(&self, doc_id: DocId, rep_user: &str) -> StorageResult<bool>;
     /// The open deals of `team_id` whose rep is `user_id`.
     fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
+    /// Every deal of `team_id` (the console's funnel), by stage then amount, largest first.
+    fn team_deals(&self, team_id: &str) -> StorageResult<Vec<TeamDeal>>;
+    /// Every user of `team_id`: `(user_id, name, role)`, by name.
+    fn team_users(&self, team_id: &str) -> StorageResult<Vec<(String, String, Role)>>;
     /// The stall alerts (`briefs` false) or the weekly briefs (`briefs` true) raised for a team,
     /// newest first: `(alert id, payload)`.
     fn team_alerts(&self, team_id: &str, briefs: bool, limit: u32) -> StorageResult<Vec<(DocId, Vec<u8>)>>;

@@ -11,9 +11,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use super::{
     BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate,
     KpiRowWrite, MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleRow,
-    ScheduleWrite, SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, UserInfo,
+    ScheduleWrite, SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, TeamDeal,
+    UserInfo,
 };
 
+mod console;
 mod push;
 
 const APPLICATION_ID: i32 = 0x4653_524C; // "FSRL"
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_ownership.sql"),
     include_str!("../../migrations/0008_document_customer.sql"),
     include_str!("../../migrations/0009_kpi_rows.sql"),
+    include_str!("../../migrations/0010_console.sql"),
 ];
 
 /// Customers read per phone number at most (a park switchboard can be listed by hundreds).
@@ -1099,6 +1102,69 @@ impl RelayStorage for SqliteStorage {
                 })
                 .collect::<StorageResult<Vec<_>>>()?;
             Ok(rows)
+        })
+    }
+
+    fn team_deals(&self, team_id: &str) -> StorageResult<Vec<TeamDeal>> {
+        self.read(|conn| {
+            let id = |b: Vec<u8>| {
+                <[u8; 16]>::try_from(b)
+                    .map(DocId::from_bytes)
+                    .map_err(|_| StorageError::Backend("a stored deal id is not 16 bytes".into()))
+            };
+            let mut statement = conn.prepare_cached(
+                "SELECT s.doc_id, s.customer_id, s.rep_user_id, u.name, s.owner, s.title, s.stage,
+                        s.stage_entered_at, coalesce(json_extract(k.row, '$.amount_fen'), 0)
+                 FROM opportunity_schedule s
+                 LEFT JOIN users u ON u.user_id = s.rep_user_id
+                 LEFT JOIN kpi_rows k ON k.doc_id = s.doc_id
+                 WHERE s.team_id = ?1",
+            )?;
+            let mut rows = statement.query([team_id])?;
+            let mut deals = Vec::new();
+            while let Some(r) = rows.next()? {
+                deals.push(TeamDeal {
+                    doc_id: id(r.get(0)?)?,
+                    customer_id: id(r.get(1)?)?,
+                    rep_user_id: r.get(2)?,
+                    rep_name: r.get(3)?,
+                    owner: r.get(4)?,
+                    title: r.get(5)?,
+                    stage: r.get(6)?,
+                    stage_entered_at: r.get(7)?,
+                    amount_fen: r.get(8)?,
+                });
+            }
+            let order = |stage: &str| {
+                fieldsync_core::model::Stage::ALL
+                    .iter()
+                    .position(|s| s.as_str() == stage)
+                    .unwrap_or(usize::MAX)
+            };
+            deals.sort_by(|a, b| {
+                order(&a.stage)
+                    .cmp(&order(&b.stage))
+                    .then(b.amount_fen.cmp(&a.amount_fen))
+                    .then(a.doc_id.cmp(&b.doc_id))
+            });
+            Ok(deals)
+        })
+    }
+
+    fn team_users(&self, team_id: &str) -> StorageResult<Vec<(String, String, Role)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT user_id, name, role FROM users WHERE team_id = ?1 ORDER BY name, user_id",
+            )?;
+            let mut rows = statement.query([team_id])?;
+            let mut users = Vec::new();
+            while let Some(r) = rows.next()? {
+                let role: String = r.get(2)?;
+                let role = Role::parse(&role)
+                    .ok_or_else(|| StorageError::Backend(format!("a stored role {role:?} is unknown")))?;
+                users.push((r.get(0)?, r.get(1)?, role));
+            }
+            Ok(users)
         })
     }
 

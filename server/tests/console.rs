@@ -1,0 +1,381 @@
+//! The managers' web console over in-process HTTP (docs/console.md): sign-in with a one-time
+//! code or a password, CSRF, lockout, reps refused, sessions ended by sign-out; the funnel's
+//! numbers equal `GET /v1/funnel`'s; a deal page escapes what reps typed; another team's deal is
+//! 404; every answer carries the Content-Security-Policy. The real browser walks the same pages
+//! in `tests/tests/console_e2e.rs`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fieldsync_core::model::{
+    ActivityType, Money, NewActivity, NewCustomer, NewOpportunity, Opportunity, Stage,
+};
+use fieldsync_core::{ManualClock, Store, StoreOptions};
+use fieldsync_server::config::RelayConfig;
+use fieldsync_server::http::app::{AppState, app};
+use fieldsync_server::http::console::auth::{code_hash, hash_password};
+use fieldsync_server::storage::console::ConsoleStorage;
+use fieldsync_server::storage::sqlite::SqliteStorage;
+use fieldsync_server::storage::{DeviceScope, RelayStorage, Role};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+struct World {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    storage: Arc<SqliteStorage>,
+    team: String,
+    other_team: String,
+}
+
+struct Phone {
+    store: Store,
+    scope: DeviceScope,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let tenant = storage.create_tenant("苏州精工", 0).unwrap();
+    let team = storage.create_team(&tenant, "华东", 0).unwrap();
+    let other_team = storage.create_team(&tenant, "华南", 0).unwrap();
+    let config = RelayConfig { data_dir: dir.path().to_owned(), ..Default::default() };
+    let state = AppState::new(storage.clone(), config).unwrap();
+    World { _dir: dir, state, storage, team, other_team }
+}
+
+/// An HTTP answer: status, headers, body text.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    fn cookie_value(&self, name: &str) -> Option<String> {
+        self.cookie(name).and_then(|c| c.split(';').next().map(|kv| kv[name.len() + 1..].to_owned()))
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+}
+
+impl World {
+    fn phone(&self, team: &str, role: Role, name: &str) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_796_000_000_000));
+        let store = Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock }).unwrap();
+        let user = self.storage.create_user(team, name, role, 0).unwrap();
+        let code_hash = sha(format!("code for {user}").as_bytes());
+        self.storage.add_enrollment_code(&user, code_hash, i64::MAX).unwrap();
+        let token = format!("token-for-{user}");
+        let scope = self
+            .storage
+            .enroll_device(
+                code_hash,
+                *store.device_id().as_bytes(),
+                store.identity().public_key(),
+                "phone",
+                sha(token.as_bytes()),
+                0,
+            )
+            .unwrap();
+        store.set_user(&scope.user_id, role.as_str()).unwrap();
+        Phone { store, scope, token, _dir: dir }
+    }
+
+    async fn sync(&self, phone: &Phone) {
+        for _ in 0..100 {
+            let prepared = phone.store.prepare_sync(Default::default()).unwrap();
+            let response = self.state.relay.sync(&phone.scope, prepared.request.clone(), 1).await.unwrap();
+            let applied = phone.store.apply_sync(&prepared, &response).unwrap();
+            assert!(response.rejected.is_empty(), "{:?}", response.rejected);
+            if !applied.more && phone.store.outbox_len().unwrap() == 0 {
+                return;
+            }
+        }
+        panic!("sync did not settle");
+    }
+
+    async fn http(
+        &self,
+        method: &str,
+        uri: &str,
+        cookies: &[String],
+        form: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Answer {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if !cookies.is_empty() {
+            builder = builder.header(header::COOKIE, cookies.join("; "));
+        }
+        if let Some(token) = bearer {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match form {
+            Some(form) => builder
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_owned()))
+                .unwrap(),
+            None => builder.body(Body::empty()).unwrap(),
+        };
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body =
+            String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        Answer { status, headers, body }
+    }
+
+    /// Signs in with `secret`: the final answer, and the session cookie when it worked.
+    async fn sign_in(&self, user: &str, secret: &str) -> (Answer, Option<String>) {
+        let form = self.http("GET", "/console/sign-in", &[], None, None).await;
+        let csrf_cookie = format!("fs_console_signin={}", form.cookie_value("fs_console_signin").unwrap());
+        let body = format!("csrf={}&user={}&secret={}", form.csrf(), enc(user), enc(secret));
+        let answer = self.http("POST", "/console/sign-in", &[csrf_cookie], Some(&body), None).await;
+        let session =
+            answer.cookie_value("fs_console").filter(|v| !v.is_empty()).map(|v| format!("fs_console={v}"));
+        (answer, session)
+    }
+
+    fn code_for(&self, user: &str) -> String {
+        let code = format!("code-{user}-{}", rand_suffix());
+        self.storage.console_add_code(user, code_hash(&code), i64::MAX).unwrap();
+        code
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A rep's customer with a hostile name, two deals (one of ¥9,000 in 方案提交, one lost of ¥1,000)
+/// and a follow-up on the first, synced to the relay.
+async fn team_with_deals(w: &World) -> (Phone, Opportunity) {
+    let rep = w.phone(&w.team, Role::Rep, "王磊");
+    let customer =
+        rep.store.create(NewCustomer { company_name: HOSTILE.into(), ..Default::default() }).unwrap();
+    let big: Opportunity = rep
+        .store
+        .create(NewOpportunity {
+            customer_id: customer.id,
+            owner: rep.scope.user_id.clone(),
+            title: "二期注塑机".into(),
+            stage: Stage::ProposalSubmitted,
+            amount: Some(Money { minor_units: 900_000, currency: "CNY".into() }),
+            expected_close_at: None,
+            next_action_due_at: None,
+        })
+        .unwrap();
+    let small: Opportunity = rep
+        .store
+        .create(NewOpportunity {
+            customer_id: customer.id,
+            owner: rep.scope.user_id.clone(),
+            title: "备件".into(),
+            stage: Stage::FirstContact,
+            amount: Some(Money { minor_units: 100_000, currency: "CNY".into() }),
+            expected_close_at: None,
+            next_action_due_at: None,
+        })
+        .unwrap();
+    rep.store.move_stage(small.id, Stage::Lost, None).unwrap();
+    rep.store
+        .log_activity(NewActivity {
+            activity_type: ActivityType::Call,
+            customer_id: customer.id,
+            opportunity_id: Some(big.id),
+            visit_id: None,
+            contact: None,
+            phone: None,
+            at: 1_796_000_000_000,
+            duration_s: None,
+            summary: format!("问了交期 {HOSTILE}"),
+            outcome: None,
+            next_action: None,
+        })
+        .unwrap();
+    w.sync(&rep).await;
+    (rep, big)
+}
+
+#[tokio::test]
+async fn a_supervisor_signs_in_with_a_code_sees_the_funnel_the_api_gives_and_a_deal_escaped() {
+    let w = world();
+    let (_rep, big) = team_with_deals(&w).await;
+    let boss = w.phone(&w.team, Role::Supervisor, "赵主管");
+
+    // Not signed in: every page sends to the sign-in form.
+    let page = w.http("GET", "/console/funnel", &[], None, None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/console/sign-in");
+
+    let form = w.http("GET", "/console/sign-in", &[], None, None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csp = form.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    assert!(!form.body.contains("<script"), "no script at all");
+    let signin_cookie = form.cookie("fs_console_signin").unwrap();
+    assert!(
+        signin_cookie.contains("HttpOnly") && signin_cookie.contains("SameSite=Strict"),
+        "{signin_cookie}"
+    );
+
+    let code = w.code_for(&boss.scope.user_id);
+    let (answer, session) = w.sign_in(&boss.scope.user_id, &code).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let set = answer.cookie("fs_console").unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/console"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP on loopback");
+    let session = vec![session.unwrap()];
+    let (again, none) = w.sign_in(&boss.scope.user_id, &code).await;
+    assert_eq!((again.status, none), (StatusCode::UNAUTHORIZED, None), "a code signs in once");
+
+    // The funnel: the same numbers as the API's, per stage.
+    let page = w.http("GET", "/console/funnel", &session, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let api = w.http("GET", "/v1/funnel", &[], None, Some(&boss.token)).await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    let api: Value = serde_json::from_str(&api.body).unwrap();
+    let stages = api["stages"].as_array().unwrap();
+    let proposal = stages.iter().find(|s| s["stage"] == "ProposalSubmitted").unwrap();
+    assert_eq!((proposal["deals"].as_u64(), proposal["amount_fen"].as_i64()), (Some(1), Some(900_000)));
+    let lost = stages.iter().find(|s| s["stage"] == "Lost").unwrap();
+    assert_eq!((lost["deals"].as_u64(), lost["amount_fen"].as_i64()), (Some(1), Some(100_000)));
+    // Lost deals are left out of the conversion: the one open deal reached 初步接触 and is past it.
+    let first = stages.iter().find(|s| s["stage"] == "FirstContact").unwrap();
+    assert_eq!((first["reached"].as_u64(), first["conversion_bp"].as_i64()), (Some(1), Some(10_000)));
+    let proposal_conversion = proposal["conversion_bp"].as_i64();
+    assert_eq!(proposal_conversion, Some(0), "nothing past 方案提交 yet");
+    for stage in stages {
+        let row = format!("data-stage=\"{}\"", stage["stage"].as_str().unwrap());
+        let at = page.body.find(&row).unwrap_or_else(|| panic!("{row} in the page"));
+        let cells = &page.body[at..];
+        let cells = &cells[..cells.find("</tr>").unwrap()];
+        assert!(cells.contains(&format!("class=\"num deals\">{}<", stage["deals"])), "{cells}");
+        assert!(cells.contains(&format!("data-fen=\"{}\"", stage["amount_fen"])), "{cells}");
+    }
+    assert!(page.body.contains("<svg"), "the chart is drawn on the server");
+
+    // Drill down: the stage's deals, then the deal, whose customer and follow-up are text.
+    let stage = w.http("GET", "/console/funnel/ProposalSubmitted", &session, None, None).await;
+    assert!(stage.body.contains(&format!("/console/deals/{}", big.id)), "{}", stage.body);
+    let deal = w.http("GET", &format!("/console/deals/{}", big.id), &session, None, None).await;
+    assert_eq!(deal.status, StatusCode::OK, "{}", deal.body);
+    assert!(deal.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", deal.body);
+    assert!(!deal.body.contains(HOSTILE), "what reps typed never becomes markup");
+    assert!(deal.body.contains("问了交期"));
+
+    // Another team's supervisor: the same URL is 404, like a missing deal.
+    let stranger = w.storage.create_user(&w.other_team, "钱主管", Role::Supervisor, 0).unwrap();
+    let code = w.code_for(&stranger);
+    let (_, other) = w.sign_in(&stranger, &code).await;
+    let other = vec![other.unwrap()];
+    let theirs = w.http("GET", &format!("/console/deals/{}", big.id), &other, None, None).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert!(!theirs.body.contains("二期注塑机"));
+    let funnel = w.http("GET", "/console/funnel", &other, None, None).await;
+    assert!(funnel.body.contains("id=\"total-deals\">0<"), "team B has no deals: {}", funnel.body);
+    let garbage = w.http("GET", "/console/deals/not-an-id", &session, None, None).await;
+    assert_eq!(garbage.status, StatusCode::NOT_FOUND);
+
+    // The other pages answer.
+    for uri in ["/console/stalls", "/console/scoreboard", "/console/scoreboard?period=2026-W49"] {
+        let page = w.http("GET", uri, &session, None, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.body);
+        assert!(
+            page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("form-action 'self'")
+        );
+    }
+    let bad = w.http("GET", "/console/scoreboard?period=2026-13", &session, None, None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "an error page");
+
+    // Sign-out needs the session's CSRF token, then ends the session.
+    let forged = w.http("POST", "/console/sign-out", &session, Some("csrf=forged"), None).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = page.csrf();
+    let out = w.http("POST", "/console/sign-out", &session, Some(&format!("csrf={csrf}")), None).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = w.http("GET", "/console/funnel", &session, None, None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the session ended");
+}
+
+#[tokio::test]
+async fn passwords_lockout_csrf_and_reps_at_the_sign_in() {
+    let w = world();
+    let boss = w.storage.create_user(&w.team, "赵主管", Role::Supervisor, 0).unwrap();
+    let rep = w.storage.create_user(&w.team, "王磊", Role::Rep, 0).unwrap();
+    w.storage.console_set_password(&boss, &hash_password("correct horse battery").unwrap(), 0).unwrap();
+
+    let (ok, session) = w.sign_in(&boss, "correct horse battery").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert!(session.is_some());
+
+    // A rep's valid code is refused, with a clear word.
+    let code = w.code_for(&rep);
+    let (refused, none) = w.sign_in(&rep, &code).await;
+    assert_eq!((refused.status, none), (StatusCode::FORBIDDEN, None));
+    assert!(refused.body.contains("主管和管理员"), "{}", refused.body);
+
+    // A form without its sign-in cookie (another site's form) is refused.
+    let form = w.http("GET", "/console/sign-in", &[], None, None).await;
+    let body = format!("csrf={}&user={boss}&secret=correct+horse+battery", form.csrf());
+    let forged = w.http("POST", "/console/sign-in", &[], Some(&body), None).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.cookie_value("fs_console").is_none());
+
+    // Five wrong secrets lock the account; then even the right one is refused.
+    for i in 0..4 {
+        let (wrong, _) = w.sign_in(&boss, "wrong password").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let (locked, _) = w.sign_in(&boss, "wrong password").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+    let (still, none) = w.sign_in(&boss, "correct horse battery").await;
+    assert_eq!((still.status, none), (StatusCode::TOO_MANY_REQUESTS, None));
+    assert!(still.body.contains("锁定"), "{}", still.body);
+
+    // An unknown account and an empty form get the same answers as a wrong secret.
+    let (unknown, _) = w.sign_in("no-such-user", "whatever").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let empty = w.http("POST", "/console/sign-in", &[], Some("user="), None).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+}
