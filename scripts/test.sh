@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# System packages the tests need, installed only when missing (Debian/Ubuntu).
-apt_packages=(build-essential pkg-config)
+# System packages the tests need, installed only when missing (Debian/Ubuntu): Chromium and a
+# CJK font for the console's browser test (tests/tests/console_e2e.rs).
+apt_packages=(build-essential pkg-config chromium fonts-wqy-microhei)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -42,8 +43,12 @@ cargo build --workspace --bins --locked
 if command -v node >/dev/null && command -v npm >/dev/null; then
     step "npm ci: @automerge/automerge for the foreign-writer test"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+    step "npm ci: playwright-core for the console's browser test (Debian's Chromium, no download)"
+    (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+    # The console's browser test must run here: it fails instead of skipping.
+    export FIELDSYNC_REQUIRE_BROWSER=1
 else
-    echo "node/npm are missing: the foreign-writer test will be skipped (install Node 20 to run it)" >&2
+    echo "node/npm are missing: the foreign-writer and console browser tests will be skipped (install Node 20 to run them)" >&2
 fi
 
 step "cargo test"

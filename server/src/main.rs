@@ -460,6 +460,16 @@ enum BenchScenario {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The console's funnel page of a team with `deals` deals, rendered by the relay's router in
+    /// this process: server time p50/p99 against `GET /healthz` (docs/console.md).
+    Console {
+        /// Deals in the team.
+        #[arg(long, default_value_t = 10_000)]
+        deals: u32,
+        /// Times each page is rendered.
+        #[arg(long, default_value_t = 200)]
+        samples: u32,
+    },
     /// KPIs on a generated team: a rep's dashboard from two years of records, the repair path
     /// for a team-year, and the incentive sandbox over four quarters (docs/kpi.md).
     Kpi {
@@ -623,6 +633,9 @@ fn main() -> ExitCode {
         }
         Command::Bench { scenario: BenchScenario::Activity { documents, samples, dir } } => {
             bench::follow_ups::run_activity(&bench::follow_ups::ActivityBench { documents, samples, dir })
+        }
+        Command::Bench { scenario: BenchScenario::Console { deals, samples } } => {
+            bench::console::run(&bench::console::ConsoleBench { deals, samples })
         }
         Command::Bench { scenario: BenchScenario::Kpi { reps, days, samples } } => {
             bench::kpi::run(&bench::kpi::KpiBench { reps, days, samples })

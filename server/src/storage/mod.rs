@@ -624,8 +624,11 @@ pub trait RelayStorage: push::PushStorage + console::ConsoleStorage + Send + Syn
     fn rep_may_pull(&self, doc_id: DocId, rep_user: &str) -> StorageResult<bool>;
     /// The open deals of `team_id` whose rep is `user_id`.
     fn open_deals_of(&self, team_id: &str, user_id: &str) -> StorageResult<Vec<DocId>>;
-    /// Every deal of `team_id` (the console's funnel), by stage then amount, largest first.
+    /// Every deal of `team_id` (the console's lists), by stage then amount, largest first.
     fn team_deals(&self, team_id: &str) -> StorageResult<Vec<TeamDeal>>;
+    /// Per stage (its stored name), the deals of `team_id` (of one rep's when `rep` is set) and
+    /// their CNY amount in fen: the console's funnel, counted by the database.
+    fn team_funnel(&self, team_id: &str, rep: Option<&str>) -> StorageResult<Vec<(String, u32, i64)>>;
     /// Every user of `team_id`: `(user_id, name, role)`, by name.
     fn team_users(&self, team_id: &str) -> StorageResult<Vec<(String, String, Role)>>;
     /// The stall alerts (`briefs` false) or the weekly briefs (`briefs` true) raised for a team,

@@ -1151,6 +1151,24 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn team_funnel(&self, team_id: &str, rep: Option<&str>) -> StorageResult<Vec<(String, u32, i64)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT s.stage, count(*), coalesce(sum(json_extract(k.row, '$.amount_fen')), 0)
+                 FROM opportunity_schedule s
+                 LEFT JOIN kpi_rows k ON k.doc_id = s.doc_id
+                 WHERE s.team_id = ?1 AND (?2 IS NULL OR s.rep_user_id = ?2)
+                 GROUP BY s.stage",
+            )?;
+            let rows = statement
+                .query_map(params![team_id, rep], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u32, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn team_users(&self, team_id: &str) -> StorageResult<Vec<(String, String, Role)>> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "tools")]
 pub mod alerts;
+pub mod console;
 pub mod dedup;
 pub mod follow_ups;
 #[cfg(feature = "tools")]

@@ -105,6 +105,8 @@ pub fn page(title: &str, user: Option<&ConsoleUser>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · fieldsync" }
                 link rel="stylesheet" href="/console/console.css";
+                // No favicon request: the relay serves none.
+                link rel="icon" href="data:,";
             }
             body {
                 header.top {

@@ -82,16 +82,15 @@ pub struct StageLine {
     pub conversion_bp: Option<i64>,
 }
 
-/// The funnel of `deals`: per stage, the deals and amounts in it now, and each open stage's
-/// conversion from the stages the deals are in now (docs/console.md, "漏斗").
-pub fn funnel_of(deals: &[TeamDeal]) -> Vec<StageLine> {
-    let index = |stage: &str| Stage::ALL.iter().position(|s| s.as_str() == stage);
+/// The funnel from `(stage, deals, amount)` counts: per stage, the deals and amounts in it now,
+/// and each open stage's conversion from the stages the deals are in now (docs/console.md, "漏斗").
+pub fn funnel_of(counts: &[(String, u32, i64)]) -> Vec<StageLine> {
     let mut count = [0u32; 7];
     let mut amount = [0i64; 7];
-    for deal in deals {
-        if let Some(i) = index(&deal.stage) {
-            count[i] += 1;
-            amount[i] += deal.amount_fen;
+    for (stage, deals, fen) in counts {
+        if let Some(i) = Stage::ALL.iter().position(|s| s.as_str() == stage) {
+            count[i] += deals;
+            amount[i] += fen;
         }
     }
     let won = 5;
@@ -149,14 +148,14 @@ pub async fn funnel(
     let team = user.team_id.clone();
     let rep = rep_filter(&query.rep).map(str::to_owned);
     let (lines, reps) = blocking(move || {
-        let deals = deals_of(storage.as_ref(), &team, rep.as_deref())?;
+        let counts = storage.team_funnel(&team, rep.as_deref())?;
         let reps: Vec<(String, String)> = storage
             .team_users(&team)?
             .into_iter()
             .filter(|(_, _, role)| *role == Role::Rep)
             .map(|(id, name, _)| (id, name))
             .collect();
-        Ok((funnel_of(&deals), reps))
+        Ok((funnel_of(&counts), reps))
     })
     .await?;
     let rep = rep_filter(&query.rep);
@@ -465,7 +464,7 @@ pub async fn scoreboard(
     let storage = state.relay.storage().clone();
     let scope = user.clone();
     let asked = query.period.clone().filter(|p| !p.is_empty());
-    let (period, table, briefs) = blocking(move || {
+    let (period, table, briefs, offset) = blocking(move || {
         let now = now_ms();
         let rules = team_rules(storage.as_ref(), &scope.team_id)?;
         let offset = context(&rules, now).calendar.utc_offset_minutes;
@@ -504,7 +503,7 @@ pub async fn scoreboard(
             .into_iter()
             .filter_map(|(_, payload)| fieldsync_core::kpi::brief::decode(&payload).ok())
             .collect();
-        Ok((period, table, briefs))
+        Ok((period, table, briefs, offset))
     })
     .await?;
     let shown = [
@@ -561,7 +560,7 @@ pub async fn scoreboard(
             }
         }
         @if let Some(why) = &table.payout_unavailable { p.hint { "奖金 · Payout: " (why) } }
-        p.hint { "计算于 · Computed " (when(table.computed_at, 480)) }
+        p.hint { "计算于 · Computed " (when(table.computed_at, offset)) }
         h2 { "每周摘要 " span.en { "Weekly briefs" } }
         @if briefs.is_empty() { p.hint { "还没有 · None yet" } }
         ul #briefs {
@@ -582,11 +581,7 @@ pub async fn funnel_api(
     let storage = state.relay.storage().clone();
     let rep = rep_filter(&query.rep).map(str::to_owned);
     let lines = tokio::task::spawn_blocking(move || -> Result<_, crate::storage::StorageError> {
-        let mut deals = storage.team_deals(&scope.team_id)?;
-        if let Some(rep) = rep {
-            deals.retain(|d| d.rep_user_id.as_deref() == Some(rep.as_str()));
-        }
-        Ok(funnel_of(&deals))
+        Ok(funnel_of(&storage.team_funnel(&scope.team_id, rep.as_deref())?))
     })
     .await
     .map_err(crate::http::error::ApiError::internal)??;
