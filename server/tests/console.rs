@@ -379,3 +379,118 @@ async fn passwords_lockout_csrf_and_reps_at_the_sign_in() {
     let empty = w.http("POST", "/console/sign-in", &[], Some("user="), None).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_review_queue_merges_from_the_console_and_admins_issue_codes_and_revoke_devices() {
+    let w = world();
+    let rep = w.phone(&w.team, Role::Rep, "王磊");
+    let a = rep
+        .store
+        .create(NewCustomer {
+            company_name: "无锡华光电子科技有限公司".into(),
+            phones: vec!["13900001111".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let b = rep
+        .store
+        .create(NewCustomer {
+            company_name: "无锡华光电子科技".into(),
+            phones: vec!["13900002222".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    w.sync(&rep).await;
+    assert_eq!(
+        w.storage.pairs(&w.team, fieldsync_server::storage::PairStatus::Pending, 10).unwrap().len(),
+        1
+    );
+
+    let boss = w.storage.create_user(&w.team, "赵主管", Role::Supervisor, 0).unwrap();
+    let (_, session) = w.sign_in(&boss, &w.code_for(&boss)).await;
+    let session = vec![session.unwrap()];
+    let queue = w.http("GET", "/console/review", &session, None, None).await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    assert!(
+        queue.body.contains("无锡华光电子科技有限公司") && queue.body.contains("13900002222"),
+        "both sides"
+    );
+    let csrf = queue.csrf();
+    let (lo, hi) = if a.id < b.id { (a.id, b.id) } else { (b.id, a.id) };
+    let forged = format!("csrf=nope&a={lo}&b={hi}&decision=merge");
+    assert_eq!(
+        w.http("POST", "/console/review", &session, Some(&forged), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let unknown = format!("csrf={csrf}&a={lo}&b={}&decision=merge", fieldsync_core::DocId::generate());
+    assert_eq!(
+        w.http("POST", "/console/review", &session, Some(&unknown), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let merge = format!("csrf={csrf}&a={lo}&b={hi}&decision=merge");
+    let merged = w.http("POST", "/console/review", &session, Some(&merge), None).await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    assert!(w.storage.pairs(&w.team, fieldsync_server::storage::PairStatus::Pending, 10).unwrap().is_empty());
+    w.sync(&rep).await;
+    let merged_into: Vec<_> = [a.id, b.id]
+        .iter()
+        .filter_map(|id| rep.store.find::<fieldsync_core::model::Customer>(*id).unwrap())
+        .filter_map(|c| c.merged_into)
+        .collect();
+    assert_eq!(merged_into.len(), 1, "the phone received the merge");
+
+    // People: a supervisor sees them but may not issue codes or revoke.
+    let people = w.http("GET", "/console/people", &session, None, None).await;
+    assert_eq!(people.status, StatusCode::OK);
+    assert!(people.body.contains("王磊") && !people.body.contains("/console/people/revoke"));
+    let device = hex::encode(rep.scope.device_id);
+    let csrf = people.csrf();
+    let revoke = format!("csrf={csrf}&device={device}");
+    let refused = w.http("POST", "/console/people/revoke", &session, Some(&revoke), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // An admin issues a code (shown once, with its QR code) that enrolls, and revokes the rep's phone.
+    let admin_id = w.storage.create_user(&w.team, "孙管理员", Role::Admin, 0).unwrap();
+    let (_, admin) = w.sign_in(&admin_id, &w.code_for(&admin_id)).await;
+    let admin = vec![admin.unwrap()];
+    let people = w.http("GET", "/console/people", &admin, None, None).await;
+    let csrf = people.csrf();
+    let issued = w
+        .http(
+            "POST",
+            "/console/people/code",
+            &admin,
+            Some(&format!("csrf={csrf}&user={}", rep.scope.user_id)),
+            None,
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    assert!(issued.body.contains("<svg class=\"qr\""), "a QR code");
+    let at = issued.body.find("id=\"enrollment-code\">").unwrap() + 20;
+    let code = issued.body[at..].split('<').next().unwrap().to_owned();
+    assert!(!code.is_empty());
+    let stranger = w.storage.create_user(&w.other_team, "钱", Role::Rep, 0).unwrap();
+    let theirs = w
+        .http("POST", "/console/people/code", &admin, Some(&format!("csrf={csrf}&user={stranger}")), None)
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "another team's user");
+    let other_phone = w.phone(&w.other_team, Role::Rep, "孙");
+    let other_device = hex::encode(other_phone.scope.device_id);
+    let theirs = w
+        .http(
+            "POST",
+            "/console/people/revoke",
+            &admin,
+            Some(&format!("csrf={csrf}&device={other_device}")),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "another team's device");
+    let revoke = format!("csrf={csrf}&device={device}");
+    let done = w.http("POST", "/console/people/revoke", &admin, Some(&revoke), None).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let api = w.http("GET", "/v1/kpi", &[], None, Some(&rep.token)).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED, "the revoked phone's token stops working");
+    let still = w.http("GET", "/v1/kpi", &[], None, Some(&other_phone.token)).await;
+    assert_eq!(still.status, StatusCode::OK, "the other team's phone is untouched");
+}

@@ -9,6 +9,8 @@
 //   FS_REP, FS_REP_CODE         a rep and a valid code of theirs (must be refused)
 //   FS_OTHER, FS_OTHER_CODE     a supervisor of another team
 //   FS_DEAL           the id of a deal whose customer is named <script>alert(1)</script>
+//   FS_ADMIN, FS_ADMIN_CODE     an admin of the team (revokes FS_REP_DEVICE)
+//   FS_REP_DEVICE     the rep's phone (32 hex digits)
 //   FS_SHOTS          where the screenshots go (each page at 360 px and 1280 px)
 //   FS_CHROMIUM       the browser (default /usr/bin/chromium)
 
@@ -134,10 +136,19 @@ try {
   await visit(page, "/console/scoreboard", "scoreboard", 1280);
   check((await page.locator("#scoreboard tbody tr").count()) >= 1, "the scoreboard lists the rep");
 
+  // 查重: both records side by side; merge them.
+  await visit(page, "/console/review", "review", 1280);
+  check((await page.locator("section.pair").count()) === 1, "one pair waits for review");
+  await page.locator("section.pair").getByRole("button", { name: "合并 Merge" }).click();
+  await page.waitForLoadState("load");
+  check(page.url().endsWith("/console/review"), `after the merge: ${page.url()}`);
+  check((await page.locator("section.pair").count()) === 0, "the merged pair left the queue");
+  await visit(page, "/console/people", "people", 1280);
+
   // --- the same session on a phone's width
   const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, storageState: await desk.storageState() });
   const small = await watched(phone);
-  for (const [path, name] of [["/console/funnel", "funnel"], ["/console/funnel/ProposalSubmitted", "stage"], [`/console/deals/${env("FS_DEAL")}`, "deal"], ["/console/stalls", "stalls"], ["/console/scoreboard", "scoreboard"]]) {
+  for (const [path, name] of [["/console/funnel", "funnel"], ["/console/funnel/ProposalSubmitted", "stage"], [`/console/deals/${env("FS_DEAL")}`, "deal"], ["/console/stalls", "stalls"], ["/console/scoreboard", "scoreboard"], ["/console/review", "review"], ["/console/people", "people"]]) {
     const response = await visit(small, path, name, 360);
     check(response.status() === 200, `${path} at 360 px: ${response.status()}`);
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -152,6 +163,17 @@ try {
   await page.goto(base + "/console/funnel");
   check(page.url().endsWith("/console/sign-in"), "after sign-out the funnel needs a sign-in");
   await desk.close();
+
+  // --- an admin revokes the rep's phone from 人员
+  const adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const admin = await watched(adminContext);
+  await signIn(admin, env("FS_ADMIN"), env("FS_ADMIN_CODE"));
+  await admin.goto(base + "/console/people");
+  const row = admin.locator(`#devices tr[data-device="${env("FS_REP_DEVICE")}"]`);
+  await row.getByRole("button", { name: "停用 Revoke" }).click();
+  await admin.waitForLoadState("load");
+  check((await row.innerText()).includes("已停用"), "the device shows as revoked");
+  await adminContext.close();
 
   // --- a rep with a valid code is refused
   const repContext = await browser.newContext({ viewport: { width: 360, height: 740 } });

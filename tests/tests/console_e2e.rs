@@ -2,8 +2,9 @@
 //! rep's phone (a customer named `<script>alert(1)</script>`, deals across the funnel, a
 //! follow-up), then `tests/console/console.mjs` drives Debian's Chromium through Playwright:
 //! sign-in, the funnel's numbers against `GET /v1/funnel`, the drill-down to a deal, the other
-//! pages at 360 px and 1280 px (screenshots kept in `target/console-screenshots/`), sign-out, a
-//! rep refused, another team's supervisor answered 404 on this team's deal.
+//! pages at 360 px and 1280 px (screenshots kept in `target/console-screenshots/`), a review pair
+//! merged, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
+//! refused, another team's supervisor answered 404 on this team's deal.
 //!
 //! Needs `node`, `npm ci` in `tests/console` and `/usr/bin/chromium` (scripts/test.sh installs
 //! all three and sets `FIELDSYNC_REQUIRE_BROWSER=1`, so CI cannot skip it); elsewhere, without
@@ -54,10 +55,11 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "1"]);
+    let boot = admin(data.path(), &["bootstrap", "--reps", "1", "--supervisors", "1", "--admins", "1"]);
     let relay = RelayProcess::start(data.path());
     let (rep_id, rep_enroll) = user_code(&boot, "rep");
     let (boss_id, boss_enroll) = user_code(&boot, "supervisor");
+    let (admin_id, _) = user_code(&boot, "admin");
 
     // The rep's morning: a customer whose name is a script, deals across the funnel, a call.
     let rep = enroll(&relay.url(), &rep_enroll).await;
@@ -94,6 +96,17 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         }
     }
     let big = big.unwrap();
+    // Two records of one company (same name, no shared phone): a pair for the review queue.
+    for (name, phone) in [("无锡华光电子科技有限公司", "13900001111"), ("无锡华光电子科技", "13900002222")]
+    {
+        rep.store
+            .create(NewCustomer {
+                company_name: name.into(),
+                phones: vec![phone.into()],
+                ..Default::default()
+            })
+            .unwrap();
+    }
     rep.store
         .log_activity(NewActivity {
             activity_type: ActivityType::Call,
@@ -110,6 +123,7 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         })
         .unwrap();
     rep.client.sync(&rep.store, |_| {}).await.unwrap();
+    // After the browser revoked it, the rep's phone can no longer sync (checked below).
     let boss = enroll(&relay.url(), &boss_enroll).await;
     let (_, boss_token) = boss.store.relay().unwrap().unwrap();
 
@@ -137,6 +151,9 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         .env("FS_OTHER", &other_id)
         .env("FS_OTHER_CODE", code(&other_id))
         .env("FS_DEAL", big.id.to_string())
+        .env("FS_ADMIN", &admin_id)
+        .env("FS_ADMIN_CODE", code(&admin_id))
+        .env("FS_REP_DEVICE", hex::encode(rep.store.device_id().as_bytes()))
         .env("FS_SHOTS", &shots)
         .env("FS_CHROMIUM", chromium())
         .output()
@@ -145,7 +162,11 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser test failed:\n{stdout}\n{stderr}");
     println!("{stdout}");
-    for page in ["funnel", "stage", "deal", "stalls", "scoreboard"] {
+    assert!(
+        rep.client.sync(&rep.store, |_| {}).await.is_err(),
+        "the device revoked in the browser is refused"
+    );
+    for page in ["funnel", "stage", "deal", "stalls", "scoreboard", "review", "people"] {
         for width in [360, 1280] {
             assert!(shots.join(format!("{page}-{width}.png")).is_file(), "{page} at {width} px");
         }

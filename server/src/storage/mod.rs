@@ -341,6 +341,23 @@ pub struct TeamDeal {
     pub amount_fen: i64,
 }
 
+/// An enrolled device as the console's people page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The device.
+    pub device_id: [u8; 16],
+    /// Its user.
+    pub user_id: String,
+    /// The name it enrolled with.
+    pub name: String,
+    /// When it enrolled.
+    pub enrolled_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// When it last synced, if ever.
+    pub last_sync_at: Option<i64>,
+}
+
 /// One change to the scheduler's state, written with a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleWrite {
@@ -629,6 +646,8 @@ pub trait RelayStorage: push::PushStorage + console::ConsoleStorage + Send + Syn
     /// Per stage (its stored name), the deals of `team_id` (of one rep's when `rep` is set) and
     /// their CNY amount in fen: the console's funnel, counted by the database.
     fn team_funnel(&self, team_id: &str, rep: Option<&str>) -> StorageResult<Vec<(String, u32, i64)>>;
+    /// Every device of the users of `team_id`, newest first.
+    fn team_devices(&self, team_id: &str) -> StorageResult<Vec<DeviceRow>>;
     /// Every user of `team_id`: `(user_id, name, role)`, by name.
     fn team_users(&self, team_id: &str) -> StorageResult<Vec<(String, String, Role)>>;
     /// The stall alerts (`briefs` false) or the weekly briefs (`briefs` true) raised for a team,

@@ -9,7 +9,7 @@ use fieldsync_core::DocId;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceScope, DocumentFlag, DocumentUpdate,
+    BatchWrite, ChangePage, CustomerKeyRow, DedupPair, DeviceRow, DeviceScope, DocumentFlag, DocumentUpdate,
     KpiRowWrite, MergeConflict, OwnerRow, OwnerWrite, PairStatus, RelayStorage, Role, ScheduleRow,
     ScheduleWrite, SnapshotPage, StorageError, StorageResult, StoredDocument, SyncVisibility, TeamDeal,
     UserInfo,
@@ -1166,6 +1166,32 @@ impl RelayStorage for SqliteStorage {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
+        })
+    }
+
+    fn team_devices(&self, team_id: &str) -> StorageResult<Vec<DeviceRow>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT d.device_id, d.user_id, d.name, d.enrolled_at, d.revoked_at, d.last_sync_at
+                 FROM devices d JOIN users u ON u.user_id = d.user_id
+                 WHERE u.team_id = ?1 ORDER BY d.enrolled_at DESC, d.device_id",
+            )?;
+            let mut rows = statement.query([team_id])?;
+            let mut devices = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id: Vec<u8> = r.get(0)?;
+                devices.push(DeviceRow {
+                    device_id: id
+                        .try_into()
+                        .map_err(|_| StorageError::Backend("a stored device id is not 16 bytes".into()))?,
+                    user_id: r.get(1)?,
+                    name: r.get(2)?,
+                    enrolled_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                    last_sync_at: r.get(5)?,
+                });
+            }
+            Ok(devices)
         })
     }
 

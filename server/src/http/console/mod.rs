@@ -9,6 +9,7 @@
 //! carries the session's CSRF token; five failed sign-ins in 15 minutes lock the account for 15
 //! minutes. Every page checks the session's user, role, tenant and team on the server.
 
+mod admin_pages;
 pub mod auth;
 mod pages;
 mod svg;
@@ -45,6 +46,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/deals/{deal_id}", get(pages::deal))
         .route("/console/stalls", get(pages::stalls))
         .route("/console/scoreboard", get(pages::scoreboard))
+        .route("/console/review", get(admin_pages::review).post(admin_pages::decide))
+        .route("/console/people", get(admin_pages::people))
+        .route("/console/people/code", post(admin_pages::new_code))
+        .route("/console/people/revoke", post(admin_pages::revoke))
         .layer(axum::middleware::map_response(secure_headers))
 }
 
@@ -88,11 +93,13 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-/// The navigation: 漏斗, 停滞, 业绩.
+/// The navigation: 漏斗, 停滞, 业绩, 查重, 人员.
 const NAV: &[(&str, &str, &str)] = &[
     ("/console/funnel", "漏斗", "Funnel"),
     ("/console/stalls", "停滞", "Stalls"),
     ("/console/scoreboard", "业绩", "Scoreboard"),
+    ("/console/review", "查重", "Review"),
+    ("/console/people", "人员", "People"),
 ];
 
 /// A whole page: the shell around `body`, for `user` when signed in.
