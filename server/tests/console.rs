@@ -34,6 +34,7 @@ struct World {
 
 struct Phone {
     store: Store,
+    clock: Arc<ManualClock>,
     scope: DeviceScope,
     token: String,
     _dir: tempfile::TempDir,
@@ -85,9 +86,15 @@ impl Answer {
 
 impl World {
     fn phone(&self, team: &str, role: Role, name: &str) -> Phone {
+        self.phone_at(team, role, name, 1_796_000_000_000)
+    }
+
+    fn phone_at(&self, team: &str, role: Role, name: &str, now: i64) -> Phone {
         let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(1_796_000_000_000));
-        let store = Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock }).unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let store =
+            Store::open_with(dir.path().join("phone.fieldsync"), StoreOptions { clock: clock.clone() })
+                .unwrap();
         let user = self.storage.create_user(team, name, role, 0).unwrap();
         let code_hash = sha(format!("code for {user}").as_bytes());
         self.storage.add_enrollment_code(&user, code_hash, i64::MAX).unwrap();
@@ -104,7 +111,7 @@ impl World {
             )
             .unwrap();
         store.set_user(&scope.user_id, role.as_str()).unwrap();
-        Phone { store, scope, token, _dir: dir }
+        Phone { store, clock, scope, token, _dir: dir }
     }
 
     async fn sync(&self, phone: &Phone) {
@@ -146,7 +153,7 @@ impl World {
         let status = response.status();
         let headers = response.headers().clone();
         let body =
-            String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+            String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
         Answer { status, headers, body }
     }
 
@@ -493,4 +500,137 @@ async fn the_review_queue_merges_from_the_console_and_admins_issue_codes_and_rev
     assert_eq!(api.status, StatusCode::UNAUTHORIZED, "the revoked phone's token stops working");
     let still = w.http("GET", "/v1/kpi", &[], None, Some(&other_phone.token)).await;
     assert_eq!(still.status, StatusCode::OK, "the other team's phone is untouched");
+}
+
+/// When DSCN0012 was taken (its EXIF time), as in `server/tests/kpi.rs`.
+const PHOTO_NOW: i64 = 1_224_685_789_000;
+const SITE: (f64, f64) = (43.467448, 11.885127);
+
+fn fix(metres_north: f64, accuracy_m: f64) -> fieldsync_core::model::Location {
+    fieldsync_core::model::Location {
+        lat: SITE.0 + metres_north / 111_195.0,
+        lon: SITE.1,
+        datum: fieldsync_core::model::Datum::Wgs84,
+        source: fieldsync_core::model::FixSource::Gps,
+        accuracy_m: Some(accuracy_m),
+        at: None,
+        mock: false,
+    }
+}
+
+#[tokio::test]
+async fn a_visits_evidence_shows_its_photo_plan_slip_and_verdict_to_its_team_only() {
+    use fieldsync_core::evidence::signature::{SignatureStrokes, StrokePoint};
+    use fieldsync_core::model::{NewServiceSlip, NewVisit, SlipItem, Visit};
+    use fieldsync_core::store::{CaptureContext, SlipSignature};
+    const CONTEXT: CaptureContext = CaptureContext { utc_offset_minutes: 120, elapsed_since_sync_ms: None };
+    let w = world();
+    let rep = w.phone_at(&w.team, Role::Rep, "王磊", PHOTO_NOW);
+    let customer = rep
+        .store
+        .create(NewCustomer {
+            company_name: "Officine Meccaniche Toscane".into(),
+            location: Some(fix(0.0, 5.0)),
+            ..Default::default()
+        })
+        .unwrap();
+    let visit: Visit = rep
+        .store
+        .create(NewVisit {
+            customer_id: customer.id,
+            opportunity_id: None,
+            planned_at: PHOTO_NOW,
+            notes: String::new(),
+        })
+        .unwrap();
+    rep.store.check_in(visit.id, fix(120.0, 15.0), CONTEXT).unwrap();
+    rep.clock.advance(60_000);
+    let photo =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/exif/gps_DSCN0012.jpg"))
+            .unwrap();
+    let photo = rep.store.attach_photo(visit.id, &photo, Some(fix(30.0, 8.0)), CONTEXT).unwrap().photo;
+    let slip = rep
+        .store
+        .create(NewServiceSlip {
+            visit_id: visit.id,
+            items: vec![SlipItem {
+                description: "更换主轴轴承".into(), quantity: 2.0, unit: "套".into()
+            }],
+            notes: String::new(),
+        })
+        .unwrap();
+    let strokes = SignatureStrokes {
+        pad_width: 360.0,
+        pad_height: 180.0,
+        strokes: vec![
+            [(30.0, 120.0), (60.0, 40.0), (90.0, 130.0), (120.0, 50.0)]
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y))| StrokePoint { x, y, t_ms: i as u32 * 12, pressure: 0.5 })
+                .collect(),
+        ],
+    };
+    rep.clock.advance(60_000);
+    rep.store.sign_slip(slip.id, SlipSignature { signer_name: "王建国".into(), strokes, fix: None }).unwrap();
+    w.sync(&rep).await;
+    // The phone's blobs, uploaded as the app does (one whole-range PUT each).
+    for blob in rep.store.pending_blobs().unwrap() {
+        let bytes = std::fs::read(&blob.path).unwrap();
+        let request = Request::builder()
+            .method("PUT")
+            .uri(format!("/v1/blobs/{}", blob.sha256))
+            .header(header::AUTHORIZATION, format!("Bearer {}", rep.token))
+            .header(header::CONTENT_RANGE, format!("bytes 0-{}/{}", bytes.len() - 1, bytes.len()))
+            .body(Body::from(bytes))
+            .unwrap();
+        let response = app(w.state.clone()).oneshot(request).await.unwrap();
+        assert!(response.status().is_success(), "{}: {}", blob.sha256, response.status());
+    }
+
+    let boss = w.storage.create_user(&w.team, "赵主管", Role::Supervisor, 0).unwrap();
+    let (_, session) = w.sign_in(&boss, &w.code_for(&boss)).await;
+    let session = vec![session.unwrap()];
+    // 22 October 2008 in the team's default zone (UTC+8).
+    let list = w.http("GET", "/console/visits?day=2008-10-22", &session, None, None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains(&format!("/console/visits/{}", visit.id)), "{}", list.body);
+    assert!(list.body.contains("id=\"effective\">1<"), "one effective visit: {}", list.body);
+    let page = w.http("GET", &format!("/console/visits/{}", visit.id), &session, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("有效拜访 · Effective visit"), "{}", page.body);
+    assert!(page.body.contains("签名验证通过"), "the slip verifies");
+    assert!(page.body.contains("120 m ±15 m"), "the check-in's distance and accuracy: {}", page.body);
+    assert!(page.body.contains("<svg") && page.body.contains("客户 site"), "the plan");
+    let thumb = photo.thumbnail_sha256.clone().unwrap_or(photo.sha256.clone());
+    let img =
+        w.http("GET", &format!("/console/visits/{}/blob/{thumb}", visit.id), &session, None, None).await;
+    assert_eq!(img.status, StatusCode::OK);
+    assert_eq!(img.headers[header::CONTENT_TYPE], "image/jpeg");
+    let signed: fieldsync_core::model::ServiceSlip = rep.store.get(slip.id).unwrap();
+    let png = signed.signature_png_sha256.clone().expect("a signature image");
+    assert!(page.body.contains(&png));
+    let sig = w.http("GET", &format!("/console/visits/{}/blob/{png}", visit.id), &session, None, None).await;
+    assert_eq!(
+        (sig.status, sig.headers[header::CONTENT_TYPE].to_str().unwrap()),
+        (StatusCode::OK, "image/png")
+    );
+    // A blob the visit does not name, and malformed names: 404.
+    for sha in [&"0".repeat(64), "../../etc/passwd", &thumb.to_uppercase()] {
+        let other =
+            w.http("GET", &format!("/console/visits/{}/blob/{sha}", visit.id), &session, None, None).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{sha}");
+    }
+    // Another team's supervisor: the visit and its photo are 404.
+    let stranger = w.storage.create_user(&w.other_team, "钱主管", Role::Supervisor, 0).unwrap();
+    let (_, other) = w.sign_in(&stranger, &w.code_for(&stranger)).await;
+    let other = vec![other.unwrap()];
+    assert_eq!(
+        w.http("GET", &format!("/console/visits/{}", visit.id), &other, None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let theirs =
+        w.http("GET", &format!("/console/visits/{}/blob/{thumb}", visit.id), &other, None, None).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let bad_day = w.http("GET", "/console/visits?day=2008-13-01", &session, None, None).await;
+    assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
 }

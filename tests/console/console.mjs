@@ -9,6 +9,7 @@
 //   FS_REP, FS_REP_CODE         a rep and a valid code of theirs (must be refused)
 //   FS_OTHER, FS_OTHER_CODE     a supervisor of another team
 //   FS_DEAL           the id of a deal whose customer is named <script>alert(1)</script>
+//   FS_VISIT, FS_DAY  a visit with a photo and a signed slip, and its day (team time)
 //   FS_ADMIN, FS_ADMIN_CODE     an admin of the team (revokes FS_REP_DEVICE)
 //   FS_REP_DEVICE     the rep's phone (32 hex digits)
 //   FS_SHOTS          where the screenshots go (each page at 360 px and 1280 px)
@@ -133,6 +134,17 @@ try {
   check((await page.locator("#activities li").count()) >= 1, "the deal's follow-up is listed");
   await visit(page, `/console/deals/${env("FS_DEAL")}`, "deal", 1280);
   await visit(page, "/console/stalls", "stalls", 1280);
+
+  // 拜访: the day's visits, then one visit's evidence with its images loaded.
+  await visit(page, `/console/visits?day=${env("FS_DAY")}`, "visits", 1280);
+  await page.locator(`#visits a[href="/console/visits/${env("FS_VISIT")}"]`).click();
+  await page.waitForLoadState("load");
+  check((await page.locator("#verdict").innerText()).trim().length > 0, "the visit's verdict is shown");
+  check((await page.locator(".slip-verdict").innerText()).includes("验证通过"), "the signed slip verifies");
+  const loaded = await page.evaluate(() => [...document.images].map((img) => img.complete && img.naturalWidth > 0));
+  check(loaded.length >= 2 && loaded.every(Boolean), `the photo and the signature load: ${JSON.stringify(loaded)}`);
+  check((await page.locator("figure.plan svg circle").count()) >= 4, "the plan shows the site and the fixes");
+  await visit(page, `/console/visits/${env("FS_VISIT")}`, "visit", 1280);
   await visit(page, "/console/scoreboard", "scoreboard", 1280);
   check((await page.locator("#scoreboard tbody tr").count()) >= 1, "the scoreboard lists the rep");
 
@@ -148,7 +160,7 @@ try {
   // --- the same session on a phone's width
   const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, storageState: await desk.storageState() });
   const small = await watched(phone);
-  for (const [path, name] of [["/console/funnel", "funnel"], ["/console/funnel/ProposalSubmitted", "stage"], [`/console/deals/${env("FS_DEAL")}`, "deal"], ["/console/stalls", "stalls"], ["/console/scoreboard", "scoreboard"], ["/console/review", "review"], ["/console/people", "people"]]) {
+  for (const [path, name] of [["/console/funnel", "funnel"], ["/console/funnel/ProposalSubmitted", "stage"], [`/console/deals/${env("FS_DEAL")}`, "deal"], ["/console/stalls", "stalls"], [`/console/visits?day=${env("FS_DAY")}`, "visits"], [`/console/visits/${env("FS_VISIT")}`, "visit"], ["/console/scoreboard", "scoreboard"], ["/console/review", "review"], ["/console/people", "people"]]) {
     const response = await visit(small, path, name, 360);
     check(response.status() === 200, `${path} at 360 px: ${response.status()}`);
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -1,7 +1,8 @@
 //! The managers' console in a real browser (docs/console.md): a real relay process, filled by a
 //! rep's phone (a customer named `<script>alert(1)</script>`, deals across the funnel, a
-//! follow-up), then `tests/console/console.mjs` drives Debian's Chromium through Playwright:
-//! sign-in, the funnel's numbers against `GET /v1/funnel`, the drill-down to a deal, the other
+//! follow-up, a visit with a photo and a signed slip), then `tests/console/console.mjs` drives
+//! Debian's Chromium through Playwright: sign-in, the funnel's numbers against `GET /v1/funnel`,
+//! the drill-down to a deal, a visit's evidence (photo and signature images loaded), the other
 //! pages at 360 px and 1280 px (screenshots kept in `target/console-screenshots/`), a review pair
 //! merged, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
 //! refused, another team's supervisor answered 404 on this team's deal.
@@ -122,7 +123,78 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
             next_action: None,
         })
         .unwrap();
+    // A visit with its evidence: a check-in at the site, a photo, a signed slip; blobs uploaded.
+    let site = |north_m: f64, accuracy_m: f64| fieldsync_core::model::Location {
+        lat: 31.2990 + north_m / 111_195.0,
+        lon: 120.5853,
+        datum: fieldsync_core::model::Datum::Wgs84,
+        source: fieldsync_core::model::FixSource::Gps,
+        accuracy_m: Some(accuracy_m),
+        at: None,
+        mock: false,
+    };
+    let factory = rep
+        .store
+        .create(NewCustomer {
+            company_name: "苏州精密铸造厂".into(),
+            location: Some(site(0.0, 5.0)),
+            ..Default::default()
+        })
+        .unwrap();
+    let now = fieldsync_core::Clock::now_ms(&fieldsync_core::SystemClock);
+    let visit: fieldsync_core::model::Visit = rep
+        .store
+        .create(fieldsync_core::model::NewVisit {
+            customer_id: factory.id,
+            opportunity_id: None,
+            planned_at: now,
+            notes: "看了二号线".into(),
+        })
+        .unwrap();
+    let context =
+        fieldsync_core::store::CaptureContext { utc_offset_minutes: 480, elapsed_since_sync_ms: None };
+    rep.store.check_in(visit.id, site(80.0, 12.0), context).unwrap();
+    let photo =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/exif/gps_DSCN0012.jpg"))
+            .unwrap();
+    rep.store.attach_photo(visit.id, &photo, Some(site(30.0, 8.0)), context).unwrap();
+    let slip: fieldsync_core::model::ServiceSlip = rep
+        .store
+        .create(fieldsync_core::model::NewServiceSlip {
+            visit_id: visit.id,
+            items: vec![fieldsync_core::model::SlipItem {
+                description: "更换主轴轴承".into(),
+                quantity: 2.0,
+                unit: "套".into(),
+            }],
+            notes: String::new(),
+        })
+        .unwrap();
+    let strokes = fieldsync_core::evidence::signature::SignatureStrokes {
+        pad_width: 360.0,
+        pad_height: 180.0,
+        strokes: vec![
+            [(30.0, 120.0), (60.0, 40.0), (90.0, 130.0), (120.0, 50.0), (160.0, 110.0)]
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y))| fieldsync_core::evidence::signature::StrokePoint {
+                    x,
+                    y,
+                    t_ms: i as u32 * 15,
+                    pressure: 0.5,
+                })
+                .collect(),
+        ],
+    };
+    rep.store
+        .sign_slip(
+            slip.id,
+            fieldsync_core::store::SlipSignature { signer_name: "王建国".into(), strokes, fix: None },
+        )
+        .unwrap();
     rep.client.sync(&rep.store, |_| {}).await.unwrap();
+    rep.client.upload_blobs(&rep.store, 64 * 1024).await.unwrap();
+    let day = fieldsync_core::kpi::Date::of_instant(now, 480).to_string();
     // After the browser revoked it, the rep's phone can no longer sync (checked below).
     let boss = enroll(&relay.url(), &boss_enroll).await;
     let (_, boss_token) = boss.store.relay().unwrap().unwrap();
@@ -151,6 +223,8 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         .env("FS_OTHER", &other_id)
         .env("FS_OTHER_CODE", code(&other_id))
         .env("FS_DEAL", big.id.to_string())
+        .env("FS_VISIT", visit.id.to_string())
+        .env("FS_DAY", &day)
         .env("FS_ADMIN", &admin_id)
         .env("FS_ADMIN_CODE", code(&admin_id))
         .env("FS_REP_DEVICE", hex::encode(rep.store.device_id().as_bytes()))
@@ -166,7 +240,7 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         rep.client.sync(&rep.store, |_| {}).await.is_err(),
         "the device revoked in the browser is refused"
     );
-    for page in ["funnel", "stage", "deal", "stalls", "scoreboard", "review", "people"] {
+    for page in ["funnel", "stage", "deal", "stalls", "visits", "visit", "scoreboard", "review", "people"] {
         for width in [360, 1280] {
             assert!(shots.join(format!("{page}-{width}.png")).is_file(), "{page} at {width} px");
         }

@@ -62,6 +62,23 @@ impl BlobStore {
         BlobStore { root: data_dir.join("blobs"), max_blob_bytes, uploading: Mutex::new(HashSet::new()) }
     }
 
+    /// The bytes of tenant `tenant`'s complete blob `sha` (64 lowercase hex digits, checked by
+    /// the caller), `None` when there is none or it is larger than `max_bytes`.
+    pub async fn read_complete(
+        &self,
+        tenant: &str,
+        sha: &str,
+        max_bytes: u64,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let path = self.complete_path(tenant, sha);
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.len() <= max_bytes => tokio::fs::read(&path).await.map(Some),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn complete_path(&self, tenant: &str, sha: &str) -> PathBuf {
         self.root.join(tenant).join(&sha[..2]).join(sha)
     }

@@ -646,6 +646,9 @@ pub trait RelayStorage: push::PushStorage + console::ConsoleStorage + Send + Syn
     /// Per stage (its stored name), the deals of `team_id` (of one rep's when `rep` is set) and
     /// their CNY amount in fen: the console's funnel, counted by the database.
     fn team_funnel(&self, team_id: &str, rep: Option<&str>) -> StorageResult<Vec<(String, u32, i64)>>;
+    /// The visits of `team_id` made within `[lo, hi)` (their KPI rows' time), in time order, each
+    /// with the rep it counts for.
+    fn team_visits(&self, team_id: &str, lo: i64, hi: i64) -> StorageResult<Vec<(DocId, String)>>;
     /// Every device of the users of `team_id`, newest first.
     fn team_devices(&self, team_id: &str) -> StorageResult<Vec<DeviceRow>>;
     /// Every user of `team_id`: `(user_id, name, role)`, by name.

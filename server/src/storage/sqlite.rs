@@ -1169,6 +1169,24 @@ impl RelayStorage for SqliteStorage {
         })
     }
 
+    fn team_visits(&self, team_id: &str, lo: i64, hi: i64) -> StorageResult<Vec<(DocId, String)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT doc_id, rep FROM kpi_rows
+                 WHERE team_id = ?1 AND lo >= ?2 AND lo < ?3 AND is_deal = 0
+                   AND json_extract(row, '$.row') = 'visit'
+                 ORDER BY lo, doc_id",
+            )?;
+            let mut rows = statement.query(params![team_id, lo, hi])?;
+            let mut visits = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id: Vec<u8> = r.get(0)?;
+                visits.push((doc_id_of(id)?, r.get(1)?));
+            }
+            Ok(visits)
+        })
+    }
+
     fn team_devices(&self, team_id: &str) -> StorageResult<Vec<DeviceRow>> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(

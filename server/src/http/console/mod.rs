@@ -13,6 +13,7 @@ mod admin_pages;
 pub mod auth;
 mod pages;
 mod svg;
+mod visits;
 
 pub use pages::{StageLine, funnel_api, funnel_of};
 
@@ -46,6 +47,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/deals/{deal_id}", get(pages::deal))
         .route("/console/stalls", get(pages::stalls))
         .route("/console/scoreboard", get(pages::scoreboard))
+        .route("/console/visits", get(visits::visits))
+        .route("/console/visits/{visit_id}", get(visits::visit))
+        .route("/console/visits/{visit_id}/blob/{sha}", get(visits::visit_blob))
         .route("/console/review", get(admin_pages::review).post(admin_pages::decide))
         .route("/console/people", get(admin_pages::people))
         .route("/console/people/code", post(admin_pages::new_code))
@@ -93,10 +97,11 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-/// The navigation: 漏斗, 停滞, 业绩, 查重, 人员.
+/// The navigation: 漏斗, 停滞, 拜访, 业绩, 查重, 人员.
 const NAV: &[(&str, &str, &str)] = &[
     ("/console/funnel", "漏斗", "Funnel"),
     ("/console/stalls", "停滞", "Stalls"),
+    ("/console/visits", "拜访", "Visits"),
     ("/console/scoreboard", "业绩", "Scoreboard"),
     ("/console/review", "查重", "Review"),
     ("/console/people", "人员", "People"),

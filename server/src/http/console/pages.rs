@@ -257,7 +257,7 @@ pub async fn stage(
 
 /// A document of the user's team, of `kind`, read as its record; `None` for a missing one, one
 /// of another tenant or team, or one of another kind (they all look the same).
-fn team_record<R: fieldsync_core::model::Record>(
+pub(super) fn team_record<R: fieldsync_core::model::Record>(
     storage: &dyn RelayStorage,
     user: &ConsoleUser,
     id: DocId,
