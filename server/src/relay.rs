@@ -202,6 +202,13 @@ struct BoardsJob {
     reply: oneshot::Sender<Result<u32, RelayError>>,
 }
 
+/// A team's rules to write as the relay's actor (an admin's edit in the console).
+struct RulesJob {
+    team: String,
+    rules: fieldsync_core::model::TeamRules,
+    reply: oneshot::Sender<Result<(), RelayError>>,
+}
+
 /// A weekly brief to store and deliver, unless its key was raised already.
 struct BriefJob {
     row: AlertRow,
@@ -217,6 +224,7 @@ enum Job {
     Repair(RepairJob),
     Brief(BriefJob),
     Boards(BoardsJob),
+    Rules(RulesJob),
     KpiRebuild(KpiRebuildJob),
 }
 
@@ -228,6 +236,7 @@ enum Outcome {
     Transferred(Result<TransferReport, RelayError>),
     Briefed(bool),
     Boards(u32),
+    Rules,
 }
 
 #[derive(Debug, Default)]
@@ -374,6 +383,22 @@ impl Relay {
             written += u32::from(answer.await.map_err(|_| RelayError::Unavailable)??);
         }
         Ok(written)
+    }
+
+    /// Writes `rules` (checked with `validate()` by the caller) as the team's rules document, by
+    /// the relay's actor: an admin's edit in the console (docs/console.md). Every phone of the
+    /// team receives it at its next sync.
+    pub async fn write_team_rules(
+        &self,
+        team_id: &str,
+        rules: fieldsync_core::model::TeamRules,
+    ) -> Result<(), RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Rules(RulesJob { team: team_id.to_owned(), rules, reply }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
     }
 
     /// A team's KPI rows for periods within `[lo, hi)`, as the writer keeps them; the
@@ -755,6 +780,7 @@ impl Writer {
                 }
                 Job::Brief(b) => self.brief(&b.row, &mut batch).map(Outcome::Briefed),
                 Job::Boards(b) => self.write_boards(b, &mut batch).map(Outcome::Boards),
+                Job::Rules(r) => self.write_rules(r, &mut batch).map(|()| Outcome::Rules),
                 Job::Repair(_) | Job::KpiRebuild(_) => {
                     unreachable!("repairs are taken out of the batch above")
                 }
@@ -803,6 +829,9 @@ impl Writer {
                         (Job::Boards(b), Outcome::Boards(written)) => {
                             let _ = b.reply.send(Ok(written));
                         }
+                        (Job::Rules(r), Outcome::Rules) => {
+                            let _ = r.reply.send(Ok(()));
+                        }
                         // Outcomes are pushed in job order, one per job.
                         _ => {}
                     }
@@ -835,11 +864,23 @@ impl Writer {
                         Job::Boards(b) => {
                             let _ = b.reply.send(Err(error()));
                         }
+                        Job::Rules(r) => {
+                            let _ = r.reply.send(Err(error()));
+                        }
                         Job::Repair(_) | Job::KpiRebuild(_) => {}
                     }
                 }
             }
         }
+    }
+
+    /// Writes a team's rules (validated by the caller) as the relay's actor, a change through the
+    /// log like a pushed one; the scheduler and the pool hear of it as of a pushed rules change.
+    fn write_rules(&mut self, job: &RulesJob, batch: &mut Batch) -> Result<(), StorageError> {
+        self.relay_write(&job.rules, &job.team, batch)?;
+        batch.note_funnel(job.rules.id, RecordKind::TeamRules, &job.team);
+        batch.rules.remove(&job.team);
+        Ok(())
     }
 
     /// Notes the teams whose KPI rows or rules the committed batch changed: their scoreboards

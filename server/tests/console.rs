@@ -634,3 +634,115 @@ async fn a_visits_evidence_shows_its_photo_plan_slip_and_verdict_to_its_team_onl
     let bad_day = w.http("GET", "/console/visits?day=2008-13-01", &session, None, None).await;
     assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
 }
+
+/// The rules form's fields for `radius` and `versions` (the rest as the page shows them).
+fn rules_form(csrf: &str, radius: &str, versions: &str) -> String {
+    let mut fields = vec![
+        ("csrf", csrf.to_owned()),
+        ("geofence_radius_m", radius.to_owned()),
+        ("geofence_mode", "soft".to_owned()),
+        ("required_customer_fields", "phones, address".to_owned()),
+        ("alert_grace_hours", "24".to_owned()),
+        ("pool_return_days", "30".to_owned()),
+        ("max_owned_customers", "200".to_owned()),
+        ("incentive_rules", versions.to_owned()),
+        ("periods", "3".to_owned()),
+    ];
+    fields.push(("no_activity_ProposalSubmitted", "9".to_owned()));
+    fields.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+}
+
+const VERSION_1: &str = r#"[{"version": 1, "effective_from": "2008-01-01", "period": "month", "base_bonus_fen": 100000,
+  "metrics": [{"metric": "effective_visits", "weight_bp": 10000, "target": 10}],
+  "excess_tiers": [{"from_pct": 100, "to_pct": null, "rate_bp": 5000}], "gates": []}]"#;
+
+#[tokio::test]
+async fn rules_are_checked_in_place_saved_for_every_phone_and_tried_in_the_sandbox() {
+    let w = world();
+    let rep = w.phone(&w.team, Role::Rep, "王磊");
+    let admin_id = w.storage.create_user(&w.team, "孙管理员", Role::Admin, 0).unwrap();
+    let (_, admin) = w.sign_in(&admin_id, &w.code_for(&admin_id)).await;
+    let admin = vec![admin.unwrap()];
+    let page = w.http("GET", "/console/rules", &admin, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("name=\"geofence_radius_m\"") && page.body.contains("value=\"300\""),
+        "the defaults"
+    );
+    let csrf = page.csrf();
+
+    // A number that is not one, and rules that break the checks: errors beside their fields,
+    // nothing saved.
+    let bad =
+        w.http("POST", "/console/rules", &admin, Some(&rules_form(&csrf, "三百", VERSION_1)), None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("id=\"geofence_radius_m-error\""), "{}", bad.body);
+    assert!(bad.body.contains("aria-invalid=\"true\""));
+    let negative = VERSION_1.replace("\"rate_bp\": 5000", "\"rate_bp\": -5");
+    let bad =
+        w.http("POST", "/console/rules", &admin, Some(&rules_form(&csrf, "250", &negative)), None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("id=\"incentive_rules-error\""), "{}", bad.body);
+    let not_json =
+        w.http("POST", "/console/rules", &admin, Some(&rules_form(&csrf, "250", "[{")), None).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert!(w.storage.team_rules_document(&w.team).unwrap().is_none(), "nothing was saved");
+
+    // A supervisor may look, not save.
+    let boss = w.storage.create_user(&w.team, "赵主管", Role::Supervisor, 0).unwrap();
+    let (_, supervisor) = w.sign_in(&boss, &w.code_for(&boss)).await;
+    let supervisor = vec![supervisor.unwrap()];
+    let look = w.http("GET", "/console/rules", &supervisor, None, None).await;
+    assert!(look.body.contains("disabled"), "read-only for supervisors");
+    let theirs = rules_form(&look.csrf(), "250", VERSION_1);
+    assert_eq!(
+        w.http("POST", "/console/rules", &supervisor, Some(&theirs), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let forged = rules_form("forged", "250", VERSION_1);
+    assert_eq!(
+        w.http("POST", "/console/rules", &admin, Some(&forged), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Saved: the relay writes the rules document, and the rep's phone receives it.
+    let saved =
+        w.http("POST", "/console/rules", &admin, Some(&rules_form(&csrf, "250", VERSION_1)), None).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    w.sync(&rep).await;
+    let rules = rep.store.team_rules().unwrap().expect("the phone has the rules");
+    assert_eq!(rules.geofence_radius_m, 250.0);
+    assert_eq!(rules.required_customer_fields, ["phones", "address"]);
+    let proposal = rules.stage_rules.iter().find(|r| r.stage == Stage::ProposalSubmitted).unwrap();
+    assert_eq!(proposal.no_activity_days, 9);
+    assert_eq!(rules.incentive_rules.len(), 1);
+    let page = w.http("GET", "/console/rules?saved=1", &admin, None, None).await;
+    assert!(page.body.contains("value=\"250\"") && page.body.contains("已保存"));
+
+    // The sandbox: a second version tried against the first, nothing saved.
+    let two = VERSION_1.trim_end_matches(']').to_owned()
+        + r#", {"version": 2, "effective_from": "2030-01-01", "period": "month", "base_bonus_fen": 120000,
+  "metrics": [{"metric": "effective_visits", "weight_bp": 10000, "target": 8}],
+  "excess_tiers": [{"from_pct": 100, "to_pct": null, "rate_bp": 5000}], "gates": []}]"#;
+    let before = w
+        .storage
+        .load_document(w.storage.team_rules_document(&w.team).unwrap().unwrap())
+        .unwrap()
+        .unwrap()
+        .snapshot;
+    let tried =
+        w.http("POST", "/console/rules/sandbox", &admin, Some(&rules_form(&csrf, "250", &two)), None).await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+    assert!(tried.body.contains("id=\"sandbox\"") && tried.body.contains("规则没有保存"), "{}", tried.body);
+    let after = w
+        .storage
+        .load_document(w.storage.team_rules_document(&w.team).unwrap().unwrap())
+        .unwrap()
+        .unwrap()
+        .snapshot;
+    assert_eq!(before, after, "the sandbox saved nothing");
+    let too_many = rules_form(&csrf, "250", &two).replace("periods=3", "periods=999");
+    let refused = w.http("POST", "/console/rules/sandbox", &admin, Some(&too_many), None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("id=\"periods-error\""), "{}", refused.body);
+}

@@ -180,6 +180,20 @@ try {
   const adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const admin = await watched(adminContext);
   await signIn(admin, env("FS_ADMIN"), env("FS_ADMIN_CODE"));
+  // 规则: an invalid value is shown in place and nothing is saved.
+  await visit(admin, "/console/rules", "rules", 1280);
+  await admin.getByLabel("现场半径（米）· On-site radius (m)").fill("三百");
+  await admin.getByRole("button", { name: "保存 · Save" }).click();
+  await admin.waitForLoadState("load");
+  check(await admin.locator("#geofence_radius_m-error").isVisible(), "the radius's error is beside it");
+  check(await admin.locator("#rules-problem").isVisible(), "the page says nothing was saved");
+  await admin.screenshot({ path: join(shots, "rules-error-1280.png"), fullPage: true });
+  const rulesPhone = await browser.newContext({ viewport: { width: 360, height: 740 }, storageState: await adminContext.storageState() });
+  const rulesSmall = await watched(rulesPhone);
+  await visit(rulesSmall, "/console/rules", "rules", 360);
+  const sideways = await rulesSmall.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(sideways <= 1, `the rules page at 360 px scrolls sideways by ${sideways} px`);
+  await rulesPhone.close();
   await admin.goto(base + "/console/people");
   const row = admin.locator(`#devices tr[data-device="${env("FS_REP_DEVICE")}"]`);
   await row.getByRole("button", { name: "停用 Revoke" }).click();

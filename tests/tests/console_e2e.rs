@@ -4,7 +4,7 @@
 //! Debian's Chromium through Playwright: sign-in, the funnel's numbers against `GET /v1/funnel`,
 //! the drill-down to a deal, a visit's evidence (photo and signature images loaded), the other
 //! pages at 360 px and 1280 px (screenshots kept in `target/console-screenshots/`), a review pair
-//! merged, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
+//! merged, an invalid rule shown in place, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
 //! refused, another team's supervisor answered 404 on this team's deal.
 //!
 //! Needs `node`, `npm ci` in `tests/console` and `/usr/bin/chromium` (scripts/test.sh installs
@@ -240,7 +240,9 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         rep.client.sync(&rep.store, |_| {}).await.is_err(),
         "the device revoked in the browser is refused"
     );
-    for page in ["funnel", "stage", "deal", "stalls", "visits", "visit", "scoreboard", "review", "people"] {
+    for page in
+        ["funnel", "stage", "deal", "stalls", "visits", "visit", "scoreboard", "rules", "review", "people"]
+    {
         for width in [360, 1280] {
             assert!(shots.join(format!("{page}-{width}.png")).is_file(), "{page} at {width} px");
         }

@@ -133,7 +133,7 @@ async fn sandbox_route(
 
 /// The `n` complete periods of `kind` before the one containing `today`, oldest first; at most
 /// [`MAX_SANDBOX_YEARS`] years of them (checked before any record is read).
-fn last_complete(kind: PeriodKind, today: Date, n: u32) -> Result<Vec<Period>, ApiError> {
+pub(crate) fn last_complete(kind: PeriodKind, today: Date, n: u32) -> Result<Vec<Period>, ApiError> {
     let per_year: i64 = match kind {
         PeriodKind::Week => 53,
         PeriodKind::Month => 12,

@@ -12,6 +12,7 @@
 mod admin_pages;
 pub mod auth;
 mod pages;
+mod rules;
 mod svg;
 mod visits;
 
@@ -50,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/visits", get(visits::visits))
         .route("/console/visits/{visit_id}", get(visits::visit))
         .route("/console/visits/{visit_id}/blob/{sha}", get(visits::visit_blob))
+        .route("/console/rules", get(rules::rules).post(rules::save))
+        .route("/console/rules/sandbox", post(rules::try_sandbox))
         .route("/console/review", get(admin_pages::review).post(admin_pages::decide))
         .route("/console/people", get(admin_pages::people))
         .route("/console/people/code", post(admin_pages::new_code))
@@ -97,12 +100,13 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-/// The navigation: 漏斗, 停滞, 拜访, 业绩, 查重, 人员.
+/// The navigation: 漏斗, 停滞, 拜访, 业绩, 规则, 查重, 人员.
 const NAV: &[(&str, &str, &str)] = &[
     ("/console/funnel", "漏斗", "Funnel"),
     ("/console/stalls", "停滞", "Stalls"),
     ("/console/visits", "拜访", "Visits"),
     ("/console/scoreboard", "业绩", "Scoreboard"),
+    ("/console/rules", "规则", "Rules"),
     ("/console/review", "查重", "Review"),
     ("/console/people", "人员", "People"),
 ];
