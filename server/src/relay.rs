@@ -209,6 +209,14 @@ struct RulesJob {
     reply: oneshot::Sender<Result<(), RelayError>>,
 }
 
+/// Customers imported from a list (the console's 导入), for one owner.
+struct ImportJob {
+    team: String,
+    owner: String,
+    customers: Vec<fieldsync_core::model::Customer>,
+    reply: oneshot::Sender<Result<(), RelayError>>,
+}
+
 /// A weekly brief to store and deliver, unless its key was raised already.
 struct BriefJob {
     row: AlertRow,
@@ -225,6 +233,7 @@ enum Job {
     Brief(BriefJob),
     Boards(BoardsJob),
     Rules(RulesJob),
+    Import(ImportJob),
     KpiRebuild(KpiRebuildJob),
 }
 
@@ -237,6 +246,7 @@ enum Outcome {
     Briefed(bool),
     Boards(u32),
     Rules,
+    Imported,
 }
 
 #[derive(Debug, Default)]
@@ -383,6 +393,27 @@ impl Relay {
             written += u32::from(answer.await.map_err(|_| RelayError::Unavailable)??);
         }
         Ok(written)
+    }
+
+    /// Writes `customers` (new records, checked with `validate()` by the caller) to `team_id` for
+    /// `owner` (a user of the team), in one writer batch: the console's 导入.
+    pub async fn import_customers(
+        &self,
+        team_id: &str,
+        owner: &str,
+        customers: Vec<fieldsync_core::model::Customer>,
+    ) -> Result<(), RelayError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job::Import(ImportJob {
+                team: team_id.to_owned(),
+                owner: owner.to_owned(),
+                customers,
+                reply,
+            }))
+            .await
+            .map_err(|_| RelayError::Unavailable)?;
+        answer.await.map_err(|_| RelayError::Unavailable)?
     }
 
     /// Writes `rules` (checked with `validate()` by the caller) as the team's rules document, by
@@ -781,6 +812,7 @@ impl Writer {
                 Job::Brief(b) => self.brief(&b.row, &mut batch).map(Outcome::Briefed),
                 Job::Boards(b) => self.write_boards(b, &mut batch).map(Outcome::Boards),
                 Job::Rules(r) => self.write_rules(r, &mut batch).map(|()| Outcome::Rules),
+                Job::Import(i) => self.write_import(i, &mut batch).map(|()| Outcome::Imported),
                 Job::Repair(_) | Job::KpiRebuild(_) => {
                     unreachable!("repairs are taken out of the batch above")
                 }
@@ -832,6 +864,9 @@ impl Writer {
                         (Job::Rules(r), Outcome::Rules) => {
                             let _ = r.reply.send(Ok(()));
                         }
+                        (Job::Import(i), Outcome::Imported) => {
+                            let _ = i.reply.send(Ok(()));
+                        }
                         // Outcomes are pushed in job order, one per job.
                         _ => {}
                     }
@@ -867,6 +902,9 @@ impl Writer {
                         Job::Rules(r) => {
                             let _ = r.reply.send(Err(error()));
                         }
+                        Job::Import(i) => {
+                            let _ = i.reply.send(Err(error()));
+                        }
                         Job::Repair(_) | Job::KpiRebuild(_) => {}
                     }
                 }
@@ -880,6 +918,18 @@ impl Writer {
         self.relay_write(&job.rules, &job.team, batch)?;
         batch.note_funnel(job.rules.id, RecordKind::TeamRules, &job.team);
         batch.rules.remove(&job.team);
+        Ok(())
+    }
+
+    /// Writes imported customers (validated by the caller) as new documents by the relay's
+    /// actor. Each goes through identity resolution (a duplicate of a team customer is merged or
+    /// queued for review, as a pushed one) and is owned by `owner` (the pool over their limit).
+    fn write_import(&mut self, job: &ImportJob, batch: &mut Batch) -> Result<(), StorageError> {
+        for customer in &job.customers {
+            self.relay_write(customer, &job.team, batch)?;
+            batch.customers.push((customer.id, job.team.clone()));
+            batch.new_customers.insert(customer.id, job.owner.clone());
+        }
         Ok(())
     }
 

@@ -746,3 +746,85 @@ async fn rules_are_checked_in_place_saved_for_every_phone_and_tried_in_the_sandb
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("id=\"periods-error\""), "{}", refused.body);
 }
+
+#[tokio::test]
+async fn an_admin_imports_a_csv_whose_duplicates_merge_and_whose_bad_rows_are_reported() {
+    let w = world();
+    let rep = w.phone(&w.team, Role::Rep, "王磊");
+    rep.store
+        .create(NewCustomer {
+            company_name: "无锡华光电子科技有限公司".into(),
+            phones: vec!["13900001111".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    w.sync(&rep).await;
+    let admin_id = w.storage.create_user(&w.team, "孙管理员", Role::Admin, 0).unwrap();
+    let (_, admin) = w.sign_in(&admin_id, &w.code_for(&admin_id)).await;
+    let admin = vec![admin.unwrap()];
+    let page = w.http("GET", "/console/import", &admin, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.csrf();
+
+    let csv = "公司名称,电话,地址,备注\n无锡华光电子科技有限公司,13900001111,无锡,老客户\n常州恒达轴承,13900004444,常州,\n,13900009999,,没有名字\n";
+    let upload = |csrf: &str, owner: &str, file_name: &str, body: &str| {
+        let boundary = "fieldsyncboundary";
+        let mut form = String::new();
+        for (name, value) in [("csrf", csrf), ("owner", owner)] {
+            form.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        form.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{body}\r\n--{boundary}--\r\n"
+        ));
+        Request::builder()
+            .method("POST")
+            .uri("/console/import")
+            .header(header::COOKIE, admin.join("; "))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let send = |request: Request<Body>| async {
+        let response = app(w.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let body =
+            String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+        (status, body)
+    };
+    // Refusals first: a forged form, an owner of no team of ours, a format it cannot read.
+    assert_eq!(send(upload("forged", &rep.scope.user_id, "list.csv", csv)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(upload(&csrf, &admin_id, "list.csv", csv)).await.0,
+        StatusCode::BAD_REQUEST,
+        "an admin is no rep"
+    );
+    let (status, body) = send(upload(&csrf, &rep.scope.user_id, "list.pdf", csv)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = send(upload(&csrf, &rep.scope.user_id, "list.csv", "电话\n13900001111\n")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no company column: {body}");
+    assert_eq!(w.storage.teams().unwrap().len(), 2);
+
+    let (status, body) = send(upload(&csrf, &rep.scope.user_id, "list.csv", csv)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let value = |id: &str| {
+        let at =
+            body.find(&format!("id=\"{id}\">")).unwrap_or_else(|| panic!("{id} in {body}")) + id.len() + 6;
+        body[at..].split('<').next().unwrap().to_owned()
+    };
+    assert_eq!(
+        [value("rows"), value("created"), value("merged"), value("skipped")],
+        ["3", "1", "1", "1"],
+        "{body}"
+    );
+    assert!(body.contains("第 4 行"), "the bad row is named by its row number: {body}");
+    assert!(body.contains("备注"), "the ignored column is named");
+
+    // The rep's phone receives the new customer, theirs.
+    w.sync(&rep).await;
+    let found = rep.store.customers_by_name_prefix("常州恒达", 10).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let listing = rep.store.ownership(found[0].id).unwrap().expect("a listing");
+    assert_eq!(listing.owner_user_id.as_deref(), Some(rep.scope.user_id.as_str()));
+}

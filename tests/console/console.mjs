@@ -12,6 +12,7 @@
 //   FS_VISIT, FS_DAY  a visit with a photo and a signed slip, and its day (team time)
 //   FS_ADMIN, FS_ADMIN_CODE     an admin of the team (revokes FS_REP_DEVICE)
 //   FS_REP_DEVICE     the rep's phone (32 hex digits)
+//   FS_XLSX           a customer list (two new customers) for 导入
 //   FS_SHOTS          where the screenshots go (each page at 360 px and 1280 px)
 //   FS_CHROMIUM       the browser (default /usr/bin/chromium)
 
@@ -194,6 +195,17 @@ try {
   const sideways = await rulesSmall.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(sideways <= 1, `the rules page at 360 px scrolls sideways by ${sideways} px`);
   await rulesPhone.close();
+  // 导入: an XLSX list, and its report.
+  await visit(admin, "/console/import", "import", 1280);
+  await admin.locator("#file").setInputFiles(env("FS_XLSX"));
+  await admin.getByRole("button", { name: "导入 · Import" }).click();
+  await admin.waitForLoadState("load");
+  check((await admin.locator("#created").innerText()) === "2", `two customers created: ${await admin.locator("#import-report").innerText()}`);
+  check((await admin.locator("#skipped").innerText()) === "0", "no row skipped");
+  await admin.screenshot({ path: join(shots, "import-report-1280.png"), fullPage: true });
+  const importPhone = await browser.newContext({ viewport: { width: 360, height: 740 }, storageState: await adminContext.storageState() });
+  await visit(await watched(importPhone), "/console/import", "import", 360);
+  await importPhone.close();
   await admin.goto(base + "/console/people");
   const row = admin.locator(`#devices tr[data-device="${env("FS_REP_DEVICE")}"]`);
   await row.getByRole("button", { name: "停用 Revoke" }).click();

@@ -4,7 +4,7 @@
 //! Debian's Chromium through Playwright: sign-in, the funnel's numbers against `GET /v1/funnel`,
 //! the drill-down to a deal, a visit's evidence (photo and signature images loaded), the other
 //! pages at 360 px and 1280 px (screenshots kept in `target/console-screenshots/`), a review pair
-//! merged, an invalid rule shown in place, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
+//! merged, an invalid rule shown in place, an XLSX list imported, a device revoked by an admin (the phone is refused afterwards), sign-out, a rep
 //! refused, another team's supervisor answered 404 on this team's deal.
 //!
 //! Needs `node`, `npm ci` in `tests/console` and `/usr/bin/chromium` (scripts/test.sh installs
@@ -211,6 +211,24 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
     );
     let other_id = other["user_id"].as_str().unwrap().to_owned();
 
+    // A customer list as Excel writes it, for 导入.
+    let xlsx = data.path().join("客户名单.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (row, cells) in [
+        ["公司名称", "电话", "地址"],
+        ["南通海达机械", "13800001234", "南通"],
+        ["扬州精工模具", "0514-87654321", "扬州"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (col, cell) in cells.iter().enumerate() {
+            sheet.write_string(row as u32, col as u16, *cell).unwrap();
+        }
+    }
+    book.save(&xlsx).unwrap();
+
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
     let out = Command::new("node")
         .arg(console_dir().join("console.mjs"))
@@ -228,6 +246,7 @@ async fn the_console_in_chromium_signs_in_shows_the_apis_funnel_escapes_and_keep
         .env("FS_ADMIN", &admin_id)
         .env("FS_ADMIN_CODE", code(&admin_id))
         .env("FS_REP_DEVICE", hex::encode(rep.store.device_id().as_bytes()))
+        .env("FS_XLSX", &xlsx)
         .env("FS_SHOTS", &shots)
         .env("FS_CHROMIUM", chromium())
         .output()

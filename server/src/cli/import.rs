@@ -139,13 +139,22 @@ impl std::fmt::Display for ImportReport {
     }
 }
 
+/// Customer drafts with the row number each came from.
+pub type Drafts = Vec<(usize, NewCustomer)>;
+
+/// The table's rows as customer drafts with their row numbers, and the columns ignored: what the
+/// CLI and the console's 导入 read from a file. A table without a company column is an error.
+pub fn drafts_of(table: &Table) -> Result<(Drafts, Vec<String>)> {
+    let columns = map_columns(&table.header)?;
+    let drafts = table.rows.iter().map(|(row, cells)| (*row, row_to_customer(&columns, cells))).collect();
+    Ok((drafts, columns.ignored))
+}
+
 /// Imports the customers in `file` into the store at `store_path` (created if missing).
 /// Shows a progress bar on stderr when it is a terminal.
 pub fn import_customers(file: &Path, store_path: &Path) -> Result<ImportReport> {
     let table = read_table(file)?;
-    let columns = map_columns(&table.header)?;
-    let drafts: Vec<(usize, NewCustomer)> =
-        table.rows.iter().map(|(row, cells)| (*row, row_to_customer(&columns, cells))).collect();
+    let (drafts, ignored) = drafts_of(&table)?;
 
     let store =
         Store::open(store_path).with_context(|| format!("cannot open the store {}", store_path.display()))?;
@@ -196,8 +205,8 @@ pub fn import_customers(file: &Path, store_path: &Path) -> Result<ImportReport> 
             }
         }
     }
-    if !columns.ignored.is_empty() {
-        report.lines.push(format!("ignored columns: {}", columns.ignored.join(", ")));
+    if !ignored.is_empty() {
+        report.lines.push(format!("ignored columns: {}", ignored.join(", ")));
     }
     Ok(report)
 }

@@ -232,14 +232,6 @@ async fn people_page(
     Ok(respond(StatusCode::OK, page("人员 People", Some(&user), body)))
 }
 
-fn admin_only(user: &ConsoleUser) -> Result<(), PageError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(PageError::new(StatusCode::FORBIDDEN, "只有管理员可以这样做 · Admins only"))
-    }
-}
-
 /// The code form.
 #[derive(Debug, Deserialize)]
 pub struct UserForm {
@@ -258,7 +250,7 @@ pub async fn new_code(
         return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
     };
     check_csrf(&user, &form.csrf)?;
-    admin_only(&user)?;
+    super::admin_only(&user, "这样做")?;
     let storage = state.relay.storage().clone();
     let team = user.team_id.clone();
     let target = form.user.clone();
@@ -296,7 +288,7 @@ pub async fn revoke(
         return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
     };
     check_csrf(&user, &form.csrf)?;
-    admin_only(&user)?;
+    super::admin_only(&user, "这样做")?;
     let mut device = [0u8; 16];
     hex::decode_to_slice(form.device.trim(), &mut device).map_err(|_| PageError::not_found())?;
     let storage = state.relay.storage().clone();

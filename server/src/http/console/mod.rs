@@ -11,6 +11,7 @@
 
 mod admin_pages;
 pub mod auth;
+mod import;
 mod pages;
 mod rules;
 mod svg;
@@ -51,6 +52,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/visits", get(visits::visits))
         .route("/console/visits/{visit_id}", get(visits::visit))
         .route("/console/visits/{visit_id}/blob/{sha}", get(visits::visit_blob))
+        .route(
+            "/console/import",
+            get(import::import_page)
+                .post(import::import)
+                .layer(axum::extract::DefaultBodyLimit::max(import::MAX_IMPORT_BYTES)),
+        )
         .route("/console/rules", get(rules::rules).post(rules::save))
         .route("/console/rules/sandbox", post(rules::try_sandbox))
         .route("/console/review", get(admin_pages::review).post(admin_pages::decide))
@@ -100,7 +107,7 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-/// The navigation: 漏斗, 停滞, 拜访, 业绩, 规则, 查重, 人员.
+/// The navigation: 漏斗, 停滞, 拜访, 业绩, 规则, 查重, 导入, 人员.
 const NAV: &[(&str, &str, &str)] = &[
     ("/console/funnel", "漏斗", "Funnel"),
     ("/console/stalls", "停滞", "Stalls"),
@@ -108,6 +115,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/console/scoreboard", "业绩", "Scoreboard"),
     ("/console/rules", "规则", "Rules"),
     ("/console/review", "查重", "Review"),
+    ("/console/import", "导入", "Import"),
     ("/console/people", "人员", "People"),
 ];
 
@@ -151,6 +159,15 @@ fn role_label(role: Role) -> &'static str {
         Role::Rep => "销售 rep",
         Role::Supervisor => "主管 supervisor",
         Role::Admin => "管理员 admin",
+    }
+}
+
+/// Admins only: `what` names the action in the refusal.
+pub fn admin_only(user: &ConsoleUser, what: &str) -> Result<(), PageError> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(PageError::new(StatusCode::FORBIDDEN, format!("只有管理员可以{what} · Admins only")))
     }
 }
 

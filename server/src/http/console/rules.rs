@@ -304,14 +304,6 @@ pub async fn rules(
     Ok(respond(StatusCode::OK, rules_page(shown)))
 }
 
-fn admin_only(user: &ConsoleUser) -> Result<(), PageError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(PageError::new(StatusCode::FORBIDDEN, "只有管理员可以修改规则 · Admins only"))
-    }
-}
-
 /// The posted form, checked: the new rules, or the page with the errors in place.
 async fn checked(
     state: &AppState,
@@ -344,7 +336,7 @@ pub async fn save(
         return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
     };
     check_csrf(&user, &form.csrf)?;
-    admin_only(&user)?;
+    super::admin_only(&user, "修改规则")?;
     let rules = match checked(&state, &user, &form).await? {
         Ok(rules) => rules,
         Err(page) => return Ok(page),
@@ -365,7 +357,7 @@ pub async fn try_sandbox(
         return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
     };
     check_csrf(&user, &form.csrf)?;
-    admin_only(&user)?;
+    super::admin_only(&user, "修改规则")?;
     let candidate_rules = match checked(&state, &user, &form).await? {
         Ok(rules) => rules,
         Err(page) => return Ok(page),
