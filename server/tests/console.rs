@@ -243,7 +243,7 @@ async fn team_with_deals(w: &World) -> (Phone, Opportunity) {
 #[tokio::test]
 async fn a_supervisor_signs_in_with_a_code_sees_the_funnel_the_api_gives_and_a_deal_escaped() {
     let w = world();
-    let (_rep, big) = team_with_deals(&w).await;
+    let (rep, big) = team_with_deals(&w).await;
     let boss = w.phone(&w.team, Role::Supervisor, "赵主管");
 
     // Not signed in: every page sends to the sign-in form.
@@ -331,6 +331,24 @@ async fn a_supervisor_signs_in_with_a_code_sees_the_funnel_the_api_gives_and_a_d
             page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("form-action 'self'")
         );
     }
+    // The trend: a rep's weekly figure against the team's mean over the last eight weeks.
+    let trend = w
+        .http(
+            "GET",
+            &format!("/console/scoreboard?metric=quote_revisions&rep={}", rep.scope.user_id),
+            &session,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(trend.status, StatusCode::OK, "{}", trend.body);
+    assert!(
+        trend.body.contains("id=\"trend-table\"") && trend.body.matches("<polyline").count() == 2,
+        "{}",
+        trend.body
+    );
+    let unknown = w.http("GET", "/console/scoreboard?metric=charm", &session, None, None).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     let bad = w.http("GET", "/console/scoreboard?period=2026-13", &session, None, None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "an error page");

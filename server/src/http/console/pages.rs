@@ -197,7 +197,7 @@ pub async fn funnel(
     Ok(respond(StatusCode::OK, page("漏斗 Funnel", Some(&user), body)))
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -406,13 +406,17 @@ fn level_label(level: StallLevel) -> &'static str {
 // ---------------------------------------------------------------------------------- the stalls
 
 /// `GET /console/stalls`: the team's stall alerts, escalations first, then the longest stalled.
-pub async fn stalls(State(state): State<AppState>, user: ConsoleUser) -> Result<Response, PageError> {
+pub async fn stalls(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(query): Query<RepQuery>,
+) -> Result<Response, PageError> {
     let relay = state.relay.clone();
     let storage = state.relay.storage().clone();
     let team = user.team_id.clone();
     let (mut alerts, offset, names) = blocking(move || {
         let alerts: Vec<Alert> = relay
-            .team_alerts(&team, 500)?
+            .team_alerts(&team, 5000)?
             .into_iter()
             .filter_map(|(_, payload)| fieldsync_core::funnel::payload::decode(&payload).ok())
             .collect();
@@ -423,13 +427,15 @@ pub async fn stalls(State(state): State<AppState>, user: ConsoleUser) -> Result<
     .await?;
     alerts.sort_by(|a, b| b.level.cmp(&a.level).then(a.stage_entered_at.cmp(&b.stage_entered_at)));
     let now = now_ms();
+    let pages = alerts.len().div_ceil(PAGE).max(1);
+    let at = query.page.unwrap_or(1).clamp(1, pages);
     let body = html! {
         h1 { "停滞 " span.en { "Stalled deals" } }
         p { (alerts.len()) " 条提醒 · alerts, 最严重的在前 · worst first" }
         table #stalls {
             thead { tr { th { "商机 Deal" } th { "销售 Rep" } th { "阶段 Stage" } th { "级别 Level" } th.num { "停留天数 Days" } th { "销售上次同步 Rep last synced" } } }
             tbody {
-                @for a in &alerts {
+                @for a in alerts.iter().skip((at - 1) * PAGE).take(PAGE) {
                     tr {
                         td { a href={ "/console/deals/" (a.opportunity_id) } { (a.opportunity_title) } }
                         td { (names.get(&a.owner).map_or(a.owner.as_str(), String::as_str)) }
@@ -441,16 +447,37 @@ pub async fn stalls(State(state): State<AppState>, user: ConsoleUser) -> Result<
                 }
             }
         }
+        @if pages > 1 {
+            nav.pager aria-label="分页 Pages" {
+                @if at > 1 { a href={ "?page=" (at - 1) } rel="prev" { "‹ 上一页 Previous" } }
+                span { (at) " / " (pages) }
+                @if at < pages { a href={ "?page=" (at + 1) } rel="next" { "下一页 Next ›" } }
+            }
+        }
     };
     Ok(respond(StatusCode::OK, page("停滞 Stalls", Some(&user), body)))
 }
 
 // ------------------------------------------------------------------------------ the scoreboard
 
-/// `?period=2026-12`.
+/// `?period=2026-12&rep=U&metric=effective_visits`.
 #[derive(Debug, Deserialize)]
 pub struct PeriodQuery {
     period: Option<String>,
+    rep: Option<String>,
+    metric: Option<String>,
+}
+
+/// Weeks in the scoreboard's trend.
+const TREND_WEEKS: usize = 8;
+
+/// One rep's weekly value of a metric against the team's mean, for the last weeks.
+struct Trend {
+    metric: Metric,
+    rep: Option<String>,
+    weeks: Vec<Period>,
+    team_mean: Vec<Option<i64>>,
+    mine: Vec<Option<i64>>,
 }
 
 /// `GET /console/scoreboard?period=P`: the team table of the period (the relay's `team_table`
@@ -464,7 +491,17 @@ pub async fn scoreboard(
     let storage = state.relay.storage().clone();
     let scope = user.clone();
     let asked = query.period.clone().filter(|p| !p.is_empty());
-    let (period, table, briefs, offset) = blocking(move || {
+    let metric = match query.metric.as_deref().filter(|m| !m.is_empty()) {
+        None => Metric::EffectiveVisits,
+        Some(name) => Metric::parse(name).ok_or_else(|| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                format!("指标 metric {name:?} 不在目录中 · is not a metric"),
+            )
+        })?,
+    };
+    let trend_rep = query.rep.clone().filter(|r| !r.is_empty());
+    let (period, table, briefs, offset, trend) = blocking(move || {
         let now = now_ms();
         let rules = team_rules(storage.as_ref(), &scope.team_id)?;
         let offset = context(&rules, now).calendar.utc_offset_minutes;
@@ -475,6 +512,31 @@ pub async fn scoreboard(
                 .parse::<Period>()
                 .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, format!("期间 period {text:?}: {e}")))?,
         };
+        // The trend: the last weeks up to this one, from the kept rows (one read).
+        let this_week = Period::containing(PeriodKind::Week, today);
+        let mut weeks = vec![this_week];
+        while weeks.len() < TREND_WEEKS {
+            let before = weeks[weeks.len() - 1].previous();
+            weeks.push(before);
+        }
+        weeks.reverse();
+        let (lo, hi) = (weeks[0].span_ms(offset).0, this_week.span_ms(offset).1);
+        let index = relay.team_rows(&scope.team_id, lo, hi)?;
+        let ctx = context(&rules, now);
+        let mut team_mean = Vec::new();
+        let mut mine = Vec::new();
+        for week in &weeks {
+            let figures = index.team(&ctx, *week);
+            let facts: Vec<_> = figures.iter().map(|f| f.facts.clone()).collect();
+            team_mean.push(fieldsync_core::kpi::team_aggregates(&facts).get(&metric).map(|a| a.mean));
+            mine.push(
+                trend_rep
+                    .as_deref()
+                    .and_then(|rep| figures.iter().find(|f| f.facts.rep == rep))
+                    .and_then(|f| f.facts.get(metric)),
+            );
+        }
+        let trend = Trend { metric, rep: trend_rep, weeks, team_mean, mine };
         let label = period.to_string();
         let table = match team_record::<TeamTable>(
             storage.as_ref(),
@@ -489,7 +551,7 @@ pub async fn scoreboard(
                     storage.team_users(&scope.team_id)?.into_iter().map(|(id, name, _)| (id, name)).collect();
                 let boards = crate::relay::boards::team_boards(
                     &scope.team_id,
-                    &TeamKpi { index, rules },
+                    &TeamKpi { index, rules: rules.clone() },
                     &[period],
                     &names,
                     [0; 16],
@@ -503,7 +565,7 @@ pub async fn scoreboard(
             .into_iter()
             .filter_map(|(_, payload)| fieldsync_core::kpi::brief::decode(&payload).ok())
             .collect();
-        Ok((period, table, briefs, offset))
+        Ok((period, table, briefs, offset, trend))
     })
     .await?;
     let shown = [
@@ -561,6 +623,36 @@ pub async fn scoreboard(
         }
         @if let Some(why) = &table.payout_unavailable { p.hint { "奖金 · Payout: " (why) } }
         p.hint { "计算于 · Computed " (when(table.computed_at, offset)) }
+        h2 #trend { "每周趋势 " span.en { "Weekly trend" } }
+        form.filter method="get" action="/console/scoreboard#trend" {
+            input type="hidden" name="period" value=(period);
+            label for="metric" { "指标 · Metric" }
+            select #metric name="metric" {
+                @for m in Metric::ALL { option value=(m.as_str()) selected[m == trend.metric] { (m.label_zh()) } }
+            }
+            label for="trend-rep" { "销售 · Rep" }
+            select #trend-rep name="rep" {
+                option value="" selected[trend.rep.is_none()] { "只看团队均值 · Team mean only" }
+                @for line in &table.reps { option value=(line.rep) selected[trend.rep.as_deref() == Some(line.rep.as_str())] { (line.name) } }
+            }
+            button type="submit" { "查看 · Show" }
+        }
+        @let rep_name = trend.rep.as_deref().and_then(|r| table.reps.iter().find(|l| l.rep == r)).map(|l| l.name.clone());
+        @let labels: Vec<String> = trend.weeks.iter().map(|w| w.to_string()[5..].to_owned()).collect();
+        (svg::lines(
+            &format!("{} · {}", trend.metric.label_zh(), "近 8 周 last 8 weeks"),
+            &labels,
+            &[("团队均值 team mean", "#8a8f98", &trend.team_mean), (rep_name.as_deref().unwrap_or(""), "#1e56b8", &trend.mine)],
+        ))
+        table #trend-table {
+            thead { tr { th { "周 Week" } @for w in &trend.weeks { th.num { (w.to_string()) } } } }
+            tbody {
+                tr { td { "团队均值 Team mean" } @for v in &trend.team_mean { td.num { @if let Some(v) = v { (shown_value(trend.metric, *v)) } @else { "—" } } } }
+                @if let Some(name) = &rep_name {
+                    tr { td { (name) } @for v in &trend.mine { td.num { @if let Some(v) = v { (shown_value(trend.metric, *v)) } @else { "—" } } } }
+                }
+            }
+        }
         h2 { "每周摘要 " span.en { "Weekly briefs" } }
         @if briefs.is_empty() { p.hint { "还没有 · None yet" } }
         ul #briefs {

@@ -28,3 +28,41 @@ pub fn bars(title: &str, rows: &[(String, i64, String)]) -> Markup {
         }
     }
 }
+
+/// A line chart of weekly values: one polyline per `(name, colour, values)` series over the
+/// `labels`; a missing value breaks its line. `title` is its accessible name.
+pub fn lines(title: &str, labels: &[String], series: &[(&str, &str, &Vec<Option<i64>>)]) -> Markup {
+    let (width, height, left, bottom, top) = (560.0_f64, 220.0_f64, 48.0_f64, 28.0_f64, 14.0_f64);
+    let max =
+        series.iter().flat_map(|(_, _, v)| v.iter().flatten()).copied().max().unwrap_or(0).max(1) as f64;
+    let step = if labels.len() > 1 { (width - left - 12.0) / (labels.len() - 1) as f64 } else { 0.0 };
+    let x = |i: usize| left + step * i as f64;
+    let y = |v: i64| top + (height - bottom - top) * (1.0 - v as f64 / max);
+    html! {
+        figure.chart {
+            svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(title) {
+                title { (title) }
+                line x1=(left) y1=(y(0)) x2=(width - 8.0) y2=(y(0)) stroke="#c8ccd2" {}
+                text x="4" y=(y(0) + 4.0) font-size="11" fill="#555" { "0" }
+                text x="4" y=(top + 4.0) font-size="11" fill="#555" { (max as i64) }
+                @for (i, label) in labels.iter().enumerate() {
+                    text x=(format!("{:.1}", x(i) - 14.0)) y=(height - 8.0) font-size="11" fill="#555" { (label) }
+                }
+                @for (name, colour, values) in series {
+                    @let points: Vec<String> = values.iter().enumerate().filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x(i), y(v)))).collect();
+                    @if !points.is_empty() && !name.is_empty() {
+                        polyline points=(points.join(" ")) fill="none" stroke=(colour) stroke-width="2.5" {}
+                        @for (i, v) in values.iter().enumerate() {
+                            @if let Some(v) = v { circle cx=(format!("{:.1}", x(i))) cy=(format!("{:.1}", y(*v))) r="3" fill=(colour) {} }
+                        }
+                    }
+                }
+            }
+            figcaption {
+                @for (name, colour, _) in series {
+                    @if !name.is_empty() { span.legend { svg width="12" height="12" { rect width="12" height="12" fill=(colour) {} } " " (name) " " } }
+                }
+            }
+        }
+    }
+}

@@ -32,12 +32,18 @@ fn hhmm(ms: i64, offset: i32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-/// `?day=2026-12-08&rep=U`.
+/// `?day=2026-12-08&rep=U&page=N`.
 #[derive(Debug, Deserialize)]
 pub struct DayQuery {
     day: Option<String>,
     rep: Option<String>,
+    page: Option<usize>,
 }
+
+/// Visits per page of the day's list.
+const PAGE: usize = 50;
+/// The most visits of one day the list reads (a 100-rep team makes a few hundred).
+const MAX_DAY_VISITS: usize = 2000;
 
 fn parse_day(text: &str) -> Option<Date> {
     let mut parts = text.split('-');
@@ -133,7 +139,7 @@ pub async fn visits(
             if let Some(s) = load_visit(storage.as_ref(), &scope, id, name)? {
                 shown.push(s);
             }
-            if shown.len() >= 200 {
+            if shown.len() >= MAX_DAY_VISITS {
                 break;
             }
         }
@@ -145,6 +151,9 @@ pub async fn visits(
     .map_err(PageError::internal)??;
     let rep = query.rep.as_deref().filter(|r| !r.is_empty());
     let effective = shown.iter().filter(|s| s.verdict().is_ok()).count();
+    let pages = shown.len().div_ceil(PAGE).max(1);
+    let at = query.page.unwrap_or(1).clamp(1, pages);
+    let rep_q = rep.map(|r| format!("&rep={}", super::pages::urlencode(r))).unwrap_or_default();
     let body = html! {
         h1 { "拜访 " span.en { "Visits" } " · " (day) }
         form.filter method="get" action="/console/visits" {
@@ -161,7 +170,7 @@ pub async fn visits(
         table #visits {
             thead { tr { th { "时间 Time" } th { "销售 Rep" } th { "客户 Customer" } th { "照片 Photos" } th { "服务单 Slip" } th { "结论 Verdict" } } }
             tbody {
-                @for s in &shown {
+                @for s in shown.iter().skip((at - 1) * PAGE).take(PAGE) {
                     tr {
                         td { a href={ "/console/visits/" (s.visit.id) } { (hhmm(s.visit.started_at.unwrap_or(s.visit.planned_at), offset)) } }
                         td { (s.rep) }
@@ -171,6 +180,13 @@ pub async fn visits(
                         td { @match s.verdict() { Ok(()) => strong.ok { "有效 effective" }, Err(code) => span.bad { (shortfall_label(code)) } } }
                     }
                 }
+            }
+        }
+        @if pages > 1 {
+            nav.pager aria-label="分页 Pages" {
+                @if at > 1 { a href={ "?day=" (day) "&page=" (at - 1) (rep_q) } rel="prev" { "‹ 上一页 Previous" } }
+                span { (at) " / " (pages) }
+                @if at < pages { a href={ "?day=" (day) "&page=" (at + 1) (rep_q) } rel="next" { "下一页 Next ›" } }
             }
         }
     };
