@@ -837,6 +837,11 @@ async fn an_admin_imports_a_csv_whose_duplicates_merge_and_whose_bad_rows_are_re
         "{body}"
     );
     assert!(body.contains("第 4 行"), "the bad row is named by its row number: {body}");
+    assert!(
+        body.contains("<ol id=\"progress\"") && body.contains("已写入 2 / 2"),
+        "a line per batch: {body}"
+    );
+    assert!(body.trim_end().ends_with("</html>"), "the streamed page is whole");
     assert!(body.contains("备注"), "the ignored column is named");
 
     // The rep's phone receives the new customer, theirs.

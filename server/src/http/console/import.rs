@@ -3,8 +3,8 @@
 //! (`fieldsync import`: Chinese and English headers, GBK CSV from Excel, several phones in a
 //! cell); each row becomes a customer record checked with `validate()`; the relay writes them in
 //! batches of 500, each through identity resolution (a duplicate of a team customer is merged
-//! or queued for 查重, as a pushed one). The answer is the report: rows read, created, merged,
-//! queued for review, skipped with their reasons.
+//! or queued for 查重, as a pushed one). The answer streams: a line per batch as it is written,
+//! then the report: rows read, created, merged, queued for review, skipped with their reasons.
 
 use std::collections::HashSet;
 
@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fieldsync_core::DocId;
 use fieldsync_core::model::{Customer, Draft, Provenance, Record};
-use maud::html;
+use maud::{PreEscaped, html};
 
 use super::auth::check_csrf;
 use super::{ConsoleUser, PageError, page, respond};
@@ -136,52 +136,125 @@ pub async fn import(
         Ok(r) => r,
         Err(why) => return Err(bad(format!("文件无法读取 · The file does not read: {why}"))),
     };
+    // From here on the answer streams: the page's head, a line per batch as the relay writes it
+    // (the browser shows them as they come), then the report.
     let ids: HashSet<DocId> = customers.iter().map(|(_, c)| c.id).collect();
-    let mut batches = 0;
     let records: Vec<Customer> = customers.into_iter().map(|(_, c)| c).collect();
-    for chunk in records.chunks(CHUNK) {
-        state.relay.import_customers(&user.team_id, &owner, chunk.to_vec()).await?;
-        batches += 1;
-    }
-    // What identity resolution made of them.
+    let total = records.len();
+    const ROWS: &str = "<!--fieldsync:rows-->";
+    const REPORT: &str = "<!--fieldsync:report-->";
+    let shell = page(
+        "导入 Import",
+        Some(&user),
+        html! {
+            h1 { "导入 " span.en { "Import customers" } }
+            p { "正在导入 " (total) " 个客户 · Importing " (total) " customers (" (name) ")" }
+            ol #progress aria-live="polite" { (PreEscaped(ROWS)) }
+            (PreEscaped(REPORT))
+        },
+    )
+    .into_string();
+    let (head, rest) = shell.split_once(ROWS).ok_or_else(|| PageError::internal("no progress marker"))?;
+    let (between, tail) = rest.split_once(REPORT).ok_or_else(|| PageError::internal("no report marker"))?;
+    let (head, between, tail) = (head.to_owned(), between.to_owned(), tail.to_owned());
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(16);
+    tokio::spawn(async move {
+        // The import runs to its end even when the browser goes away: every batch is whole.
+        let _ = tx.send(head).await;
+        let mut written = 0;
+        let mut batches = 0;
+        let mut failed = None;
+        for chunk in records.chunks(CHUNK) {
+            if let Err(e) = state.relay.import_customers(&user.team_id, &owner, chunk.to_vec()).await {
+                failed = Some(e.to_string());
+                break;
+            }
+            written += chunk.len();
+            batches += 1;
+            let line = html! { li { "已写入 " (written) " / " (total) " · written" } };
+            let _ = tx.send(line.into_string()).await;
+        }
+        let _ = tx.send(between).await;
+        let outcome = Outcome { name, owner_name, skipped, ignored, reps, started, batches };
+        let report = match failed {
+            Some(why) => {
+                tracing::error!(error = %why, "console import stopped");
+                html! {
+                    p.problem role="alert" {
+                        "导入中止；已写入 " (written) " 个 · The import stopped; " (written) " were written"
+                    }
+                }
+            }
+            None => report(&state, &user, &ids, &outcome).await,
+        };
+        let _ = tx.send(report.into_string()).await;
+        let _ = tx.send(tail).await;
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk)), rx))
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(stream));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// What the report says besides identity resolution's outcome.
+struct Outcome {
+    name: String,
+    owner_name: String,
+    skipped: Vec<String>,
+    ignored: Vec<String>,
+    reps: Vec<(String, String)>,
+    started: std::time::Instant,
+    batches: usize,
+}
+
+/// The report of an import whose batches were all written: what identity resolution made of
+/// the new customers, and the rows skipped.
+async fn report(state: &AppState, user: &ConsoleUser, ids: &HashSet<DocId>, o: &Outcome) -> maud::Markup {
     let storage = state.relay.storage().clone();
     let team = user.team_id.clone();
     let check = ids.clone();
-    let (merged, queued) = tokio::task::spawn_blocking(move || -> Result<(usize, usize), PageError> {
-        let mut merged = 0;
-        for id in &check {
-            if storage.customer_key(*id)?.is_some_and(|k| k.merged_into.is_some()) {
-                merged += 1;
+    let counted =
+        tokio::task::spawn_blocking(move || -> Result<(usize, usize), crate::storage::StorageError> {
+            let mut merged = 0;
+            for id in &check {
+                if storage.customer_key(*id)?.is_some_and(|k| k.merged_into.is_some()) {
+                    merged += 1;
+                }
             }
-        }
-        let queued = storage
-            .pairs(&team, PairStatus::Pending, 10_000)?
-            .iter()
-            .filter(|p| check.contains(&p.a) || check.contains(&p.b))
-            .count();
-        Ok((merged, queued))
-    })
-    .await
-    .map_err(PageError::internal)??;
+            let queued = storage
+                .pairs(&team, PairStatus::Pending, 10_000)?
+                .iter()
+                .filter(|p| check.contains(&p.a) || check.contains(&p.b))
+                .count();
+            Ok((merged, queued))
+        })
+        .await;
+    let Ok(Ok((merged, queued))) = counted else {
+        tracing::error!(result = ?counted.err(), "console import report failed");
+        return html! { p.problem role="alert" { "已导入，但统计失败 · Imported; the report failed (logged)" } };
+    };
     tracing::info!(user_id = %user.user_id, created = ids.len(), merged, queued, "console import");
-    let body = html! {
-        h1 { "导入 " span.en { "Import customers" } }
+    html! {
         section.report #import-report role="status" {
-            h2 { "导入结果 " span.en { "Report" } " · " (name) }
+            h2 { "导入结果 " span.en { "Report" } " · " (o.name) }
             dl.facts {
-                dt { "读取行数 Rows read" } dd #rows { (ids.len() + skipped.len()) }
+                dt { "读取行数 Rows read" } dd #rows { (ids.len() + o.skipped.len()) }
                 dt { "新建客户 Created" } dd #created { (ids.len() - merged) }
                 dt { "合并到已有客户 Merged into a customer" } dd #merged { (merged) }
                 dt { "待查重 Queued for review" } dd #queued { (queued) }
-                dt { "跳过 Skipped" } dd #skipped { (skipped.len()) }
-                dt { "归属 Owner" } dd { (owner_name) }
-                dt { "用时 Took" } dd { (started.elapsed().as_millis()) " ms · " (batches) " 批 batches" }
+                dt { "跳过 Skipped" } dd #skipped { (o.skipped.len()) }
+                dt { "归属 Owner" } dd { (o.owner_name) }
+                dt { "用时 Took" } dd { (o.started.elapsed().as_millis()) " ms · " (o.batches) " 批 batches" }
             }
-            @if !skipped.is_empty() { ul #skipped-rows { @for line in &skipped { li { (line) } } } }
-            @if !ignored.is_empty() { p.hint { "忽略的列 · Ignored columns: " (ignored.join(", ")) } }
+            @if !o.skipped.is_empty() { ul #skipped-rows { @for line in &o.skipped { li { (line) } } } }
+            @if !o.ignored.is_empty() { p.hint { "忽略的列 · Ignored columns: " (o.ignored.join(", ")) } }
             @if queued > 0 { p { a href="/console/review" { "去查重 · Review the possible duplicates" } } }
         }
-        (form(&user, &reps))
-    };
-    Ok(respond(StatusCode::OK, page("导入 Import", Some(&user), body)))
+        (form(user, &o.reps))
+    }
 }
