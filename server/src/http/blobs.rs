@@ -274,13 +274,36 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// `PUT /v1/blobs/{sha256}`: appends a chunk at the stored offset; verifies on the last one.
 /// A chunk starting at 0 starts the device's upload afresh (whatever it had sent before).
+///
+/// An answer given before the chunk was read (a refusal, or a blob another device completed)
+/// says `Connection: close`: the phone is still sending the unread chunk, and a client that
+/// reused the connection would see its next request fail as a network error (the relay drops
+/// the connection rather than read the rest), then retry from the start.
 pub async fn put(
+    state: State<AppState>,
+    device: Device,
+    sha: UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (mut response, read) = match put_chunk(state, device, sha, headers, body).await {
+        Ok(answer) => answer,
+        Err(e) => (e.into_response(), false),
+    };
+    if !read {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The answer to a `PUT`, and whether the chunk's body was read to its end.
+async fn put_chunk(
     State(state): State<AppState>,
     Device(scope): Device,
     UrlPath(sha): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, bool), ApiError> {
     check_sha(&sha)?;
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && ct.as_bytes() != b"application/octet-stream"
@@ -294,7 +317,7 @@ pub async fn put(
     let chunk_limit = state.config.max_blob_chunk_bytes;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > chunk_limit as u64) {
-        return Ok(chunk_too_large(chunk_limit, None));
+        return Ok((chunk_too_large(chunk_limit, None), false));
     }
     let blobs: &Arc<BlobStore> = &state.blobs;
     let complete = blobs.complete_path(&scope.tenant_id, &sha);
@@ -304,7 +327,7 @@ pub async fn put(
         // Deduplicated: another device (or an earlier attempt) completed it. Whatever this
         // device had started is of no use any more.
         discard_partial(&partial, &length_file).await?;
-        return Ok(offset_response(StatusCode::OK, len, Some(len), true));
+        return Ok((offset_response(StatusCode::OK, len, Some(len), true), false));
     }
     let (start, end, total) = match headers.get(header::CONTENT_RANGE) {
         Some(v) => v.to_str().ok().and_then(parse_content_range).ok_or_else(|| {
@@ -383,7 +406,7 @@ pub async fn put(
         )
         .into_response();
         response.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(offset));
-        return Ok(response);
+        return Ok((response, false));
     }
 
     let expected = end - start + 1;
@@ -400,7 +423,7 @@ pub async fn put(
             Err(e) if is_length_limit(e.as_ref()) => {
                 file.sync_data().await.map_err(io_error)?;
                 state.metrics.record_blob_bytes(written);
-                return Ok(chunk_too_large(chunk_limit, Some(offset + written)));
+                return Ok((chunk_too_large(chunk_limit, Some(offset + written)), false));
             }
             // A dropped connection ends here: what was written stays for the resume.
             Err(_) => break,
@@ -421,7 +444,7 @@ pub async fn put(
     state.metrics.record_blob_bytes(written);
     let offset = offset + written;
     if offset < total {
-        return Ok(offset_response(StatusCode::OK, offset, Some(total), false));
+        return Ok((offset_response(StatusCode::OK, offset, Some(total), false), true));
     }
 
     let actual = hash_file(&partial).await.map_err(io_error)?;
@@ -444,7 +467,7 @@ pub async fn put(
         let _ = tokio::fs::remove_dir(device_dir).await; // only if it holds no other upload
     }
     tracing::info!(tenant = %scope.tenant_id, blob = %sha, bytes = total, "blob stored");
-    Ok(offset_response(StatusCode::CREATED, total, Some(total), true))
+    Ok((offset_response(StatusCode::CREATED, total, Some(total), true), true))
 }
 
 async fn hash_file(path: &Path) -> std::io::Result<String> {
