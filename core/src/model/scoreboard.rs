@@ -112,11 +112,20 @@ pub fn team_table_id(team: &str, period: &str) -> DocId {
     derived_id("team_table", team, period)
 }
 
-fn check_period(kind: RecordKind, period: &str) -> Result<(), ValidationError> {
-    period
-        .parse::<Period>()
-        .map(|_| ())
-        .map_err(|e| ValidationError::new(kind, "period", format!("{period:?}: {e}")))
+/// What both kinds require of their team, period and id: the id is `derive(team, period)`.
+fn check_board(
+    kind: RecordKind,
+    id: DocId,
+    team_id: &str,
+    period: &str,
+    derive: fn(&str, &str) -> DocId,
+) -> Result<(), ValidationError> {
+    require_text(kind, "team_id", team_id, 100)?;
+    period.parse::<Period>().map_err(|e| ValidationError::new(kind, "period", format!("{period:?}: {e}")))?;
+    if id != derive(team_id, period) {
+        return Err(ValidationError::new(kind, "id", "must be derived from its team and period"));
+    }
+    Ok(())
 }
 
 fn check_metric(kind: RecordKind, field: &'static str, metric: &str) -> Result<(), ValidationError> {
@@ -141,11 +150,7 @@ impl Record for Scoreboard {
 
     fn validate(&self) -> Result<(), ValidationError> {
         let kind = Self::KIND;
-        require_text(kind, "team_id", &self.team_id, 100)?;
-        check_period(kind, &self.period)?;
-        if self.id != scoreboard_id(&self.team_id, &self.period) {
-            return Err(ValidationError::new(kind, "id", "must be the scoreboard id of its team and period"));
-        }
+        check_board(kind, self.id, &self.team_id, &self.period, scoreboard_id)?;
         limit_list(kind, "team", &self.team, Metric::ALL.len())?;
         for line in &self.team {
             check_metric(kind, "team", &line.metric)?;
@@ -174,11 +179,7 @@ impl Record for TeamTable {
 
     fn validate(&self) -> Result<(), ValidationError> {
         let kind = Self::KIND;
-        require_text(kind, "team_id", &self.team_id, 100)?;
-        check_period(kind, &self.period)?;
-        if self.id != team_table_id(&self.team_id, &self.period) {
-            return Err(ValidationError::new(kind, "id", "must be the team table id of its team and period"));
-        }
+        check_board(kind, self.id, &self.team_id, &self.period, team_table_id)?;
         limit_list(kind, "reps", &self.reps, MAX_TABLE_REPS)?;
         for line in &self.reps {
             require_text(kind, "reps", &line.rep, 100)?;
@@ -195,5 +196,42 @@ impl Record for TeamTable {
             limit_text(kind, "payout_unavailable", why, 500)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::DeviceId;
+
+    fn board(team: &str, period: &str) -> Scoreboard {
+        Scoreboard {
+            id: scoreboard_id(team, period),
+            team_id: team.into(),
+            period: period.into(),
+            reps: 2,
+            team: vec![ScoreLine { metric: "effective_visits".into(), reps: 2, mean: 3, median: 3 }],
+            computed_at: 0,
+            provenance: Provenance { created_at: 0, created_by: DeviceId::from_bytes([1; 16]) },
+        }
+    }
+
+    #[test]
+    fn a_board_is_refused_for_a_foreign_id_a_bad_period_an_unknown_metric_or_too_many_reps() {
+        assert_eq!(board("t", "2026-W49").validate(), Ok(()));
+        let mut moved = board("t", "2026-W49");
+        moved.period = "2026-W48".into();
+        assert_eq!(moved.validate().unwrap_err().field, "id", "the id names the period");
+        let mut other = board("t", "2026-W49");
+        other.id = team_table_id("t", "2026-W49");
+        assert_eq!(other.validate().unwrap_err().field, "id", "a team table's id is not a board's");
+        assert_eq!(board("t", "2026-W54").validate().unwrap_err().field, "period");
+        let mut unknown = board("t", "2026-12");
+        unknown.team[0].metric = "charm".into();
+        assert_eq!(unknown.validate().unwrap_err().field, "team");
+        let mut over = board("t", "2026-Q4");
+        over.team[0].reps = 3;
+        assert_eq!(over.validate().unwrap_err().field, "team");
+        assert_ne!(scoreboard_id("t", "2026-12"), team_table_id("t", "2026-12"));
     }
 }

@@ -162,9 +162,10 @@ impl super::Relay {
         let relay = self.clone();
         let due = tokio::task::spawn_blocking(move || -> Result<Vec<_>, super::RelayError> {
             let teams = relay.storage.teams()?;
+            let actor = relay.storage.relay_actor()?;
             let mut out = Vec::new();
             for team in relay.boards.take_due(teams, now_ms) {
-                match relay.compute_boards(&team, now_ms) {
+                match relay.compute_boards(&team, actor, now_ms) {
                     Ok(boards) => out.push((team, boards)),
                     Err(e) => {
                         relay.boards.failed(&team);
@@ -204,6 +205,7 @@ impl super::Relay {
     fn compute_boards(
         &self,
         team: &str,
+        actor: [u8; 16],
         now: i64,
     ) -> Result<Vec<(Scoreboard, TeamTable)>, super::RelayError> {
         let rules = team_rules(self.storage.as_ref(), team)?;
@@ -219,7 +221,6 @@ impl super::Relay {
                 names.insert(rep, user.name);
             }
         }
-        let actor = self.storage.relay_actor()?;
         let boards = team_boards(team, &TeamKpi { index, rules }, &periods, &names, actor, now);
         self.boards.computed(team, offset, today);
         Ok(boards)

@@ -109,6 +109,13 @@ fn write_kpi_rows(tx: &Connection, rows: &[KpiRowWrite], slips: &[(DocId, DocId)
     Ok(())
 }
 
+/// `NotFound` unless `user_id` is a user.
+pub(super) fn require_user(conn: &Connection, user_id: &str) -> StorageResult<()> {
+    let exists: bool =
+        conn.query_row("SELECT count(*) FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    if exists { Ok(()) } else { Err(StorageError::NotFound(format!("user {user_id}"))) }
+}
+
 fn doc_id_of(bytes: Vec<u8>) -> StorageResult<DocId> {
     bytes
         .try_into()
@@ -357,11 +364,7 @@ impl RelayStorage for SqliteStorage {
 
     fn add_enrollment_code(&self, user_id: &str, code_hash: [u8; 32], expires_at: i64) -> StorageResult<()> {
         self.write(|tx| {
-            let exists: bool =
-                tx.query_row("SELECT count(*) FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-            if !exists {
-                return Err(StorageError::NotFound(format!("user {user_id}")));
-            }
+            require_user(tx, user_id)?;
             tx.execute(
                 "INSERT INTO enrollment_codes (code_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![&code_hash[..], user_id, expires_at],

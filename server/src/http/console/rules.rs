@@ -326,17 +326,26 @@ async fn checked(
     Ok(Err(respond(StatusCode::BAD_REQUEST, rules_page(shown))))
 }
 
+/// A posted rules form that reads, from an admin, with the session's CSRF token.
+fn admin_form(
+    user: &ConsoleUser,
+    form: Result<Form<RulesForm>, FormRejection>,
+) -> Result<RulesForm, PageError> {
+    let Ok(Form(form)) = form else {
+        return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
+    };
+    check_csrf(user, &form.csrf)?;
+    super::admin_only(user, "修改规则")?;
+    Ok(form)
+}
+
 /// `POST /console/rules` (admins): saves the form when the whole record is valid.
 pub async fn save(
     State(state): State<AppState>,
     user: ConsoleUser,
     form: Result<Form<RulesForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
-    };
-    check_csrf(&user, &form.csrf)?;
-    super::admin_only(&user, "修改规则")?;
+    let form = admin_form(&user, form)?;
     let rules = match checked(&state, &user, &form).await? {
         Ok(rules) => rules,
         Err(page) => return Ok(page),
@@ -353,11 +362,7 @@ pub async fn try_sandbox(
     user: ConsoleUser,
     form: Result<Form<RulesForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::new(StatusCode::BAD_REQUEST, "表单不完整 · Incomplete form"));
-    };
-    check_csrf(&user, &form.csrf)?;
-    super::admin_only(&user, "修改规则")?;
+    let form = admin_form(&user, form)?;
     let candidate_rules = match checked(&state, &user, &form).await? {
         Ok(rules) => rules,
         Err(page) => return Ok(page),

@@ -60,12 +60,13 @@ struct Shown {
     rep: String,
     customer: Option<Customer>,
     slips: Vec<ServiceSlip>,
+    /// `kpi::classify_visit`'s answer, made once (it verifies each slip's signature).
+    verdict: Result<(), &'static str>,
 }
 
 impl Shown {
     fn verdict(&self) -> Result<(), &'static str> {
-        let refs: Vec<&ServiceSlip> = self.slips.iter().collect();
-        classify_visit(&self.visit, &refs).map_err(|s| s.as_str())
+        self.verdict
     }
 }
 
@@ -91,8 +92,20 @@ fn load_visit(
     id: DocId,
     rep: String,
 ) -> Result<Option<Shown>, PageError> {
-    let Some(visit) = super::pages::team_record::<Visit>(storage, user, id)? else { return Ok(None) };
+    let Some((visit, slips)) = visit_and_slips(storage, user, id)? else { return Ok(None) };
     let customer = super::pages::team_record::<Customer>(storage, user, visit.customer_id)?;
+    let refs: Vec<&ServiceSlip> = slips.iter().collect();
+    let verdict = classify_visit(&visit, &refs).map_err(|s| s.as_str());
+    Ok(Some(Shown { visit, rep, customer, slips, verdict }))
+}
+
+/// A visit of the user's team and its slips, as stored (nothing verified).
+fn visit_and_slips(
+    storage: &dyn crate::storage::RelayStorage,
+    user: &ConsoleUser,
+    id: DocId,
+) -> Result<Option<(Visit, Vec<ServiceSlip>)>, PageError> {
+    let Some(visit) = super::pages::team_record::<Visit>(storage, user, id)? else { return Ok(None) };
     let mut slips = Vec::new();
     for (slip_id, _) in storage.kpi_slips_for(&[id])? {
         if let Some(slip) = super::pages::team_record::<ServiceSlip>(storage, user, slip_id)?
@@ -101,7 +114,7 @@ fn load_visit(
             slips.push(slip);
         }
     }
-    Ok(Some(Shown { visit, rep, customer, slips }))
+    Ok(Some((visit, slips)))
 }
 
 /// `GET /console/visits?day=D&rep=U`: the day's visits (team time), with their verdicts.
@@ -359,13 +372,14 @@ pub async fn visit_blob(
     let scope = user.clone();
     let wanted = sha.clone();
     let named = tokio::task::spawn_blocking(move || -> Result<bool, PageError> {
-        let Some(s) = load_visit(storage.as_ref(), &scope, id, String::new())? else { return Ok(false) };
+        // Which blobs the visit names: no signature is verified for an image.
+        let Some((visit, slips)) = visit_and_slips(storage.as_ref(), &scope, id)? else { return Ok(false) };
         let mut names: Vec<&str> = Vec::new();
-        for p in &s.visit.photos {
+        for p in &visit.photos {
             names.push(&p.sha256);
             names.extend(p.thumbnail_sha256.as_deref());
         }
-        for slip in &s.slips {
+        for slip in &slips {
             names.extend(slip.signature_png_sha256.as_deref());
             names.extend(slip.photo_sha256s.iter().map(String::as_str));
         }

@@ -3,8 +3,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStorage;
+use crate::storage::StorageResult;
 use crate::storage::console::{ConsoleSession, ConsoleStorage};
-use crate::storage::{StorageError, StorageResult};
 
 impl ConsoleStorage for SqliteStorage {
     fn console_set_password(&self, user_id: &str, phc: &str, now: i64) -> StorageResult<()> {
@@ -31,11 +31,7 @@ impl ConsoleStorage for SqliteStorage {
 
     fn console_add_code(&self, user_id: &str, code_hash: [u8; 32], expires_at: i64) -> StorageResult<()> {
         self.write(|tx| {
-            let exists: bool =
-                tx.query_row("SELECT count(*) FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-            if !exists {
-                return Err(StorageError::NotFound(format!("user {user_id}")));
-            }
+            super::require_user(tx, user_id)?;
             tx.execute(
                 "INSERT INTO console_codes (code_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![&code_hash[..], user_id, expires_at],
